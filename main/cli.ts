@@ -1,0 +1,291 @@
+import { join } from 'node:path'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { createOutput, formatBytes, formatDuration, type Output } from './cli/output'
+import { Engine } from './engine/api/engine'
+import type { BenchmarkResult, DoctorReport, JobSnapshot, ProjectSummary, RecentProject } from './engine/contract'
+import { EngineError, toErrorInfo } from './engine/errors'
+import { VERNACULAR_VERSION } from './engine/version'
+import { startServer } from './server'
+
+/**
+ * `vernacular`: the headless way into the engine. Every command is a thin layer over the same
+ * engine methods the desktop app and web mode call.
+ */
+
+type Options = NonNullable<ParseArgsConfig['options']>
+
+interface Command {
+  name: string
+  summary: string
+  usage: string
+  options: Options
+  /** Positional arguments, for help. */
+  args?: string
+  run(ctx: { engine: Engine; out: Output; positionals: string[]; values: Record<string, string | boolean | undefined> }): Promise<void>
+}
+
+const JSON_OPT: Options = { json: { type: 'boolean', short: 'j' } }
+
+function languageName(code: string): string {
+  try {
+    return new Intl.DisplayNames(['en'], { type: 'language' }).of(code) ?? code
+  } catch {
+    return code
+  }
+}
+
+function describeProject({ dir, manifest: m }: ProjectSummary): string {
+  const t = m.training
+  const rows: [string, string][] = [
+    ['folder', dir],
+    ['language', `${m.language} (${languageName(m.language)})`],
+    ['created', new Date(m.createdAt).toLocaleString()],
+    ['updated', new Date(m.updatedAt).toLocaleString()],
+    ['base model', m.baseModel?.path ?? 'not chosen yet'],
+    ['tokenizer', m.baseTokenizer?.path ?? 'not chosen yet'],
+    ['corpora', m.corpora.length ? m.corpora.map((c) => `${c.role}: ${c.sources.length} source(s)`).join(', ') : 'none yet'],
+    ['vocabulary', `${m.vocabulary.mode} ${m.vocabulary.count} tokens (planned)`],
+    ['replay', `${Math.round(m.replay.englishShare * 100)}% English (planned)`],
+    ['training', `${t.steps} steps × batch ${t.batchSize} × ${t.sequenceLength} tokens, lr ${t.learningRate} (planned)`],
+    ['runs', m.runs.length ? String(m.runs.length) : 'none yet'],
+  ]
+  return [m.name, ...rows.map(([k, v]) => `  ${k.padEnd(11)}${v}`)].join('\n')
+}
+
+function describeDoctor(r: DoctorReport): string {
+  const lines = [
+    `Vernacular ${r.vernacularVersion}`,
+    `  Node       ${r.node} (${r.platform} ${r.arch})${r.electron ? `, Electron ${r.electron}` : ''}`,
+    `  CPU        ${r.cpu.model} × ${r.cpu.cores}`,
+    `  Memory     ${formatBytes(r.memory.totalBytes)} total, ${formatBytes(r.memory.freeBytes)} free`,
+    `  GPUs       ${r.gpus.length ? r.gpus.map((g) => `${g.name}${g.memoryBytes ? ` (${formatBytes(g.memoryBytes)})` : ''}${g.driver ? `, driver ${g.driver}` : ''}`).join('; ') : 'none found'}`,
+    `  Backend    ${r.backend.name}, ${r.backend.requestedBy === 'auto' ? 'the first that works of node-gpu → node → wasm → cpu' : r.backend.why}`,
+    ...r.backend.attempts.map((a) => `    ${a.ok ? '✓' : '✗'} ${a.name.padEnd(9)}${a.reason}`),
+    `  Settings   ${r.settingsFile}`,
+  ]
+  for (const w of r.warnings) lines.push(`  warning: ${w}`)
+  return lines.join('\n')
+}
+
+/** Runs a job to its end, showing progress; Ctrl-C cancels it. Returns its result or throws its error. */
+async function followJob(engine: Engine, out: Output, job: JobSnapshot): Promise<unknown> {
+  const off = engine.jobs.onChange((j) => {
+    if (j.id === job.id && (j.state === 'running' || j.state === 'queued')) out.progress(j)
+  })
+  const onSigint = () => {
+    out.info('Cancelling…')
+    engine.jobs.cancel(job.id)
+  }
+  process.once('SIGINT', onSigint)
+  try {
+    const final = await engine.jobs.wait(job.id)
+    out.endProgress()
+    if (final.state === 'done') return final.result
+    if (final.state === 'cancelled') throw new EngineError('cancelled', `${final.title} was cancelled.`, { hint: final.logFile ? `The log is at ${final.logFile}.` : '' })
+    throw new EngineError((final.error?.code as EngineError['code']) ?? 'internal', final.error?.message ?? `${final.title} failed.`, {
+      hint: [final.error?.hint, final.logFile ? `The log is at ${final.logFile}.` : ''].filter(Boolean).join(' '),
+    })
+  } finally {
+    off()
+    process.off('SIGINT', onSigint)
+  }
+}
+
+const COMMANDS: Command[] = [
+  {
+    name: 'project create',
+    summary: 'Create a project folder with a new vernacular.json',
+    usage: 'vernacular project create DIR --name NAME --language CODE [--json]',
+    args: 'DIR',
+    options: { ...JSON_OPT, name: { type: 'string', short: 'n' }, language: { type: 'string', short: 'l' } },
+    async run({ engine, out, positionals, values }) {
+      const [dir] = positionals
+      if (!dir || values.name === undefined || values.language === undefined) throw usage(this, 'DIR, --name and --language are required.')
+      const summary = await engine.invoke('project.create', { dir, name: values.name, language: values.language })
+      out.result(summary, () => `Created project "${summary.manifest.name}" in ${summary.dir}\n\n${describeProject(summary)}`)
+    },
+  },
+  {
+    name: 'project show',
+    summary: "Print a project's manifest",
+    usage: 'vernacular project show DIR [--json]',
+    args: 'DIR',
+    options: { ...JSON_OPT },
+    async run({ engine, out, positionals }) {
+      const [dir] = positionals
+      if (!dir) throw usage(this, 'DIR is required.')
+      const summary = await engine.invoke('project.open', { dir })
+      out.result(summary.manifest, () => describeProject(summary))
+    },
+  },
+  {
+    name: 'project rename',
+    summary: 'Give a project a new name',
+    usage: 'vernacular project rename DIR --name NAME [--json]',
+    args: 'DIR',
+    options: { ...JSON_OPT, name: { type: 'string', short: 'n' } },
+    async run({ engine, out, positionals, values }) {
+      const [dir] = positionals
+      if (!dir || values.name === undefined) throw usage(this, 'DIR and --name are required.')
+      const summary = await engine.invoke('project.rename', { dir, name: values.name })
+      out.result(summary.manifest, () => `Renamed to "${summary.manifest.name}".`)
+    },
+  },
+  {
+    name: 'project list',
+    summary: 'List recently opened projects',
+    usage: 'vernacular project list [--json]',
+    options: { ...JSON_OPT },
+    async run({ engine, out }) {
+      const recent: RecentProject[] = await engine.invoke('project.recent', {})
+      out.result(recent, () =>
+        recent.length
+          ? recent.map((p) => `${p.status === 'ok' ? ' ' : '!'} ${p.name.padEnd(28)} ${p.language.padEnd(6)} ${p.dir}${p.problem ? `\n    ${p.problem}` : ''}`).join('\n')
+          : 'No recent projects. Create one with `vernacular project create DIR --name NAME --language CODE`.',
+      )
+    },
+  },
+  {
+    name: 'doctor',
+    summary: 'Check the machine: Node, tensor backend and why, CPU, GPU, memory',
+    usage: 'vernacular doctor [--bench] [--json]',
+    options: { ...JSON_OPT, bench: { type: 'boolean' } },
+    async run({ engine, out, values }) {
+      const report = await engine.invoke('system.doctor', {})
+      let bench: BenchmarkResult | undefined
+      if (values.bench) {
+        const { job } = await engine.invoke('system.benchmark', { size: 512, repeats: 20 })
+        bench = (await followJob(engine, out, job)) as BenchmarkResult
+      }
+      out.result(bench ? { ...report, benchmark: bench } : report, () =>
+        describeDoctor(report) + (bench ? `\n  matMul     ${bench.gflops.toFixed(1)} GFLOP/s (${bench.size}×${bench.size} float32 on ${bench.backend}, ${formatDuration(bench.seconds)})` : ''),
+      )
+    },
+  },
+  {
+    name: 'serve',
+    summary: 'Run the web UI on 127.0.0.1 behind a session token',
+    usage: 'vernacular serve [--port N] [--demo] [--json]',
+    options: { ...JSON_OPT, port: { type: 'string', short: 'p' }, demo: { type: 'boolean' } },
+    async run({ engine, out, values }) {
+      const port = values.port === undefined ? 0 : Number(values.port)
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(this, `--port must be a number from 0 to 65535, not "${String(values.port)}".`)
+      const server = await startServer({ engine, staticDir: join(__dirname, '..', 'renderer'), port })
+      let url = server.openUrl
+      if (values.demo) {
+        const demo = await engine.invoke('project.openDemo', {})
+        url += `#/project?dir=${encodeURIComponent(demo.dir)}`
+      }
+      if (out.json) process.stdout.write(JSON.stringify({ url, port: server.port, token: server.token }) + '\n')
+      else process.stdout.write(`Vernacular ${VERNACULAR_VERSION} web mode (loopback only). Open:\n\n  ${url}\n\nPress Ctrl-C to stop.\n`)
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve()
+        process.once('SIGINT', stop)
+        process.once('SIGTERM', stop)
+      })
+      out.info('Stopping…')
+      await server.close()
+    },
+  },
+]
+
+function usage(cmd: Command | null, message: string): EngineError {
+  return new EngineError('invalid-request', message, { hint: cmd ? `Usage: ${cmd.usage}` : 'Run `vernacular --help` for the commands.' })
+}
+
+function globalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2
+  return [
+    `Vernacular ${VERNACULAR_VERSION}: adapt a pretrained language model to a new language.`,
+    '',
+    'Usage: vernacular <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    'Options for every command:',
+    '  --json, -j   machine output: the result as one JSON document on stdout, progress as JSON lines on stderr',
+    '  --help, -h   help for the command',
+    '',
+    'Environment: VERNACULAR_BACKEND=auto|node-gpu|node|wasm|cpu picks the tensor backend; VERNACULAR_HOME moves the settings folder.',
+  ].join('\n')
+}
+
+function commandHelp(c: Command): string {
+  const opts = Object.entries(c.options).map(([k, o]) => `  --${k}${o.short ? `, -${o.short}` : ''}${o.type === 'string' ? ' VALUE' : ''}`)
+  return [`${c.summary}.`, '', `Usage: ${c.usage}`, '', 'Options:', ...opts, '  --help, -h'].join('\n')
+}
+
+/** Finds the command named by the leading words of argv (`project create …`). */
+function findCommand(argv: string[]): { cmd: Command; rest: string[] } | null {
+  for (const words of [2, 1]) {
+    const name = argv.slice(0, words).join(' ')
+    const cmd = COMMANDS.find((c) => c.name === name)
+    if (cmd) return { cmd, rest: argv.slice(words) }
+  }
+  return null
+}
+
+/** Runs the CLI; resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const wantsJson = argv.includes('--json') || argv.includes('-j')
+  const out = createOutput({ json: wantsJson })
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(globalHelp() + '\n')
+    return argv.length === 0 ? 2 : 0
+  }
+  if (argv[0] === '--version' || argv[0] === '-v') {
+    process.stdout.write(VERNACULAR_VERSION + '\n')
+    return 0
+  }
+  const found = findCommand(argv)
+  if (!found) {
+    const group = COMMANDS.filter((c) => c.name.startsWith(argv[0] + ' '))
+    out.error(
+      toErrorInfo(
+        group.length
+          ? usage(null, `"${argv.slice(0, 2).join(' ')}" is not a command. ${argv[0]} has: ${group.map((c) => c.name.split(' ')[1]).join(', ')}.`)
+          : usage(null, `Unknown command "${argv[0]}".`),
+      ),
+    )
+    return 2
+  }
+  const { cmd, rest } = found
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(commandHelp(cmd) + '\n')
+    return 0
+  }
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: true, strict: true })
+  } catch (e) {
+    out.error(toErrorInfo(usage(cmd, (e as Error).message)))
+    return 2
+  }
+  const engine = new Engine({ mode: 'cli', cwd: process.cwd() })
+  try {
+    await cmd.run({ engine, out, positionals: parsed.positionals, values: parsed.values as Record<string, string | boolean | undefined> })
+    return 0
+  } catch (e) {
+    const info = toErrorInfo(e)
+    // Engine validation errors speak of API fields; on the command line, show the usage instead.
+    if (info.code === 'invalid-request' && !info.hint?.startsWith('Usage:')) info.hint = `Usage: ${cmd.usage}`
+    out.error(info)
+    return info.code === 'invalid-request' ? 2 : info.code === 'cancelled' ? 130 : 1
+  } finally {
+    await engine.close()
+  }
+}
+
+// Run when executed as the `vernacular` bin (not when imported by tests or by serve.ts).
+if (typeof require !== 'undefined' && require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code
+    },
+    (e: unknown) => {
+      process.stderr.write(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+      process.exitCode = 1
+    },
+  )
+}

@@ -1,0 +1,193 @@
+import { join } from 'node:path'
+import {
+  METHOD_NAMES,
+  methods,
+  wireRequest,
+  type AppInfo,
+  type EngineEvent,
+  type MethodName,
+  type Params,
+  type Result,
+  type WireReply,
+} from '../contract'
+import { EngineError, toErrorInfo } from '../errors'
+import { JobManager } from '../jobs/manager'
+import { ensureDemoProject } from '../project/demo'
+import { createProject, openProject, renameProject } from '../project/projects'
+import { forgetProject, listRecentProjects, rememberProject } from '../project/recent'
+import { defaultProjectsDir, resolveUserPath, vernacularHome } from '../settings'
+import { matMulBenchmark } from '../system/benchmark'
+import { doctor } from '../system/doctor'
+import { VERNACULAR_VERSION } from '../version'
+
+/**
+ * The engine behind the API contract. Every transport (Electron IPC, the loopback WebSocket and
+ * HTTP server, the CLI) hands it untrusted requests; it validates them against the contract's
+ * schemas and answers with results or errors that say what to do.
+ */
+
+/** What only the desktop shell can do; web mode has none of it. */
+export interface ShellServices {
+  pickDirectory?(opts: { title?: string; defaultPath?: string }): Promise<string | null>
+  revealPath?(path: string): Promise<void>
+}
+
+export interface EngineOptions {
+  mode: AppInfo['mode']
+  /** The per-user Vernacular folder (defaults to `vernacularHome()`). */
+  home?: string
+  shell?: ShellServices
+  /** Resolves relative paths in requests (the CLI passes its working directory). */
+  cwd?: string
+}
+
+type Handlers = { [M in MethodName]: (params: Params<M>) => Promise<Result<M>> }
+
+export class Engine {
+  readonly jobs: JobManager
+  readonly home: string
+  private readonly listeners = new Set<(e: EngineEvent) => void>()
+  private readonly handlers: Handlers
+
+  constructor(private readonly opts: EngineOptions) {
+    this.home = opts.home ?? vernacularHome()
+    this.jobs = new JobManager({ logDir: join(this.home, 'logs') })
+    this.jobs.onChange((job) => this.emit({ type: 'job', job }))
+    const shell = opts.shell ?? {}
+    const path = (p: string) => resolveUserPath(p, opts.cwd)
+
+    this.handlers = {
+      'app.info': async () => ({
+        name: 'Vernacular',
+        version: VERNACULAR_VERSION,
+        mode: opts.mode,
+        platform: process.platform,
+        defaultProjectsDir: defaultProjectsDir(),
+        capabilities: { pickDirectory: Boolean(shell.pickDirectory), revealPath: Boolean(shell.revealPath) },
+      }),
+      'system.doctor': () => doctor(),
+      'system.benchmark': async ({ size, repeats }) => ({
+        job: this.jobs.start({ kind: 'benchmark', title: `matMul benchmark (${size}×${size})`, run: (ctx) => matMulBenchmark(ctx, size, repeats) }),
+      }),
+      'project.create': async ({ dir, name, language }) => {
+        const summary = await createProject({ dir: path(dir), name, language })
+        await rememberProject(this.home, summary.dir, summary.manifest)
+        this.emit({ type: 'project', dir: summary.dir, manifest: summary.manifest })
+        return summary
+      },
+      'project.open': async ({ dir }) => {
+        const summary = await openProject(path(dir))
+        await rememberProject(this.home, summary.dir, summary.manifest)
+        return summary
+      },
+      'project.openDemo': async () => {
+        const { created, ...summary } = await ensureDemoProject(this.home)
+        await rememberProject(this.home, summary.dir, summary.manifest)
+        if (created) this.emit({ type: 'project', dir: summary.dir, manifest: summary.manifest })
+        return summary
+      },
+      'project.rename': async ({ dir, name }) => {
+        const summary = await renameProject(path(dir), name)
+        await rememberProject(this.home, summary.dir, summary.manifest)
+        this.emit({ type: 'project', dir: summary.dir, manifest: summary.manifest })
+        return summary
+      },
+      'project.recent': () => listRecentProjects(this.home),
+      'project.forget': async ({ dir }) => {
+        await forgetProject(this.home, path(dir))
+        return listRecentProjects(this.home)
+      },
+      'jobs.list': async ({ projectDir }) => this.jobs.list(projectDir === undefined ? {} : { projectDir: path(projectDir) }),
+      'jobs.get': async ({ id }) => this.jobs.get(id),
+      'jobs.cancel': async ({ id }) => this.jobs.cancel(id),
+      'shell.pickDirectory': async (p) => {
+        if (!shell.pickDirectory) throw notInThisMode('A folder picker', opts.mode)
+        return { path: await shell.pickDirectory(p) }
+      },
+      'shell.revealPath': async ({ path: p }) => {
+        if (!shell.revealPath) throw notInThisMode('Showing a folder in the file manager', opts.mode)
+        await shell.revealPath(path(p))
+        return { ok: true as const }
+      },
+    }
+  }
+
+  onEvent(listener: (e: EngineEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** Validates `params` for `method` and runs it. Throws EngineError. */
+  async call(method: string, params: unknown): Promise<unknown> {
+    if (!isMethod(method)) {
+      throw new EngineError('unknown-method', `There is no API method "${method}".`, { hint: `Known methods: ${METHOD_NAMES.join(', ')}.` })
+    }
+    const parsed = methods[method].params.safeParse(params ?? {})
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'params'}: ${i.message}`)
+      throw new EngineError('invalid-request', `Invalid ${method} request: ${issues.join('; ')}`, {
+        ...(issues.length > 1 ? { details: issues } : {}),
+        hint: 'See the API contract (main/engine/contract.ts) for the expected shape.',
+      })
+    }
+    const handler = this.handlers[method] as (p: unknown) => Promise<unknown>
+    return handler(parsed.data)
+  }
+
+  /** Typed convenience for in-process callers (the CLI). */
+  invoke<M extends MethodName>(method: M, params: Params<M> | Record<string, unknown>): Promise<Result<M>> {
+    return this.call(method, params) as Promise<Result<M>>
+  }
+
+  /**
+   * Handles one untrusted wire request (already JSON-decoded) and always answers with a reply:
+   * errors, including a malformed envelope, become `{ok: false, error}`.
+   */
+  async handle(raw: unknown): Promise<WireReply> {
+    const envelope = wireRequest.safeParse(raw)
+    if (!envelope.success) {
+      const id = typeof raw === 'object' && raw !== null && 'id' in raw && (typeof raw.id === 'number' || typeof raw.id === 'string') ? raw.id : null
+      return {
+        kind: 'reply',
+        id,
+        ok: false,
+        error: {
+          code: 'invalid-request',
+          message: `Malformed request: ${envelope.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ')}`,
+          hint: 'Send {"id": <number|string>, "method": "<name>", "params": {...}}.',
+        },
+      }
+    }
+    const { id, method, params } = envelope.data
+    try {
+      return { kind: 'reply', id, ok: true, result: await this.call(method, params) }
+    } catch (e) {
+      return { kind: 'reply', id, ok: false, error: toErrorInfo(e) }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.jobs.shutdown()
+    this.listeners.clear()
+  }
+
+  private emit(event: EngineEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event)
+      } catch {
+        // One broken listener must not stop the others.
+      }
+    }
+  }
+}
+
+function isMethod(m: string): m is MethodName {
+  return Object.prototype.hasOwnProperty.call(methods, m)
+}
+
+function notInThisMode(what: string, mode: AppInfo['mode']): EngineError {
+  return new EngineError('unavailable', `${what} is only available in the desktop app${mode === 'web' ? ', not in web mode' : ''}.`, {
+    hint: 'Type the folder path instead.',
+  })
+}

@@ -1,0 +1,147 @@
+import { createRequire } from 'node:module'
+import { BACKEND_NAMES, type BackendAttempt, type BackendName, type BackendReport } from '../contract'
+import { EngineError } from '../errors'
+import { readSettings } from '../settings'
+
+/**
+ * Chooses the tensor backend for the whole engine, once per process.
+ *
+ * Order: `@tensorflow/tfjs-node-gpu` (CUDA) → `@tensorflow/tfjs-node` (native CPU) →
+ * `@tensorflow/tfjs-backend-wasm` → the pure-JS `cpu` backend; the first that loads and computes
+ * a small product correctly wins. `VERNACULAR_BACKEND` or the `backend` setting picks one
+ * explicitly, and then a failure is an error rather than a silent fallback.
+ *
+ * Every package is loaded through Node's own resolution (`require`), never bundled, so that the
+ * native packages and the backends register themselves in the one copy of tfjs-core we use.
+ */
+
+export type Tf = typeof import('@tensorflow/tfjs-core')
+
+const nodeRequire = createRequire(typeof __filename === 'string' ? __filename : import.meta.url)
+
+interface Candidate {
+  name: BackendName
+  /** The package that provides it. */
+  pkg: string
+  /** The name tfjs registers it under. */
+  tfBackend: string
+}
+
+export const CANDIDATES: readonly Candidate[] = [
+  { name: 'node-gpu', pkg: '@tensorflow/tfjs-node-gpu', tfBackend: 'tensorflow' },
+  { name: 'node', pkg: '@tensorflow/tfjs-node', tfBackend: 'tensorflow' },
+  { name: 'wasm', pkg: '@tensorflow/tfjs-backend-wasm', tfBackend: 'wasm' },
+  { name: 'cpu', pkg: '@tensorflow/tfjs-backend-cpu', tfBackend: 'cpu' },
+]
+
+export interface BackendChoice {
+  tf: Tf
+  report: BackendReport
+}
+
+export interface SelectOptions {
+  /** An explicit choice; `auto` or undefined means the fallback order. */
+  requested?: BackendName | 'auto'
+  requestedBy?: BackendReport['requestedBy']
+  /** Injected module loader, for tests. */
+  load?: (pkg: string) => unknown
+}
+
+function loadError(pkg: string, e: unknown): string {
+  const err = e as NodeJS.ErrnoException
+  if (err?.code === 'MODULE_NOT_FOUND' && String(err.message).includes(`'${pkg}'`)) {
+    return pkg.includes('tfjs-node')
+      ? `${pkg} is not installed (an optional dependency: npm installs it only where it can download libtensorflow${pkg.endsWith('-gpu') ? ' for CUDA' : ''})`
+      : `${pkg} is not installed`
+  }
+  const first = String(err?.message ?? e).split('\n')[0]
+  return `${pkg} is installed but failed to load: ${first}`
+}
+
+/** Multiplies two small matrices and checks the answer, so a backend that loads but computes nothing is not chosen. */
+async function sanityCheck(tf: Tf): Promise<void> {
+  const product = tf.tidy(() => tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.tensor2d([5, 6, 7, 8], [2, 2])))
+  const got = await product.data()
+  product.dispose()
+  const want = [19, 22, 43, 50]
+  if (want.some((v, i) => Math.abs((got[i] ?? NaN) - v) > 1e-4)) throw new Error(`a 2×2 matMul gave [${[...got].join(', ')}], expected [${want.join(', ')}]`)
+}
+
+export async function tryBackend(tf: Tf, c: Candidate, load: (pkg: string) => unknown): Promise<BackendAttempt> {
+  try {
+    load(c.pkg)
+  } catch (e) {
+    return { name: c.name, ok: false, reason: loadError(c.pkg, e) }
+  }
+  if (!tf.findBackendFactory(c.tfBackend)) {
+    return { name: c.name, ok: false, reason: `${c.pkg} loaded but registered no '${c.tfBackend}' backend in this copy of @tensorflow/tfjs-core (versions differ? run \`npm ls @tensorflow/tfjs-core\`)` }
+  }
+  try {
+    const ok = await tf.setBackend(c.tfBackend)
+    if (!ok) return { name: c.name, ok: false, reason: `${c.pkg} loaded but its backend failed to initialise` }
+    await tf.ready()
+    await sanityCheck(tf)
+  } catch (e) {
+    return { name: c.name, ok: false, reason: `${c.pkg} failed its self-test: ${(e as Error).message}` }
+  }
+  const detail = c.name === 'node-gpu' ? 'CUDA through libtensorflow' : c.name === 'node' ? 'native libtensorflow on the CPU' : c.name === 'wasm' ? 'WebAssembly with SIMD, one thread' : 'pure JavaScript, the slowest'
+  return { name: c.name, ok: true, reason: `${c.pkg} loaded and passed its self-test (${detail})` }
+}
+
+export function parseBackendName(value: string, source: string): BackendName | 'auto' {
+  const v = value.trim().toLowerCase()
+  if (v === 'auto' || (BACKEND_NAMES as readonly string[]).includes(v)) return v as BackendName | 'auto'
+  throw new EngineError('invalid-request', `${source} is "${value}", which is not a tensor backend.`, {
+    hint: `Use one of: auto, ${BACKEND_NAMES.join(', ')}.`,
+  })
+}
+
+export async function selectBackend(opts: SelectOptions = {}): Promise<BackendChoice> {
+  const load = opts.load ?? ((pkg: string) => nodeRequire(pkg))
+  const tf = load('@tensorflow/tfjs-core') as Tf
+  const requested = opts.requested ?? 'auto'
+  const requestedBy = requested === 'auto' ? 'auto' : (opts.requestedBy ?? 'setting')
+  const candidates = requested === 'auto' ? CANDIDATES : CANDIDATES.filter((c) => c.name === requested)
+  const attempts: BackendAttempt[] = []
+  for (const c of candidates) {
+    const attempt = await tryBackend(tf, c, load)
+    attempts.push(attempt)
+    if (!attempt.ok) continue
+    const why =
+      requested !== 'auto'
+        ? `chosen by ${requestedBy === 'env' ? 'VERNACULAR_BACKEND' : 'the "backend" setting'}`
+        : attempts.length === 1
+          ? 'the first in the fallback order (node-gpu → node → wasm → cpu) that works'
+          : `the first that works in the fallback order node-gpu → node → wasm → cpu; before it: ${attempts
+              .filter((a) => !a.ok)
+              .map((a) => `${a.name}: ${a.reason}`)
+              .join('; ')}`
+    return { tf, report: { name: c.name, tfBackend: c.tfBackend, why, requestedBy, attempts } }
+  }
+  if (requested !== 'auto') {
+    throw new EngineError('unavailable', `The tensor backend "${requested}" (${requestedBy === 'env' ? 'from VERNACULAR_BACKEND' : 'from the "backend" setting'}) cannot be used: ${attempts[0]?.reason ?? 'unknown backend'}.`, {
+      hint: requestedBy === 'env' ? 'Unset VERNACULAR_BACKEND (or set it to auto) to use the best backend that works.' : 'Set "backend" to "auto" in the settings to use the best backend that works.',
+    })
+  }
+  throw new EngineError('unavailable', `No tensor backend works: ${attempts.map((a) => `${a.name}: ${a.reason}`).join('; ')}.`, {
+    hint: 'Reinstall with `npm ci`; @tensorflow/tfjs-backend-wasm and -cpu are regular dependencies and should always load.',
+  })
+}
+
+let chosen: Promise<BackendChoice> | null = null
+
+/**
+ * The engine-wide backend: chosen on first use from `VERNACULAR_BACKEND`, then the user's setting,
+ * then the fallback order. Later calls return the same choice.
+ */
+export function engineBackend(env: NodeJS.ProcessEnv = process.env): Promise<BackendChoice> {
+  chosen ??= (async () => {
+    if (env.VERNACULAR_BACKEND) return selectBackend({ requested: parseBackendName(env.VERNACULAR_BACKEND, 'VERNACULAR_BACKEND'), requestedBy: 'env' })
+    const settings = await readSettings()
+    if (settings.backend && settings.backend !== 'auto') return selectBackend({ requested: settings.backend, requestedBy: 'setting' })
+    return selectBackend()
+  })()
+  // A failed choice is not cached: the user may fix the setting and ask again.
+  chosen.catch(() => (chosen = null))
+  return chosen
+}

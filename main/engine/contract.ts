@@ -1,0 +1,374 @@
+/**
+ * The API contract: every request the renderer (or any other client) can make of the engine, the
+ * shape of each result, and the events the engine pushes. It is the seam between the renderer and
+ * the engine; the desktop app carries it over Electron IPC, web mode over a loopback WebSocket,
+ * and the renderer cannot tell which.
+ *
+ * Requests are validated with these schemas at the process boundary before they reach the engine.
+ * Results and events are produced by the engine itself and described here as types.
+ *
+ * This file may import nothing but zod: the renderer bundles it.
+ */
+import { z } from 'zod'
+
+// ---------------------------------------------------------------------------------------------
+// Shared value schemas
+// ---------------------------------------------------------------------------------------------
+
+/** A BCP-47 language tag (`hu`, `th`, `pt-BR`, `sr-Latn`), canonicalised by `Intl`. */
+export const languageTag = z
+  .string()
+  .trim()
+  .min(1, 'Enter a language code such as "hu" or "th".')
+  .max(64)
+  .refine(
+    (s) => {
+      try {
+        return Intl.getCanonicalLocales(s).length === 1
+      } catch {
+        return false
+      }
+    },
+    { message: 'Not a BCP-47 language tag; use a code such as "hu", "th" or "pt-BR".' },
+  )
+  .transform((s) => Intl.getCanonicalLocales(s)[0] as string)
+
+export const projectName = z
+  .string()
+  .trim()
+  .min(1, 'The project needs a name.')
+  .max(120, 'Keep the project name under 120 characters.')
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), { message: 'The name contains control characters.' })
+
+/** A filesystem path as the user typed it; the engine resolves it (and `~`). */
+export const fsPath = z
+  .string()
+  .trim()
+  .min(1, 'Enter a folder path.')
+  .max(4096)
+  .refine((s) => !s.includes('\u0000'), { message: 'The path contains a NUL character.' })
+
+export const ROLE_VALUES = ['target', 'english'] as const
+export const VOCABULARY_MODES = ['add', 'replace'] as const
+
+// ---------------------------------------------------------------------------------------------
+// The project manifest (vernacular.json), schema version 1
+// ---------------------------------------------------------------------------------------------
+
+export const MANIFEST_FORMAT = 'vernacular-project'
+export const MANIFEST_SCHEMA_VERSION = 1
+export const MANIFEST_FILE = 'vernacular.json'
+
+const isoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: 'not an ISO date' })
+
+export const corpusEntry = z.object({
+  id: z.string().min(1),
+  role: z.enum(ROLE_VALUES),
+  sources: z.array(z.string()),
+  addedAt: isoDate,
+})
+
+export const runEntry = z.object({
+  id: z.string().min(1),
+  name: z.string(),
+  createdAt: isoDate,
+  status: z.enum(['planned', 'running', 'done', 'failed', 'cancelled']),
+  dir: z.string(),
+})
+
+export const vocabularyPlan = z.object({
+  /** `add`: append new tokens (SambaLingo); `replace`: reuse the ids of rare base tokens (Csaki et al.). */
+  mode: z.enum(VOCABULARY_MODES),
+  count: z.number().int().min(0).max(200_000),
+})
+
+export const replayMix = z.object({
+  /** Share of training tokens drawn from the English replay corpus (0 … 1). */
+  englishShare: z.number().min(0).max(1),
+})
+
+export const trainingSettings = z.object({
+  sequenceLength: z.number().int().min(8).max(131_072),
+  batchSize: z.number().int().min(1).max(4096),
+  learningRate: z.number().positive().max(1),
+  warmupSteps: z.number().int().min(0),
+  steps: z.number().int().min(1),
+  weightDecay: z.number().min(0).max(1),
+  checkpointEvery: z.number().int().min(1),
+  seed: z.number().int(),
+})
+
+/** Unknown top-level fields are kept as they are, so nothing another tool stored is lost on save. */
+export const projectManifest = z.looseObject({
+  format: z.literal(MANIFEST_FORMAT),
+  schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
+  id: z.string().min(1),
+  name: projectName,
+  language: z.string().min(1),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+  /** The Vernacular version that last wrote the file. */
+  writtenBy: z.string(),
+  /** Paths are relative to the project folder when inside it, absolute otherwise. */
+  baseModel: z.object({ path: z.string() }).nullable(),
+  baseTokenizer: z.object({ path: z.string() }).nullable(),
+  corpora: z.array(corpusEntry),
+  vocabulary: vocabularyPlan,
+  replay: replayMix,
+  training: trainingSettings,
+  runs: z.array(runEntry),
+})
+
+export type ProjectManifest = z.infer<typeof projectManifest>
+export type VocabularyPlan = z.infer<typeof vocabularyPlan>
+export type ReplayMix = z.infer<typeof replayMix>
+export type TrainingSettings = z.infer<typeof trainingSettings>
+
+export const DEFAULT_VOCABULARY: VocabularyPlan = { mode: 'add', count: 5000 }
+export const DEFAULT_REPLAY: ReplayMix = { englishShare: 0.25 }
+export const DEFAULT_TRAINING: TrainingSettings = {
+  sequenceLength: 512,
+  batchSize: 8,
+  learningRate: 1e-4,
+  warmupSteps: 100,
+  steps: 1000,
+  weightDecay: 0.1,
+  checkpointEvery: 200,
+  seed: 42,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------------------------
+
+export interface ProjectSummary {
+  /** Absolute path of the project folder. */
+  dir: string
+  manifest: ProjectManifest
+}
+
+export interface RecentProject {
+  dir: string
+  name: string
+  language: string
+  openedAt: string
+  /** `ok` when the manifest could be read just now; otherwise what is wrong with it. */
+  status: 'ok' | 'missing' | 'unreadable'
+  problem?: string
+}
+
+export type BackendName = 'node-gpu' | 'node' | 'wasm' | 'cpu'
+export const BACKEND_NAMES: readonly BackendName[] = ['node-gpu', 'node', 'wasm', 'cpu']
+
+export interface BackendAttempt {
+  name: BackendName
+  ok: boolean
+  /** Why it was or was not chosen, in words a user can act on. */
+  reason: string
+}
+
+export interface BackendReport {
+  /** The backend in use. */
+  name: BackendName
+  /** The name tfjs gives it (`tensorflow`, `wasm`, `cpu`). */
+  tfBackend: string
+  /** Why this one: the override that chose it, or the fallback order and what failed before it. */
+  why: string
+  /** `VERNACULAR_BACKEND`, the setting, or `auto`. */
+  requestedBy: 'env' | 'setting' | 'auto'
+  attempts: BackendAttempt[]
+}
+
+export interface GpuInfo {
+  name: string
+  memoryBytes: number | null
+  driver: string | null
+  source: string
+}
+
+export interface DoctorReport {
+  vernacularVersion: string
+  node: string
+  electron: string | null
+  platform: string
+  arch: string
+  cpu: { model: string; cores: number }
+  memory: { totalBytes: number; freeBytes: number }
+  gpus: GpuInfo[]
+  backend: BackendReport
+  settingsFile: string
+  warnings: string[]
+}
+
+export interface BenchmarkResult {
+  backend: BackendName
+  size: number
+  gflops: number
+  seconds: number
+}
+
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled'
+
+export interface JobProgress {
+  /** 0 … 1, or null while the total is unknown. */
+  fraction: number | null
+  message: string
+  /** Seconds left, estimated from the rate so far; null until there is a rate. */
+  etaSeconds: number | null
+}
+
+export interface JobSnapshot {
+  id: string
+  kind: string
+  title: string
+  /** The project the job works on, if any. */
+  projectDir: string | null
+  state: JobState
+  progress: JobProgress
+  createdAt: string
+  startedAt: string | null
+  finishedAt: string | null
+  error: { code: string; message: string; hint?: string } | null
+  result: unknown
+  logFile: string | null
+}
+
+export interface AppInfo {
+  name: 'Vernacular'
+  version: string
+  /** `cli` only for in-process use by the command line; the renderer sees desktop or web. */
+  mode: 'desktop' | 'web' | 'cli'
+  platform: string
+  /** Where "New project" suggests putting projects. */
+  defaultProjectsDir: string
+  capabilities: {
+    /** A native folder picker (desktop only). */
+    pickDirectory: boolean
+    /** Showing a folder in the system file manager (desktop only). */
+    revealPath: boolean
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Methods: one entry each, `params` validated at the boundary
+// ---------------------------------------------------------------------------------------------
+
+const empty = z.object({}).strict()
+
+export const methods = {
+  'app.info': { params: empty },
+  'system.doctor': { params: empty },
+  'system.benchmark': {
+    params: z
+      .object({
+        /** Square matrix size for the matMul benchmark. */
+        size: z.number().int().min(16).max(8192).default(512),
+        repeats: z.number().int().min(1).max(1000).default(20),
+      })
+      .strict(),
+  },
+  'project.create': { params: z.object({ dir: fsPath, name: projectName, language: languageTag }).strict() },
+  'project.open': { params: z.object({ dir: fsPath }).strict() },
+  /** Opens the bundled demo project, creating it in the user's Vernacular folder the first time. */
+  'project.openDemo': { params: empty },
+  'project.rename': { params: z.object({ dir: fsPath, name: projectName }).strict() },
+  'project.recent': { params: empty },
+  'project.forget': { params: z.object({ dir: fsPath }).strict() },
+  'jobs.list': { params: z.object({ projectDir: fsPath.optional() }).strict() },
+  'jobs.get': { params: z.object({ id: z.string().min(1) }).strict() },
+  'jobs.cancel': { params: z.object({ id: z.string().min(1) }).strict() },
+  'shell.pickDirectory': { params: z.object({ title: z.string().max(200).optional(), defaultPath: z.string().max(4096).optional() }).strict() },
+  'shell.revealPath': { params: z.object({ path: fsPath }).strict() },
+} as const
+
+export type MethodName = keyof typeof methods
+export const METHOD_NAMES = Object.keys(methods) as MethodName[]
+
+/** What callers pass (defaults may be omitted). */
+export type ParamsIn<M extends MethodName> = z.input<(typeof methods)[M]['params']>
+/** What the engine receives after validation (defaults filled in, strings trimmed). */
+export type Params<M extends MethodName> = z.output<(typeof methods)[M]['params']>
+
+export interface Results {
+  'app.info': AppInfo
+  'system.doctor': DoctorReport
+  'system.benchmark': { job: JobSnapshot }
+  'project.create': ProjectSummary
+  'project.open': ProjectSummary
+  'project.openDemo': ProjectSummary
+  'project.rename': ProjectSummary
+  'project.recent': RecentProject[]
+  'project.forget': RecentProject[]
+  'jobs.list': JobSnapshot[]
+  'jobs.get': JobSnapshot
+  'jobs.cancel': JobSnapshot
+  'shell.pickDirectory': { path: string | null }
+  'shell.revealPath': { ok: true }
+}
+
+export type Result<M extends MethodName> = Results[M]
+
+// ---------------------------------------------------------------------------------------------
+// Events pushed by the engine
+// ---------------------------------------------------------------------------------------------
+
+export type EngineEvent =
+  | { type: 'job'; job: JobSnapshot }
+  | { type: 'project'; dir: string; manifest: ProjectManifest }
+
+// ---------------------------------------------------------------------------------------------
+// Wire format (WebSocket and HTTP; IPC carries the same request and reply objects)
+// ---------------------------------------------------------------------------------------------
+
+export interface WireError {
+  code: string
+  message: string
+  hint?: string
+  file?: string
+  details?: string[]
+}
+
+export const wireRequest = z
+  .object({
+    id: z.union([z.number().int(), z.string().max(64)]),
+    method: z.string().min(1).max(64),
+    params: z.unknown().optional(),
+  })
+  .strict()
+
+export type WireRequest = z.infer<typeof wireRequest>
+
+export type WireReply =
+  | { kind: 'reply'; id: number | string; ok: true; result: unknown }
+  | { kind: 'reply'; id: number | string | null; ok: false; error: WireError }
+
+export type WireMessage = WireReply | { kind: 'event'; event: EngineEvent }
+
+/** The object the renderer talks to, whichever transport carries it. */
+export interface VernacularApi {
+  call<M extends MethodName>(method: M, params: ParamsIn<M>): Promise<Result<M>>
+  onEvent(listener: (event: EngineEvent) => void): () => void
+}
+
+/** What the desktop preload exposes on `window.vernacular`. Replies carry errors as values. */
+export interface PreloadBridge {
+  invoke(method: string, params: unknown): Promise<WireReply>
+  onEvent(listener: (event: EngineEvent) => void): () => void
+}
+
+/** Raised on the renderer side when a call fails; carries the engine's error. */
+export class ApiError extends Error {
+  readonly code: string
+  readonly hint?: string
+  readonly file?: string
+  readonly details?: string[]
+  constructor(error: WireError) {
+    super(error.message)
+    this.name = 'ApiError'
+    this.code = error.code
+    if (error.hint !== undefined) this.hint = error.hint
+    if (error.file !== undefined) this.file = error.file
+    if (error.details !== undefined) this.details = error.details
+  }
+}
