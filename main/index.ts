@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell, type WebContents } from 'electron'
 import { Engine } from './engine/api/engine'
+import { resourcesDir } from './engine/resources'
 import type { WireReply } from './engine/contract'
 
 /**
@@ -42,6 +43,7 @@ function createWindow(): BrowserWindow {
     minWidth: 900,
     minHeight: 600,
     title: 'Vernacular',
+    icon: join(resourcesDir(), 'icons', 'icon.png'),
     show: false,
     webPreferences: {
       preload: PRELOAD_FILE,

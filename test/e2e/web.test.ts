@@ -1,0 +1,133 @@
+import { promises as fs } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium, startWebMode, type WebMode } from '../helpers/browser'
+import { ROOT } from '../helpers/cli'
+
+let browser: Browser
+let web: WebMode
+let home: string
+let workDir: string
+const shots = join(ROOT, 'test-results')
+
+beforeAll(async () => {
+  const { mkdtempSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  home = mkdtempSync(join(tmpdir(), 'vernacular-e2e-home-'))
+  workDir = mkdtempSync(join(tmpdir(), 'vernacular-e2e-work-'))
+  browser = await launchChromium()
+  web = await startWebMode({ VERNACULAR_HOME: home }, ['--demo'])
+  await fs.mkdir(shots, { recursive: true })
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await web?.stop()
+  for (const d of [home, workDir]) if (d) await fs.rm(d, { recursive: true, force: true })
+})
+
+async function newPage(): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+  const page = await context.newPage()
+  page.on('pageerror', (e) => {
+    throw e
+  })
+  return page
+}
+
+describe('web mode in Chromium', () => {
+  it('refuses the page and the API without the session token', async () => {
+    const page = await newPage()
+    const base = web.url.split('?')[0]!.split('#')[0]!
+    const none = await page.goto(base)
+    expect(none?.status()).toBe(403)
+    expect(await page.textContent('body')).toContain('npm run serve')
+    const wrong = await page.goto(`${base}?token=${web.token.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a'))}`)
+    expect(wrong?.status()).toBe(403)
+    // A WebSocket opened from a page without the token is refused too.
+    const wsRefused = await page.evaluate(
+      (port) =>
+        new Promise<boolean>((resolve) => {
+          const ws = new WebSocket(`ws://127.0.0.1:${port}/api/ws?token=wrong`)
+          ws.onopen = () => resolve(false)
+          ws.onerror = () => resolve(true)
+        }),
+      web.port,
+    )
+    expect(wsRefused).toBe(true)
+    await page.context().close()
+  })
+
+  it('opens the demo project from the URL that serve --demo prints', async () => {
+    const page = await newPage()
+    await page.goto(web.url)
+    await expect.poll(() => page.getByTestId('project-title').textContent()).toBe('Hungarian demo')
+    expect(await page.getByTestId('mode-pill').textContent()).toContain('Web')
+    // The token is taken out of the address bar once stored.
+    expect(page.url()).not.toContain('token=')
+    await page.screenshot({ path: join(shots, 'demo-project.png') })
+    await page.context().close()
+  })
+
+  it('creates a project through the UI, which then exists on disk', async () => {
+    const page = await newPage()
+    await page.goto(web.url.split('#')[0]!)
+    await page.getByTestId('new-project').click()
+    const dir = join(workDir, 'magyar-proba')
+    await page.getByTestId('project-name').fill('Magyar próba')
+    await page.getByTestId('project-language').fill('hu')
+    await page.getByTestId('project-dir').fill(dir)
+    await page.screenshot({ path: join(shots, 'new-project.png') })
+    await page.getByTestId('create-project').click()
+    await expect.poll(() => page.getByTestId('project-title').textContent()).toBe('Magyar próba')
+    expect(await page.getByTestId('project-dir').textContent()).toContain(dir)
+
+    const manifest = JSON.parse(await fs.readFile(join(dir, 'vernacular.json'), 'utf8'))
+    expect(manifest).toMatchObject({ format: 'vernacular-project', schemaVersion: 1, name: 'Magyar próba', language: 'hu' })
+    await page.screenshot({ path: join(shots, 'project-overview.png') })
+
+    // Unbuilt steps say so, with no numbers.
+    await page.getByTestId('wizard-step-vocabulary').click()
+    await expect.poll(() => page.getByTestId('step-not-built').isVisible()).toBe(true)
+    expect(await page.getByTestId('step-not-built').textContent()).toMatch(/not built yet/i)
+
+    // Rename through the UI and see it on disk.
+    await page.getByTestId('wizard-step-overview').click()
+    await page.getByTestId('rename-project').click()
+    await page.getByTestId('rename-input').fill('Magyar adaptáció')
+    await page.getByTestId('rename-save').click()
+    await expect.poll(() => page.getByTestId('project-title').textContent()).toBe('Magyar adaptáció')
+    await expect.poll(async () => JSON.parse(await fs.readFile(join(dir, 'vernacular.json'), 'utf8')).name).toBe('Magyar adaptáció')
+    await page.context().close()
+  })
+
+  it('shows engine errors in the form and lists recent projects', async () => {
+    const page = await newPage()
+    await page.goto(web.url.split('#')[0]!)
+    await expect.poll(() => page.getByTestId('recent-item').count()).toBeGreaterThanOrEqual(2)
+    expect(await page.getByTestId('recent-list').textContent()).toContain('Magyar adaptáció')
+    await page.screenshot({ path: join(shots, 'home.png') })
+
+    await page.getByTestId('new-project').click()
+    await page.getByTestId('project-name').fill('Duplicate')
+    await page.getByTestId('project-language').fill('hu')
+    await page.getByTestId('project-dir').fill(join(workDir, 'magyar-proba'))
+    await page.getByTestId('create-project').click()
+    await expect.poll(() => page.getByTestId('form-error').textContent()).toContain('already a project')
+    const manifest = JSON.parse(await fs.readFile(join(workDir, 'magyar-proba', 'vernacular.json'), 'utf8'))
+    expect(manifest.name).toBe('Magyar adaptáció')
+    await page.context().close()
+  })
+
+  it('shows the backend and runs the benchmark job with progress', async () => {
+    const page = await newPage()
+    await page.goto(web.url.split('#')[0]! + '#/system')
+    await expect.poll(() => page.getByTestId('doctor-backend').textContent(), { timeout: 30_000 }).toMatch(/^(wasm|cpu|node|node-gpu)$/)
+    await page.getByTestId('run-benchmark').click()
+    await expect.poll(() => page.getByTestId('job-item').count()).toBeGreaterThanOrEqual(1)
+    await expect.poll(() => page.getByTestId('benchmark-result').textContent(), { timeout: 60_000 }).toMatch(/GFLOP\/s/)
+    await page.screenshot({ path: join(shots, 'system.png') })
+    await page.context().close()
+  })
+})

@@ -1,0 +1,53 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { chromium, type Browser } from 'playwright-core'
+import { ROOT } from './cli'
+
+/** Debian's Chromium; Playwright's own browser downloads are not possible here. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH.`)
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  })
+}
+
+export interface WebMode {
+  url: string
+  port: number
+  token: string
+  process: ChildProcess
+  stop(): Promise<void>
+}
+
+/** Starts `npm run serve`'s entry point (the built out/main/serve.js) and reads the URL it prints. */
+export async function startWebMode(env: NodeJS.ProcessEnv, args: string[] = []): Promise<WebMode> {
+  const entry = join(ROOT, 'out', 'main', 'serve.js')
+  if (!existsSync(join(ROOT, 'out', 'renderer', 'index.html'))) throw new Error('The renderer is not built: run `npm run build` first (npm test does).')
+  const child = spawn(process.execPath, [entry, '--json', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (d) => (stderr += d))
+  const first = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! })
+    rl.once('line', resolve)
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)))
+  })
+  const { url, port, token } = JSON.parse(first) as { url: string; port: number; token: string }
+  return {
+    url,
+    port,
+    token,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      }),
+  }
+}
