@@ -1,0 +1,71 @@
+/** The steps of a project, in the order the data flows through them (see DESIGN.md). */
+import { DEFAULT_REPLAY } from '../../../main/engine/contract'
+import { formatPercent } from '../format'
+
+export type StepId = 'overview' | 'corpus' | 'base-model' | 'vocabulary' | 'replay' | 'training' | 'compare' | 'export'
+
+export interface WizardStep {
+  id: StepId
+  label: string
+  /** What the step does, in a sentence or two. */
+  summary: string
+  built: boolean
+}
+
+export const WIZARD_STEPS: readonly WizardStep[] = [
+  {
+    id: 'overview',
+    label: 'Overview',
+    summary: 'The project: its name, language, folder and the settings it plans to use.',
+    built: true,
+  },
+  {
+    id: 'corpus',
+    label: 'Corpus',
+    summary:
+      'Ingest target-language text and an English replay corpus, clean it, split it into training and held-out shards, and profile it: size, scripts, duplicates.',
+    built: false,
+  },
+  {
+    id: 'base-model',
+    label: 'Base model',
+    summary: 'Choose a Hugging Face model folder, read its configuration and tokenizer, and check that training it fits in this machine’s memory.',
+    built: false,
+  },
+  {
+    id: 'vocabulary',
+    label: 'Vocabulary',
+    summary:
+      'Learn target-language tokens by continued BPE on the base tokenizer, adding them or replacing rarely used base tokens, with a fertility sweep and a live token preview.',
+    built: false,
+  },
+  {
+    id: 'replay',
+    label: 'Replay mix',
+    summary: `Choose the share of English text mixed into training to limit forgetting (default ${formatPercent(DEFAULT_REPLAY.englishShare)}).`,
+    built: false,
+  },
+  {
+    id: 'training',
+    label: 'Training',
+    summary: 'Continual pretraining of the resized model on the mixed token shards, with checkpoints that can be resumed and compared.',
+    built: false,
+  },
+  {
+    id: 'compare',
+    label: 'Compare',
+    summary:
+      'Bits per byte on held-out text in both languages across checkpoints, and a forgetting dashboard that sets the target-language gain against the English loss.',
+    built: false,
+  },
+  {
+    id: 'export',
+    label: 'Export',
+    summary: 'Write the chosen checkpoint and its extended tokenizer as a Hugging Face model folder.',
+    built: false,
+  },
+]
+
+export function findStep(id: string): WizardStep | null {
+  return WIZARD_STEPS.find((step) => step.id === id) ?? null
+}

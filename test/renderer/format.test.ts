@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest'
+import { formatBytes, formatEta, formatPercent, formatRelativeTime, languageName } from '../../renderer/src/format'
+import { resolveLanguageInput } from '../../renderer/src/languages'
+import { joinPath, slug } from '../../renderer/src/paths'
+
+describe('formatEta', () => {
+  it('says the time left in rounded words', () => {
+    expect(formatEta(null)).toBeNull()
+    expect(formatEta(-1)).toBeNull()
+    expect(formatEta(4)).toBe('a few seconds left')
+    expect(formatEta(42)).toBe('about 40 s left')
+    expect(formatEta(125)).toBe('about 2 min left')
+    expect(formatEta(3600)).toBe('about 1 h left')
+    expect(formatEta(3600 + 25 * 60)).toBe('about 1 h 25 min left')
+  })
+})
+
+describe('formatBytes', () => {
+  it('uses binary units', () => {
+    expect(formatBytes(16 * 1024 ** 3)).toBe('16.0 GiB')
+    expect(formatBytes(512 * 1024 ** 2)).toBe('512 MiB')
+    expect(formatBytes(2048)).toBe('2 KiB')
+  })
+})
+
+describe('formatRelativeTime', () => {
+  const now = Date.parse('2025-03-10T12:00:00Z')
+  it('describes how long ago', () => {
+    expect(formatRelativeTime('2025-03-10T11:59:50Z', 'en', now)).toBe('just now')
+    expect(formatRelativeTime('2025-03-10T11:55:00Z', 'en', now)).toBe('5 minutes ago')
+    expect(formatRelativeTime('2025-03-09T12:00:00Z', 'en', now)).toBe('yesterday')
+    expect(formatRelativeTime('2025-03-07T12:00:00Z', 'en', now)).toBe('3 days ago')
+    expect(formatRelativeTime('not a date', 'en', now)).toBe('not a date')
+  })
+})
+
+describe('formatPercent / languageName', () => {
+  it('formats shares and language names', () => {
+    expect(formatPercent(0.25)).toBe('25%')
+    expect(formatPercent(0.125)).toBe('12.5%')
+    expect(languageName('hu', 'en')).toBe('Hungarian')
+    expect(languageName('th', 'en')).toBe('Thai')
+    expect(languageName('qqq', 'en')).toBeNull()
+  })
+})
+
+describe('slug / joinPath', () => {
+  it('makes folder names from project names in any script', () => {
+    expect(slug('Magyar Llama 2')).toBe('magyar-llama-2')
+    expect(slug('  Árvíztűrő / tükörfúrógép ')).toBe('árvíztűrő-tükörfúrógép')
+    expect(slug('ภาษาไทย')).toBe('ภาษาไทย')
+    expect(slug('')).toBe('new-project')
+    expect(slug('!!!')).toBe('new-project')
+    expect(slug('x'.repeat(100))).toHaveLength(60)
+  })
+
+  it('joins with the separator the folder already uses', () => {
+    expect(joinPath('/home/u/Vernacular', 'p')).toBe('/home/u/Vernacular/p')
+    expect(joinPath('/home/u/Vernacular/', 'p')).toBe('/home/u/Vernacular/p')
+    expect(joinPath('C:\\Users\\u\\Vernacular', 'p')).toBe('C:\\Users\\u\\Vernacular\\p')
+    expect(joinPath('/', 'p')).toBe('/p')
+    expect(joinPath('', 'p')).toBe('p')
+  })
+})
+
+describe('resolveLanguageInput', () => {
+  it('turns a typed language name into its code, and leaves codes alone', () => {
+    expect(resolveLanguageInput('Hungarian')).toBe('hu')
+    expect(resolveLanguageInput('magyar')).toBe('hu')
+    expect(resolveLanguageInput('ไทย')).toBe('th')
+    expect(resolveLanguageInput('pt-BR')).toBe('pt-BR')
+  })
+})
