@@ -220,6 +220,8 @@ export interface JobProgress {
 
 export interface JobSnapshot {
   id: string
+  /** Grows with every change of the job, so a client can drop snapshots older than one it has. */
+  revision: number
   kind: string
   title: string
   /** The project the job works on, if any. */

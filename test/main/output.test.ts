@@ -4,6 +4,7 @@ import type { JobSnapshot } from '../../main/engine/contract'
 
 const job = (fraction: number | null, message: string, etaSeconds: number | null): JobSnapshot => ({
   id: 'j',
+  revision: 1,
   kind: 'k',
   title: 't',
   projectDir: null,

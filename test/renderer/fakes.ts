@@ -64,6 +64,7 @@ export function manifest(overrides: Partial<ProjectManifest> = {}): ProjectManif
 
 export function job(overrides: Partial<JobSnapshot> & Pick<JobSnapshot, 'id'>): JobSnapshot {
   return {
+    revision: 1,
     kind: 'benchmark',
     title: `Job ${overrides.id}`,
     projectDir: null,

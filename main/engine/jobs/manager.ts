@@ -96,6 +96,7 @@ export class JobManager {
     const record: JobRecord = {
       snapshot: {
         id,
+        revision: 0,
         kind: spec.kind,
         title: spec.title,
         projectDir: spec.projectDir ?? null,
@@ -190,6 +191,7 @@ export class JobManager {
   private async execute(record: JobRecord): Promise<void> {
     const s = record.snapshot
     s.state = 'running'
+    s.revision++
     s.startedAt = new Date(this.now()).toISOString()
     s.progress = { fraction: null, message: 'Starting…', etaSeconds: null }
     await this.openLog(record)
@@ -229,6 +231,7 @@ export class JobManager {
       etaSeconds: fraction !== undefined ? record.eta.update(fraction, this.now()) : s.progress.etaSeconds,
     }
     s.progress = progress
+    s.revision++
     if (progress.message !== record.lastLoggedMessage && this.now() - record.lastLogAt > 1000) {
       record.lastLoggedMessage = progress.message
       record.lastLogAt = this.now()
@@ -240,6 +243,7 @@ export class JobManager {
   private finish(record: JobRecord, state: Exclude<JobState, 'queued' | 'running'>, how: { message: string; result?: unknown; error?: unknown }): void {
     const s = record.snapshot
     s.state = state
+    s.revision++
     s.finishedAt = new Date(this.now()).toISOString()
     s.progress = { fraction: state === 'done' ? 1 : s.progress.fraction, message: how.message, etaSeconds: null }
     if (how.result !== undefined) s.result = how.result

@@ -38,13 +38,12 @@ export const useJobsStore = defineStore('jobs', () => {
   })
 
   /**
-   * Records a snapshot. Snapshots carry no sequence number, so a finished job is never moved back
-   * to queued/running by a stale snapshot that arrives late (e.g. a `jobs.list` reply that
-   * crossed a `done` event).
+   * Records a snapshot unless a newer one (higher `revision`) is already known: a `jobs.list`
+   * reply that crossed a `done` event must not move the job back to running.
    */
   function track(job: JobSnapshot): void {
     const known = byId.value[job.id]
-    if (known && isFinished(known) && !isFinished(job)) return
+    if (known && known.revision > job.revision) return
     byId.value = { ...byId.value, [job.id]: job }
   }
 

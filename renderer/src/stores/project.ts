@@ -31,6 +31,11 @@ export const useProjectStore = defineStore('project', () => {
     return (current.value = await api.call('project.open', { dir }))
   }
 
+  /** The bundled demo project, created in the user's Vernacular folder the first time. */
+  async function openDemo(): Promise<ProjectSummary> {
+    return (current.value = await api.call('project.openDemo', {}))
+  }
+
   async function create(params: ParamsIn<'project.create'>): Promise<ProjectSummary> {
     return (current.value = await api.call('project.create', params))
   }
@@ -52,5 +57,5 @@ export const useProjectStore = defineStore('project', () => {
     current.value = null
   }
 
-  return { recent, current, manifest, currentDir, hasRecent, loadRecent, open, create, rename, forget, close }
+  return { recent, current, manifest, currentDir, hasRecent, loadRecent, open, openDemo, create, rename, forget, close }
 })

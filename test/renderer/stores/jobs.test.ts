@@ -52,20 +52,20 @@ describe('jobs store', () => {
     expect(jobs.recent[0]?.id).toBe(`j${RECENT_LIMIT + 4}`)
   })
 
-  it('never moves a finished job back to running on a stale snapshot', () => {
+  it('never replaces a snapshot with an older revision', () => {
     const jobs = useJobsStore()
-    api.emit({ type: 'job', job: job({ id: 'a', state: 'done', result: 1 }) })
-    jobs.track(job({ id: 'a', state: 'running' }))
+    api.emit({ type: 'job', job: job({ id: 'a', revision: 5, state: 'done', result: 1 }) })
+    jobs.track(job({ id: 'a', revision: 3, state: 'running' }))
     expect(jobs.get('a')?.state).toBe('done')
-    // A finished job may still be replaced by a later finished snapshot.
-    jobs.track(job({ id: 'a', state: 'done', result: 2 }))
+    // A newer revision does replace it.
+    jobs.track(job({ id: 'a', revision: 6, state: 'done', result: 2 }))
     expect(jobs.get('a')?.result).toBe(2)
   })
 
   it('refresh() merges jobs.list into what events already told it', async () => {
-    api.handlers['jobs.list'] = () => [job({ id: 'a', state: 'running' }), job({ id: 'b', state: 'queued' })]
+    api.handlers['jobs.list'] = () => [job({ id: 'a', revision: 2, state: 'running' }), job({ id: 'b', state: 'queued' })]
     const jobs = useJobsStore()
-    api.emit({ type: 'job', job: job({ id: 'a', state: 'done' }) })
+    api.emit({ type: 'job', job: job({ id: 'a', revision: 3, state: 'done' }) })
     await jobs.refresh()
     expect(api.calls).toEqual([{ method: 'jobs.list', params: {} }])
     expect(jobs.get('a')?.state).toBe('done')
@@ -73,7 +73,7 @@ describe('jobs store', () => {
   })
 
   it('cancel() calls jobs.cancel and records the snapshot it returns', async () => {
-    api.handlers['jobs.cancel'] = ({ id }) => job({ id, state: 'cancelled' })
+    api.handlers['jobs.cancel'] = ({ id }) => job({ id, revision: 2, state: 'cancelled' })
     const jobs = useJobsStore()
     jobs.track(job({ id: 'a', state: 'running' }))
     await jobs.cancel('a')

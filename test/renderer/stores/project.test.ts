@@ -46,6 +46,15 @@ describe('project store', () => {
     expect(projects.manifest?.name).toBe('Project at /p')
   })
 
+  it('openDemo() asks the engine for the demo project and makes it current', async () => {
+    api.handlers['project.openDemo'] = () => ({ dir: '/home/demo', manifest: manifest({ name: 'Hungarian demo', language: 'hu' }) })
+    const projects = useProjectStore()
+    await projects.openDemo()
+    expect(api.calls).toEqual([{ method: 'project.openDemo', params: {} }])
+    expect(projects.currentDir).toBe('/home/demo')
+    expect(projects.manifest?.name).toBe('Hungarian demo')
+  })
+
   it('create() passes the form values and opens the new project', async () => {
     const projects = useProjectStore()
     await projects.create({ dir: '/new', name: 'Thai Llama', language: 'th' })
