@@ -101,6 +101,8 @@ describe('vernacular CLI', () => {
     expect(report.cpu.cores).toBeGreaterThan(0)
     const forced = await runCli(['doctor', '--json'], { env: { VERNACULAR_HOME: tmp(), VERNACULAR_BACKEND: 'cpu' } })
     expect(JSON.parse(forced.stdout).backend).toMatchObject({ name: 'cpu', requestedBy: 'env' })
+    // No console banner from tfjs: with --json, stderr carries only JSON progress lines.
+    expect(forced.stderr).toBe('')
     const wrong = await runCli(['doctor'], { env: { VERNACULAR_HOME: tmp(), VERNACULAR_BACKEND: 'cuda' } })
     expect(wrong.code).toBe(2)
     expect(wrong.stderr).toContain('VERNACULAR_BACKEND is "cuda"')

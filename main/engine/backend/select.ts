@@ -99,6 +99,9 @@ export function parseBackendName(value: string, source: string): BackendName | '
 export async function selectBackend(opts: SelectOptions = {}): Promise<BackendChoice> {
   const load = opts.load ?? ((pkg: string) => nodeRequire(pkg))
   const tf = load('@tensorflow/tfjs-core') as Tf
+  // Production mode: no console banners from tfjs (they would break `--json` output on stderr);
+  // `doctor` says which backend is in use and why.
+  tf.env().set('PROD', true)
   const requested = opts.requested ?? 'auto'
   const requestedBy = requested === 'auto' ? 'auto' : (opts.requestedBy ?? 'setting')
   const candidates = requested === 'auto' ? CANDIDATES : CANDIDATES.filter((c) => c.name === requested)
