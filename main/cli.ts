@@ -24,6 +24,9 @@ interface Command {
   run(ctx: { engine: Engine; out: Output; positionals: string[]; values: Record<string, string | boolean | undefined> }): Promise<void>
 }
 
+/** Web mode's usual port, so that an SSH tunnel command can stay the same from day to day. */
+const DEFAULT_PORT = 8470
+
 const JSON_OPT: Options = { json: { type: 'boolean', short: 'j' } }
 
 function languageName(code: string): string {
@@ -165,12 +168,18 @@ const COMMANDS: Command[] = [
   {
     name: 'serve',
     summary: 'Run the web UI on 127.0.0.1 behind a session token',
-    usage: 'vernacular serve [--port N] [--demo] [--json]',
+    usage: 'vernacular serve [--port N (default 8470; 0: any free port)] [--demo] [--json]',
     options: { ...JSON_OPT, port: { type: 'string', short: 'p' }, demo: { type: 'boolean' } },
     async run({ engine, out, values }) {
-      const port = values.port === undefined ? 0 : Number(values.port)
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(this, `--port must be a number from 0 to 65535, not "${String(values.port)}".`)
-      const server = await startServer({ engine, staticDir: join(__dirname, '..', 'renderer'), port })
+      const port = values.port === undefined ? DEFAULT_PORT : Number(values.port)
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(this, `--port must be a number from 0 to 65535 (0: any free port), not "${String(values.port)}".`)
+      const staticDir = join(__dirname, '..', 'renderer')
+      const server = await startServer({ engine, staticDir, port }).catch((e: NodeJS.ErrnoException) => {
+        // The default port is a convenience (stable SSH tunnels); if it is taken, any free port will do.
+        if (e.code === 'EADDRINUSE' && values.port === undefined) return startServer({ engine, staticDir, port: 0 })
+        if (e.code === 'EADDRINUSE') throw new EngineError('unavailable', `Port ${port} on 127.0.0.1 is already in use.`, { hint: 'Choose another with --port, or --port 0 for any free port.' })
+        throw e
+      })
       let url = server.openUrl
       if (values.demo) {
         const demo = await engine.invoke('project.openDemo', {})

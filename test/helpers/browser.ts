@@ -29,7 +29,7 @@ export interface WebMode {
 export async function startWebMode(env: NodeJS.ProcessEnv, args: string[] = []): Promise<WebMode> {
   const entry = join(ROOT, 'out', 'main', 'serve.js')
   if (!existsSync(join(ROOT, 'out', 'renderer', 'index.html'))) throw new Error('The renderer is not built: run `npm run build` first (npm test does).')
-  const child = spawn(process.execPath, [entry, '--json', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [entry, '--json', '--port', '0', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (d) => (stderr += d))
   const first = await new Promise<string>((resolve, reject) => {
