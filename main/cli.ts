@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { createOutput, formatBytes, formatDuration, type Output } from './cli/output'
 import { Engine } from './engine/api/engine'
-import type { BenchmarkResult, DoctorReport, JobSnapshot, ProjectSummary, RecentProject } from './engine/contract'
+import type { BenchmarkResult, DoctorReport, JobSnapshot, ProjectSummary, RecentProject, RoleStats } from './engine/contract'
 import { EngineError, toErrorInfo } from './engine/errors'
 import { VERNACULAR_VERSION } from './engine/version'
 import { startServer } from './server'
@@ -53,6 +53,29 @@ function describeProject({ dir, manifest: m }: ProjectSummary): string {
     ['runs', m.runs.length ? String(m.runs.length) : 'none yet'],
   ]
   return [m.name, ...rows.map(([k, v]) => `  ${k.padEnd(11)}${v}`)].join('\n')
+}
+
+const num = (n: number) => n.toLocaleString('en')
+
+function describeRole(r: RoleStats): string {
+  const split = (name: string, p: RoleStats['train']) =>
+    `  ${name.padEnd(9)}${num(p.documents).padStart(12)} docs ${num(p.words).padStart(14)} words ${num(p.characters).padStart(15)} chars ${formatBytes(p.bytes).padStart(10)}`
+  const removed = Object.entries(r.removed)
+    .filter(([, n]) => n)
+    .map(([k, n]) => `${k} ${num(n ?? 0)}`)
+  const letters = Object.values(r.train.scripts).reduce((a, b) => a + b, 0) || 1
+  const scripts = Object.entries(r.train.scripts)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4)
+    .map(([s, n]) => `${s} ${((100 * n) / letters).toFixed(1)}%`)
+  return [
+    `${r.role === 'target' ? 'Target language' : 'English replay'} (${r.language}), ${r.sources.length} source(s)`,
+    split('train', r.train),
+    split('held out', r.heldout),
+    `  removed  ${removed.length ? removed.join(', ') : 'nothing'} (kept in ${r.rejectsDir})`,
+    `  scripts  ${scripts.join(', ') || '–'}`,
+    `  top words ${r.train.topWords.slice(0, 12).map((w) => w.word).join(' ')}`,
+  ].join('\n')
 }
 
 function describeDoctor(r: DoctorReport): string {
@@ -146,6 +169,78 @@ const COMMANDS: Command[] = [
           ? recent.map((p) => `${p.status === 'ok' ? ' ' : '!'} ${p.name.padEnd(28)} ${p.language.padEnd(6)} ${p.dir}${p.problem ? `\n    ${p.problem}` : ''}`).join('\n')
           : 'No recent projects. Create one with `vernacular project create DIR --name NAME --language CODE`.',
       )
+    },
+  },
+  {
+    name: 'corpus add',
+    summary: 'Ingest text files or folders (.txt, .jsonl, .csv, .tsv, optionally .gz) into a project',
+    usage: 'vernacular corpus add PROJECT --role target|english PATH... [--txt-mode auto|line|blank] [--field F] [--column C] [--replace-invalid] [--min-chars N] [--script-threshold X] [--heldout F] [--min-heldout N] [--json]',
+    args: 'PROJECT PATH...',
+    options: {
+      ...JSON_OPT,
+      role: { type: 'string', short: 'r' },
+      'txt-mode': { type: 'string' },
+      field: { type: 'string' },
+      column: { type: 'string' },
+      'replace-invalid': { type: 'boolean' },
+      'min-chars': { type: 'string' },
+      'script-threshold': { type: 'string' },
+      heldout: { type: 'string' },
+      'min-heldout': { type: 'string' },
+    },
+    async run({ engine, out, positionals, values }) {
+      const [dir, ...paths] = positionals
+      if (!dir || paths.length === 0 || values.role === undefined) throw usage(this, 'PROJECT, --role and at least one PATH are required.')
+      const num = (name: string): number | undefined => {
+        const v = values[name]
+        if (v === undefined) return undefined
+        const n = Number(v)
+        if (!Number.isFinite(n)) throw usage(this, `--${name} must be a number, not "${String(v)}".`)
+        return n
+      }
+      const options = Object.fromEntries(
+        Object.entries({
+          txtMode: values['txt-mode'],
+          jsonlField: values.field,
+          csvColumn: values.column,
+          invalidUtf8: values['replace-invalid'] ? 'replace' : undefined,
+          minChars: num('min-chars'),
+          scriptThreshold: num('script-threshold'),
+          heldoutFraction: num('heldout'),
+          minHeldout: num('min-heldout'),
+        }).filter(([, v]) => v !== undefined),
+      )
+      const { job } = await engine.invoke('corpus.add', { dir, role: values.role, paths, options })
+      const stats = (await followJob(engine, out, job)) as RoleStats
+      out.result(stats, () => describeRole(stats))
+    },
+  },
+  {
+    name: 'corpus stats',
+    summary: "Profile a project's corpora: documents, words, scripts, removals",
+    usage: 'vernacular corpus stats PROJECT [--json]',
+    args: 'PROJECT',
+    options: { ...JSON_OPT },
+    async run({ engine, out, positionals }) {
+      const [dir] = positionals
+      if (!dir) throw usage(this, 'PROJECT is required.')
+      const stats = await engine.invoke('corpus.stats', { dir })
+      out.result(stats, () => (stats.roles.length ? stats.roles.map(describeRole).join('\n\n') : 'No text yet. Add some with `vernacular corpus add`.'))
+    },
+  },
+  {
+    name: 'corpus sample',
+    summary: 'Show random documents of a corpus split',
+    usage: 'vernacular corpus sample PROJECT --role target|english [--split train|heldout] [-n 5] [--seed S] [--json]',
+    args: 'PROJECT',
+    options: { ...JSON_OPT, role: { type: 'string', short: 'r' }, split: { type: 'string' }, number: { type: 'string', short: 'n' }, seed: { type: 'string' } },
+    async run({ engine, out, positionals, values }) {
+      const [dir] = positionals
+      if (!dir || values.role === undefined) throw usage(this, 'PROJECT and --role are required.')
+      const n = values.number === undefined ? 5 : Number(values.number)
+      const seed = values.seed === undefined ? undefined : Number(values.seed)
+      const { documents } = await engine.invoke('corpus.sample', { dir, role: values.role, split: values.split ?? 'heldout', n, ...(seed === undefined ? {} : { seed }) })
+      out.result({ documents }, () => documents.map((d) => `── ${d.source}:${d.line}\n${d.text}`).join('\n\n'))
     },
   },
   {

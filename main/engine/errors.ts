@@ -5,6 +5,7 @@
  */
 export type ErrorCode =
   | 'invalid-request'
+  | 'bad-input'
   | 'unknown-method'
   | 'not-found'
   | 'not-a-project'

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import {
   METHOD_NAMES,
+  ROLE_VALUES,
   methods,
   wireRequest,
   type AppInfo,
@@ -10,9 +11,13 @@ import {
   type Result,
   type WireReply,
 } from '../contract'
+import { ingestCorpus } from '../corpus/ingest'
+import { sampleDocuments } from '../corpus/sample'
+import { readRoleState, roleStats } from '../corpus/store'
 import { EngineError, toErrorInfo } from '../errors'
 import { JobManager } from '../jobs/manager'
 import { ensureDemoProject } from '../project/demo'
+import { readManifest } from '../project/manifest'
 import { createProject, openProject, renameProject } from '../project/projects'
 import { forgetProject, listRecentProjects, rememberProject } from '../project/recent'
 import { defaultProjectsDir, resolveUserPath, vernacularHome } from '../settings'
@@ -97,6 +102,29 @@ export class Engine {
         await forgetProject(this.home, path(dir))
         return listRecentProjects(this.home)
       },
+      'corpus.add': async ({ dir, role, paths, options }) => {
+        const projectDir = path(dir)
+        await readManifest(projectDir) // fail now, not inside the job, if it is no project
+        return {
+          job: this.jobs.start({
+            kind: 'ingest',
+            title: `Ingest ${role === 'target' ? 'target-language' : 'English replay'} text (${paths.length} path${paths.length === 1 ? '' : 's'})`,
+            projectDir,
+            run: (ctx) => ingestCorpus(ctx, { projectDir, role, paths: paths.map(path), ...(options ? { options } : {}) }),
+          }),
+        }
+      },
+      'corpus.stats': async ({ dir }) => {
+        const projectDir = path(dir)
+        await readManifest(projectDir)
+        const roles = []
+        for (const role of ROLE_VALUES) {
+          const state = await readRoleState(projectDir, role)
+          if (state) roles.push(roleStats(state))
+        }
+        return { dir: projectDir, roles }
+      },
+      'corpus.sample': async ({ dir, role, split, n, seed }) => ({ documents: await sampleDocuments(path(dir), role, split, n, seed) }),
       'jobs.list': async ({ projectDir }) => this.jobs.list(projectDir === undefined ? {} : { projectDir: path(projectDir) }),
       'jobs.get': async ({ id }) => this.jobs.get(id),
       'jobs.cancel': async ({ id }) => this.jobs.cancel(id),

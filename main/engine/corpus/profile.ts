@@ -1,0 +1,95 @@
+import type { SplitProfile } from '../contract'
+import { countCharacters, newScriptCounts, scriptName } from './scripts'
+import type { WordCounter } from './words'
+
+/**
+ * The profile of one split of a corpus, built document by document and mergeable: counts, script
+ * histogram, length histogram and the most frequent words.
+ */
+
+/** Distinct words counted exactly before the rarest are pruned (memory stays bounded). */
+const WORD_CAP = 200_000
+const TOP_WORDS_KEPT = 200
+
+export function emptyProfile(): SplitProfile {
+  return { documents: 0, characters: 0, bytes: 0, words: 0, scripts: {}, lengthHistogram: [], topWords: [] }
+}
+
+/** Bucket upper bounds: 16, 32, 64, … characters. */
+function bucketFor(length: number): number {
+  let upTo = 16
+  while (upTo < length) upTo *= 2
+  return upTo
+}
+
+export class ProfileBuilder {
+  private documents = 0
+  private characters = 0
+  private bytes = 0
+  private words = 0
+  private readonly scripts = newScriptCounts()
+  private readonly lengths = new Map<number, number>()
+  private wordCounts = new Map<string, number>()
+
+  constructor(private readonly counter: WordCounter) {}
+
+  /** Adds a cleaned document; returns its letter counts for the script check. */
+  add(text: string, bytes: number, chars: { characters: number }): void {
+    this.documents++
+    this.characters += chars.characters
+    this.bytes += bytes
+    const bucket = bucketFor(chars.characters)
+    this.lengths.set(bucket, (this.lengths.get(bucket) ?? 0) + 1)
+    const counts = this.wordCounts
+    this.words += this.counter.count(text, (w) => counts.set(w, (counts.get(w) ?? 0) + 1))
+    if (counts.size > WORD_CAP) this.prune()
+  }
+
+  /** Adds letters counted elsewhere (the script check already counted them). */
+  addScripts(byScript: Uint32Array): void {
+    for (let i = 0; i < byScript.length; i++) this.scripts[i] = (this.scripts[i] as number) + (byScript[i] as number)
+  }
+
+  private prune(): void {
+    const sorted = [...this.wordCounts].sort((a, b) => b[1] - a[1]).slice(0, WORD_CAP / 2)
+    this.wordCounts = new Map(sorted)
+  }
+
+  build(): SplitProfile {
+    const scripts: Record<string, number> = {}
+    for (let i = 1; i < this.scripts.length; i++) {
+      const n = this.scripts[i] as number
+      if (n > 0) scripts[scriptName(i)] = n
+    }
+    const lengthHistogram = [...this.lengths].sort((a, b) => a[0] - b[0]).map(([upTo, documents]) => ({ upTo, documents }))
+    const topWords = [...this.wordCounts]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, TOP_WORDS_KEPT)
+      .map(([word, count]) => ({ word, count }))
+    return { documents: this.documents, characters: this.characters, bytes: this.bytes, words: this.words, scripts, lengthHistogram, topWords }
+  }
+}
+
+/** Sums profiles (sources into a role); top words are summed over what each kept. */
+export function mergeProfiles(profiles: SplitProfile[]): SplitProfile {
+  const out = emptyProfile()
+  const lengths = new Map<number, number>()
+  const words = new Map<string, number>()
+  for (const p of profiles) {
+    out.documents += p.documents
+    out.characters += p.characters
+    out.bytes += p.bytes
+    out.words += p.words
+    for (const [s, n] of Object.entries(p.scripts)) out.scripts[s] = (out.scripts[s] ?? 0) + n
+    for (const b of p.lengthHistogram) lengths.set(b.upTo, (lengths.get(b.upTo) ?? 0) + b.documents)
+    for (const w of p.topWords) words.set(w.word, (words.get(w.word) ?? 0) + w.count)
+  }
+  out.lengthHistogram = [...lengths].sort((a, b) => a[0] - b[0]).map(([upTo, documents]) => ({ upTo, documents }))
+  out.topWords = [...words]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, TOP_WORDS_KEPT)
+    .map(([word, count]) => ({ word, count }))
+  return out
+}
+
+export { countCharacters }

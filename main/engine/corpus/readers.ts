@@ -1,0 +1,391 @@
+import { createReadStream } from 'node:fs'
+import { isUtf8 } from 'node:buffer'
+import { createGunzip } from 'node:zlib'
+import type { IngestOptions } from '../contract'
+import { EngineError } from '../errors'
+
+/**
+ * Streaming readers: bytes from disk (gunzipped where needed) → lines with their number and byte
+ * offset, UTF-8 checked → documents for each format. Memory stays bounded by the longest document
+ * allowed, whatever the file's size.
+ */
+
+export type SourceFormat = 'txt' | 'jsonl' | 'csv' | 'tsv'
+
+export interface SourceFile {
+  path: string
+  format: SourceFormat
+  compressed: boolean
+  bytes: number
+}
+
+export interface RawDocument {
+  text: string
+  /** 1-based line where the document starts. */
+  line: number
+}
+
+export interface ReadCounters {
+  /** Bytes of the file on disk read so far (compressed bytes for .gz). */
+  rawBytes: number
+  invalidBytesReplaced: number
+  /** Fed every byte of the file on disk, to checksum it in the same pass. */
+  digest?: { update(chunk: Buffer): unknown }
+}
+
+/** The longest line or document accepted; longer ones are an error, not a memory blow-up. */
+export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+/** A .gz whose output grows past this many times its size is treated as a decompression bomb. */
+export const MAX_GZIP_RATIO = 200
+
+const FORMATS: Record<string, SourceFormat> = { '.txt': 'txt', '.text': 'txt', '.jsonl': 'jsonl', '.ndjson': 'jsonl', '.csv': 'csv', '.tsv': 'tsv' }
+
+/** The format of a file from its name, or null when it is not one ingest reads. */
+export function formatOf(path: string): { format: SourceFormat; compressed: boolean } | null {
+  const lower = path.toLowerCase()
+  const compressed = lower.endsWith('.gz')
+  const base = compressed ? lower.slice(0, -3) : lower
+  const dot = base.lastIndexOf('.')
+  const format = dot >= 0 ? FORMATS[base.slice(dot)] : undefined
+  return format ? { format, compressed } : null
+}
+
+function badInput(file: string, where: string, message: string, hint: string): EngineError {
+  return new EngineError('bad-input', `${file}${where ? `, ${where}` : ''}: ${message}`, { file, hint })
+}
+
+/** Offset of the first byte that is not valid UTF-8, or -1. */
+export function firstInvalidUtf8(buf: Uint8Array): number {
+  let i = 0
+  const n = buf.length
+  while (i < n) {
+    const b = buf[i] as number
+    if (b < 0x80) {
+      i++
+      continue
+    }
+    let need: number
+    let min: number
+    if (b >= 0xc2 && b <= 0xdf) [need, min] = [1, 0x80]
+    else if (b >= 0xe0 && b <= 0xef) [need, min] = [2, 0x800]
+    else if (b >= 0xf0 && b <= 0xf4) [need, min] = [3, 0x10000]
+    else return i
+    if (i + need >= n) return i
+    let cp = b & (0x3f >> need)
+    for (let k = 1; k <= need; k++) {
+      const c = buf[i + k]
+      if (c === undefined || (c & 0xc0) !== 0x80) return i
+      cp = (cp << 6) | (c & 0x3f)
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i
+    i += need + 1
+  }
+  return -1
+}
+
+/** Counts the invalid sequences the UTF-8 decoder will replace with U+FFFD. */
+function countInvalidSequences(buf: Uint8Array): number {
+  let count = 0
+  let rest = buf
+  for (;;) {
+    const at = firstInvalidUtf8(rest)
+    if (at < 0) return count
+    count++
+    rest = rest.subarray(at + 1)
+  }
+}
+
+/** The file's bytes, decompressed if needed, with the raw bytes counted and gzip bombs stopped. */
+async function* fileBytes(file: SourceFile, counters: ReadCounters, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const raw = createReadStream(file.path, { highWaterMark: 1 << 20 })
+  // With async iteration or pipe in control of the flow, 'data' still sees every chunk once.
+  raw.on('data', (chunk) => {
+    counters.rawBytes += (chunk as Buffer).length
+    counters.digest?.update(chunk as Buffer)
+  })
+  if (!file.compressed) {
+    try {
+      for await (const chunk of raw) {
+        if (signal?.aborted) return
+        yield chunk as Buffer
+      }
+    } catch (e) {
+      throw readError(file.path, e)
+    } finally {
+      raw.destroy()
+    }
+    return
+  }
+  const gunzip = createGunzip()
+  raw.on('error', (e) => gunzip.destroy(e))
+  raw.pipe(gunzip)
+  let out = 0
+  try {
+    for await (const chunk of gunzip) {
+      if (signal?.aborted) return
+      out += (chunk as Buffer).length
+      if (out > 64 * 1024 * 1024 && out > MAX_GZIP_RATIO * Math.max(counters.rawBytes, 1)) {
+        throw badInput(
+          file.path,
+          '',
+          `decompresses to more than ${MAX_GZIP_RATIO} times its size (${out} bytes from ${counters.rawBytes}); it looks like a decompression bomb`,
+          'Decompress it yourself and check its contents, then add the plain file.',
+        )
+      }
+      yield chunk as Buffer
+    }
+  } catch (e) {
+    if (e instanceof EngineError) throw e
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR' || /unexpected end|incorrect header|invalid/i.test(String((e as Error).message))) {
+      throw badInput(file.path, `after ${out} decompressed bytes`, `the gzip data is damaged or truncated (${(e as Error).message})`, 'Download or compress the file again; `gzip -t FILE` checks it.')
+    }
+    throw readError(file.path, e)
+  } finally {
+    raw.destroy()
+    gunzip.destroy()
+  }
+}
+
+function readError(path: string, e: unknown): EngineError {
+  const code = (e as NodeJS.ErrnoException).code
+  if (code === 'EACCES' || code === 'EPERM') return new EngineError('permission-denied', `Cannot read ${path}: permission denied.`, { file: path, hint: 'Check the file permissions.' })
+  if (code === 'EISDIR') return new EngineError('bad-input', `${path} is a folder, not a file.`, { file: path })
+  return new EngineError('io', `Cannot read ${path}: ${(e as Error).message}`, { file: path })
+}
+
+export interface Line {
+  text: string
+  /** 1-based. */
+  line: number
+  /** Byte offset of the line's start in the (decompressed) text. */
+  offset: number
+}
+
+/**
+ * Lines of a file, decoded from UTF-8. Invalid UTF-8 is an error naming the line and byte offset,
+ * or, with `invalidUtf8: 'replace'`, replaced with U+FFFD and counted. A NUL byte near the start
+ * means a binary file. A line longer than MAX_DOCUMENT_BYTES is an error.
+ */
+export async function* readLines(file: SourceFile, options: Pick<IngestOptions, 'invalidUtf8'>, counters: ReadCounters, signal?: AbortSignal): AsyncGenerator<Line> {
+  let pending: Buffer[] = []
+  let pendingBytes = 0
+  let lineNo = 0
+  let offset = 0 // of the pending line's start
+  let sawBytes = false
+
+  const decode = (bytes: Buffer, start: number): string => {
+    if (bytes.length && bytes[bytes.length - 1] === 13) bytes = bytes.subarray(0, bytes.length - 1)
+    if (lineNo <= 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3)
+    if (!isUtf8(bytes)) {
+      if (options.invalidUtf8 === 'replace') {
+        counters.invalidBytesReplaced += countInvalidSequences(bytes)
+      } else {
+        const at = firstInvalidUtf8(bytes)
+        throw badInput(
+          file.path,
+          `line ${lineNo}, byte ${start + Math.max(at, 0)}`,
+          `invalid UTF-8 (byte 0x${(bytes[Math.max(at, 0)] ?? 0).toString(16).padStart(2, '0')})`,
+          'Convert the file to UTF-8 (e.g. `iconv -f latin2 -t utf-8`), or choose "replace invalid bytes" to ingest it with U+FFFD in their place.',
+        )
+      }
+    }
+    return bytes.toString('utf8')
+  }
+
+  for await (const chunk of fileBytes(file, counters, signal)) {
+    if (!sawBytes) {
+      sawBytes = true
+      const head = chunk.subarray(0, 8192)
+      const nul = head.indexOf(0)
+      if (nul >= 0) throw badInput(file.path, `byte ${nul}`, 'contains a NUL byte; it looks like a binary file, not text', 'Give text files: .txt, .jsonl, .csv or .tsv (optionally .gz).')
+    }
+    let start = 0
+    for (;;) {
+      const nl = chunk.indexOf(10, start)
+      if (nl < 0) break
+      const piece = chunk.subarray(start, nl)
+      const bytes = pendingBytes ? Buffer.concat([...pending, piece], pendingBytes + piece.length) : piece
+      pending = []
+      pendingBytes = 0
+      lineNo++
+      if (bytes.length > MAX_DOCUMENT_BYTES) throw tooLong(file.path, lineNo)
+      yield { text: decode(bytes, offset), line: lineNo, offset }
+      offset += bytes.length + 1
+      start = nl + 1
+    }
+    if (start < chunk.length) {
+      const rest = chunk.subarray(start)
+      pending.push(rest)
+      pendingBytes += rest.length
+      if (pendingBytes > MAX_DOCUMENT_BYTES) throw tooLong(file.path, lineNo + 1)
+    }
+  }
+  if (pendingBytes) {
+    lineNo++
+    yield { text: decode(Buffer.concat(pending, pendingBytes), offset), line: lineNo, offset }
+  }
+}
+
+function tooLong(path: string, line: number): EngineError {
+  return badInput(
+    path,
+    `line ${line}`,
+    `the line is longer than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MiB`,
+    'Is this really text with one document per line? Split very long documents, or convert the file to JSONL.',
+  )
+}
+
+/**
+ * Reads the start of a .txt file and decides whether documents are lines or blank-line separated
+ * blocks: blocks when blank lines recur (at least 3, and one per 100 lines) and the typical block
+ * has several lines. A line-per-document file with a stray blank line stays `line`.
+ */
+export async function detectTxtMode(file: SourceFile): Promise<'line' | 'blank'> {
+  const counters: ReadCounters = { rawBytes: 0, invalidBytesReplaced: 0 }
+  const blockSizes: number[] = []
+  let current = 0
+  let read = 0
+  for await (const { text } of readLines(file, { invalidUtf8: 'replace' }, counters)) {
+    if (++read > 2000) break
+    if (text.trim() === '') {
+      if (current > 0) blockSizes.push(current)
+      current = 0
+    } else current++
+  }
+  const separators = blockSizes.length // blocks closed by a blank line
+  if (current > 0) blockSizes.push(current)
+  const lines = blockSizes.reduce((a, b) => a + b, 0)
+  const median = [...blockSizes].sort((a, b) => a - b)[Math.floor(blockSizes.length / 2)] ?? 0
+  return separators >= 3 && separators / lines >= 0.01 && median >= 2 ? 'blank' : 'line'
+}
+
+/** Splits one CSV/TSV record's worth of text into fields; returns null while a quoted field is still open. */
+export function parseDelimited(text: string, delimiter: string): string[] | null {
+  const fields: string[] = []
+  let field = ''
+  let i = 0
+  let quoted = false
+  let atFieldStart = true
+  while (i < text.length) {
+    const c = text[i] as string
+    if (quoted) {
+      if (c === '"') {
+        if (text[i + 1] === '"') {
+          field += '"'
+          i += 2
+          continue
+        }
+        quoted = false
+        i++
+        continue
+      }
+      field += c
+      i++
+      continue
+    }
+    if (c === '"' && atFieldStart) {
+      quoted = true
+      atFieldStart = false
+      i++
+      continue
+    }
+    if (c === delimiter) {
+      fields.push(field)
+      field = ''
+      atFieldStart = true
+      i++
+      continue
+    }
+    field += c
+    atFieldStart = false
+    i++
+  }
+  if (quoted) return null
+  fields.push(field)
+  return fields
+}
+
+/** Documents of one file in its format, with the line each starts on. */
+export async function* readDocuments(
+  file: SourceFile,
+  options: Pick<IngestOptions, 'invalidUtf8' | 'jsonlField' | 'csvColumn'> & { txtMode: 'line' | 'blank' },
+  counters: ReadCounters,
+  signal?: AbortSignal,
+): AsyncGenerator<RawDocument> {
+  const lines = readLines(file, options, counters, signal)
+  if (file.format === 'txt' && options.txtMode === 'line') {
+    for await (const l of lines) if (l.text.trim() !== '') yield { text: l.text, line: l.line }
+    return
+  }
+  if (file.format === 'txt') {
+    let block: string[] = []
+    let blockBytes = 0
+    let startLine = 0
+    for await (const l of lines) {
+      if (l.text.trim() === '') {
+        if (block.length) yield { text: block.join('\n'), line: startLine }
+        block = []
+        blockBytes = 0
+        continue
+      }
+      if (!block.length) startLine = l.line
+      block.push(l.text)
+      blockBytes += l.text.length
+      if (blockBytes > MAX_DOCUMENT_BYTES) throw badInput(file.path, `line ${startLine}`, `a document (lines ${startLine}–${l.line}) is longer than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MiB with no blank line`, 'Separate documents with blank lines, or use one document per line.')
+    }
+    if (block.length) yield { text: block.join('\n'), line: startLine }
+    return
+  }
+  if (file.format === 'jsonl') {
+    const field = options.jsonlField
+    for await (const l of lines) {
+      if (l.text.trim() === '') continue
+      let value: unknown
+      try {
+        value = JSON.parse(l.text)
+      } catch (e) {
+        throw badInput(file.path, `line ${l.line}`, `not valid JSON (${(e as Error).message.slice(0, 120)})`, 'Each line of a .jsonl file must be one JSON object; fix or remove this line.')
+      }
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw badInput(file.path, `line ${l.line}`, 'not a JSON object', `Each line must be an object with a "${field}" field.`)
+      }
+      const text = (value as Record<string, unknown>)[field]
+      if (typeof text !== 'string') {
+        const keys = Object.keys(value).slice(0, 12).join(', ')
+        throw badInput(
+          file.path,
+          `line ${l.line}`,
+          text === undefined ? `no "${field}" field (it has: ${keys || 'no fields'})` : `the "${field}" field is not a string`,
+          `Choose the field that holds the text (JSONL field option, or --field on the command line).`,
+        )
+      }
+      yield { text, line: l.line }
+    }
+    return
+  }
+  // CSV / TSV with a header row; quoted fields may span lines.
+  const delimiter = file.format === 'tsv' ? '\t' : ','
+  let column = -1
+  let record = ''
+  let recordLine = 0
+  for await (const l of lines) {
+    if (!record) recordLine = l.line
+    record = record ? `${record}\n${l.text}` : l.text
+    if (record.length > MAX_DOCUMENT_BYTES) throw tooLong(file.path, recordLine)
+    const fields = parseDelimited(record, delimiter)
+    if (!fields) continue
+    record = ''
+    if (column < 0) {
+      column = fields.findIndex((f) => f.trim() === options.csvColumn)
+      if (column < 0) {
+        throw badInput(file.path, 'line 1', `no column named "${options.csvColumn}" in the header (columns: ${fields.slice(0, 20).map((f) => JSON.stringify(f.trim())).join(', ')})`, 'Choose the column that holds the text (CSV column option, or --column on the command line).')
+      }
+      continue
+    }
+    if (fields.length === 1 && fields[0] === '') continue
+    yield { text: fields[column] ?? '', line: recordLine }
+  }
+  if (record) throw badInput(file.path, `line ${recordLine}`, 'a quoted field is never closed', 'Check the quoting of that record.')
+  if (column < 0) throw badInput(file.path, '', 'the file has no header row', `The first line must name the columns, one of them "${options.csvColumn}".`)
+}

@@ -1,0 +1,105 @@
+/**
+ * Unicode scripts: which scripts a language is written in (from CLDR's likely subtags, via
+ * `Intl.Locale.maximize`), and a fast per-character classifier (a lazily filled table over the
+ * Basic Multilingual Plane, a Map above it).
+ */
+
+/** Scripts we name in profiles; letters of any other script count as `other`. */
+export const KNOWN_SCRIPTS = [
+  'Latn', 'Cyrl', 'Grek', 'Armn', 'Geor', 'Hebr', 'Arab', 'Syrc', 'Thaa', 'Deva', 'Beng', 'Guru', 'Gujr', 'Orya', 'Taml',
+  'Telu', 'Knda', 'Mlym', 'Sinh', 'Thai', 'Laoo', 'Tibt', 'Mymr', 'Khmr', 'Ethi', 'Hang', 'Hani', 'Hira', 'Kana', 'Mong',
+] as const
+
+const COMPOSITE: Record<string, string[]> = {
+  Jpan: ['Hani', 'Hira', 'Kana'],
+  Kore: ['Hang', 'Hani'],
+  Hans: ['Hani'],
+  Hant: ['Hani'],
+}
+
+/** Scripts whose text does not separate words with spaces: word counts need a dictionary segmenter. */
+export const UNSPACED_SCRIPTS = new Set(['Thai', 'Laoo', 'Khmr', 'Mymr', 'Tibt', 'Hani', 'Hira', 'Kana'])
+
+/** The scripts (ISO 15924) a language is usually written in: `hu` → Latn, `th` → Thai, `ja` → Hani, Hira, Kana. */
+export function scriptsForLanguage(language: string): string[] {
+  let script: string | undefined
+  try {
+    const locale = new Intl.Locale(language)
+    script = locale.script ?? locale.maximize().script
+  } catch {
+    script = undefined
+  }
+  if (!script) return ['Latn']
+  return COMPOSITE[script] ?? [script]
+}
+
+const NOT_LETTER = 0
+const OTHER = KNOWN_SCRIPTS.length + 1
+const UNKNOWN = 255
+const scriptRegexes = KNOWN_SCRIPTS.map((s) => new RegExp(`^\\p{Script=${s}}$`, 'u'))
+const letterRegex = /^\p{L}$/u
+const bmp = new Uint8Array(65536).fill(UNKNOWN)
+const astral = new Map<number, number>()
+
+function classifySlow(cp: number): number {
+  const ch = String.fromCodePoint(cp)
+  if (!letterRegex.test(ch)) return NOT_LETTER
+  for (let i = 0; i < scriptRegexes.length; i++) if ((scriptRegexes[i] as RegExp).test(ch)) return i + 1
+  return OTHER
+}
+
+/** 0 for a non-letter, else 1 + the index of its script in KNOWN_SCRIPTS, or OTHER. */
+export function classify(cp: number): number {
+  if (cp < 65536) {
+    let c = bmp[cp] as number
+    if (c === UNKNOWN) c = bmp[cp] = classifySlow(cp)
+    return c
+  }
+  let c = astral.get(cp)
+  if (c === undefined) astral.set(cp, (c = classifySlow(cp)))
+  return c
+}
+
+export function scriptName(index: number): string {
+  return index === OTHER ? 'other' : (KNOWN_SCRIPTS[index - 1] as string)
+}
+
+export interface CharCounts {
+  /** Code points. */
+  characters: number
+  letters: number
+  /** Letters per script index (see `classify`). */
+  byScript: Uint32Array
+}
+
+export function newScriptCounts(): Uint32Array {
+  return new Uint32Array(OTHER + 1)
+}
+
+/** Counts code points and letters by script in one pass. */
+export function countCharacters(text: string, byScript: Uint32Array = newScriptCounts()): CharCounts {
+  let characters = 0
+  let letters = 0
+  for (let i = 0; i < text.length; i++) {
+    let cp = text.charCodeAt(i)
+    if (cp >= 0xd800 && cp < 0xdc00 && i + 1 < text.length) {
+      const lo = text.charCodeAt(i + 1)
+      if (lo >= 0xdc00 && lo < 0xe000) {
+        cp = ((cp - 0xd800) << 10) + (lo - 0xdc00) + 0x10000
+        i++
+      }
+    }
+    characters++
+    const c = classify(cp)
+    if (c !== NOT_LETTER) {
+      letters++
+      byScript[c] = (byScript[c] as number) + 1
+    }
+  }
+  return { characters, letters, byScript }
+}
+
+export function scriptIndex(code: string): number {
+  const i = (KNOWN_SCRIPTS as readonly string[]).indexOf(code)
+  return i < 0 ? OTHER : i + 1
+}
