@@ -184,7 +184,10 @@ export interface SplitProfile {
   scripts: Record<string, number>
   /** Documents by length in characters: bucket i holds lengths up to `upTo`. */
   lengthHistogram: { upTo: number; documents: number }[]
-  /** The most frequent words (lower-cased), counted exactly up to a large cap, then approximately. */
+  /**
+   * The most frequent words (lower-cased). Exact for the first 10,000 documents of each source and
+   * split; beyond that estimated from one document in sixteen (chosen by hash).
+   */
   topWords: { word: string; count: number }[]
 }
 

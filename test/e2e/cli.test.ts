@@ -118,3 +118,64 @@ describe('vernacular CLI', () => {
     expect(JSON.parse(r.stdout).benchmark.gflops).toBeGreaterThan(0)
   })
 })
+
+describe('vernacular corpus', () => {
+  const demo = (lang: string) => join(__dirname, '..', '..', 'resources', 'demo', 'corpora', lang)
+
+  it('adds, profiles and samples Thai text, with sensible word counts', async () => {
+    const home = tmp()
+    const dir = join(tmp(), 'thai')
+    await runCli(['project', 'create', dir, '--name', 'Thai', '--language', 'th'], { env: { VERNACULAR_HOME: home } })
+    const added = await runCli(['corpus', 'add', dir, '--role', 'target', demo('th'), '--json'], { env: { VERNACULAR_HOME: home } })
+    expect(added.code).toBe(0)
+    const stats = JSON.parse(added.stdout)
+    expect(stats.role).toBe('target')
+    expect(stats.train.scripts.Thai).toBeGreaterThan(0.8 * Object.values(stats.train.scripts as Record<string, number>).reduce((a, b) => a + b, 0))
+    // Thai has no spaces; the segmenter still finds words: a few characters each, not whole lines.
+    const charsPerWord = stats.train.characters / stats.train.words
+    expect(charsPerWord).toBeGreaterThan(2)
+    expect(charsPerWord).toBeLessThan(8)
+    // Progress went to stderr as JSON lines.
+    expect(added.stderr.trim().split('\n').every((l) => JSON.parse(l).type === 'progress')).toBe(true)
+
+    const again = await runCli(['corpus', 'stats', dir, '--json'], { env: { VERNACULAR_HOME: home } })
+    expect(JSON.parse(again.stdout).roles[0].train).toEqual(stats.train)
+    const sample = await runCli(['corpus', 'sample', dir, '--role', 'target', '--split', 'heldout', '-n', '3', '--seed', '9', '--json'], { env: { VERNACULAR_HOME: home } })
+    const docs = JSON.parse(sample.stdout).documents
+    expect(docs).toHaveLength(3)
+    expect(docs[0].source.startsWith(demo('th'))).toBe(true)
+    const human = await runCli(['corpus', 'stats', dir], { env: { VERNACULAR_HOME: home } })
+    expect(human.stdout).toMatch(/Target language \(th\), \d+ source\(s\)/)
+  })
+
+  it('names an unreadable file and changes nothing', async () => {
+    const home = tmp()
+    const dir = join(tmp(), 'p')
+    chmodSync(join(dir, '..'), 0o777)
+    chmodSync(home, 0o777)
+    await runCli(['project', 'create', dir, '--name', 'P', '--language', 'hu'], { env: { VERNACULAR_HOME: home } })
+    chmodSync(dir, 0o777)
+    const src = tmp()
+    chmodSync(src, 0o755)
+    const secret = join(src, 'secret.txt')
+    await fs.writeFile(secret, 'Titkos szöveg, amelyet senki sem olvashat el ebben a tesztben.\n')
+    chmodSync(secret, 0o000)
+    const isRoot = process.getuid?.() === 0
+    const before = await snapshotTree(dir)
+    const r = await runCli(['corpus', 'add', dir, '--role', 'target', secret], { env: { VERNACULAR_HOME: home, HOME: home }, ...(isRoot ? { uid: 65534, gid: 65534 } : {}) })
+    chmodSync(secret, 0o644)
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(`Cannot read ${secret}: permission denied`)
+    const after = await snapshotTree(dir)
+    for (const k of Object.keys(before)) expect(after[k]).toBe(before[k])
+  })
+
+  it('explains a wrong role and a missing project', async () => {
+    const r = await runCli(['corpus', 'add', tmp(), '--role', 'german', 'x.txt'], { env: { VERNACULAR_HOME: tmp() } })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('role')
+    const s = await runCli(['corpus', 'stats', tmp()], { env: { VERNACULAR_HOME: tmp() } })
+    expect(s.code).toBe(1)
+    expect(s.stderr).toContain('is not a Vernacular project')
+  })
+})

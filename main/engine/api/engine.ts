@@ -5,6 +5,9 @@ import {
   methods,
   wireRequest,
   type AppInfo,
+  type CorpusRole,
+  type IngestOptions,
+  type JobSnapshot,
   type EngineEvent,
   type MethodName,
   type Params,
@@ -16,7 +19,7 @@ import { sampleDocuments } from '../corpus/sample'
 import { readRoleState, roleStats } from '../corpus/store'
 import { EngineError, toErrorInfo } from '../errors'
 import { JobManager } from '../jobs/manager'
-import { ensureDemoProject } from '../project/demo'
+import { demoCorpora, ensureDemoProject } from '../project/demo'
 import { readManifest } from '../project/manifest'
 import { createProject, openProject, renameProject } from '../project/projects'
 import { forgetProject, listRecentProjects, rememberProject } from '../project/recent'
@@ -86,9 +89,14 @@ export class Engine {
         return summary
       },
       'project.openDemo': async () => {
-        const { created, ...summary } = await ensureDemoProject(this.home)
+        const { created, template, ...summary } = await ensureDemoProject(this.home)
         await rememberProject(this.home, summary.dir, summary.manifest)
         if (created) this.emit({ type: 'project', dir: summary.dir, manifest: summary.manifest })
+        // Ingest the demo corpora once, in the background; the jobs panel shows them.
+        const busy = this.jobs.list({ projectDir: summary.dir }).some((j) => j.kind === 'ingest' && (j.state === 'queued' || j.state === 'running'))
+        for (const { role, paths } of busy ? [] : demoCorpora(template)) {
+          if (!(await readRoleState(summary.dir, role))) this.startIngest(summary.dir, role, paths)
+        }
         return summary
       },
       'project.rename': async ({ dir, name }) => {
@@ -105,14 +113,7 @@ export class Engine {
       'corpus.add': async ({ dir, role, paths, options }) => {
         const projectDir = path(dir)
         await readManifest(projectDir) // fail now, not inside the job, if it is no project
-        return {
-          job: this.jobs.start({
-            kind: 'ingest',
-            title: `Ingest ${role === 'target' ? 'target-language' : 'English replay'} text (${paths.length} path${paths.length === 1 ? '' : 's'})`,
-            projectDir,
-            run: (ctx) => ingestCorpus(ctx, { projectDir, role, paths: paths.map(path), ...(options ? { options } : {}) }),
-          }),
-        }
+        return { job: this.startIngest(projectDir, role, paths.map(path), options) }
       },
       'corpus.stats': async ({ dir }) => {
         const projectDir = path(dir)
@@ -138,6 +139,15 @@ export class Engine {
         return { ok: true as const }
       },
     }
+  }
+
+  private startIngest(projectDir: string, role: CorpusRole, paths: string[], options?: Partial<IngestOptions>): JobSnapshot {
+    return this.jobs.start({
+      kind: 'ingest',
+      title: `Ingest ${role === 'target' ? 'target-language' : 'English replay'} text (${paths.length} path${paths.length === 1 ? '' : 's'})`,
+      projectDir,
+      run: (ctx) => ingestCorpus(ctx, { projectDir, role, paths, ...(options ? { options } : {}) }),
+    })
   }
 
   onEvent(listener: (e: EngineEvent) => void): () => void {

@@ -150,6 +150,7 @@ interface KeptDocument {
   lo: number
   bytes: number
   characters: number
+  spacedWords: number
   byScript: Uint32Array
 }
 
@@ -174,7 +175,7 @@ class SourceWriter {
   async add(doc: KeptDocument): Promise<void> {
     const split = doc.hi < this.threshold ? 'heldout' : 'train'
     await this[split].write(`{"h":"${doc.hashHex}","line":${doc.line},"text":${JSON.stringify(doc.text)}}\n`)
-    this.profiles[split].add(doc.text, doc.bytes, doc)
+    this.profiles[split].add(doc.text, doc.bytes, doc, doc.hi)
     this.profiles[split].addScripts(doc.byScript)
     this.hashes.push(doc.hi, doc.lo)
   }
@@ -251,6 +252,11 @@ export async function ingestCorpus(ctx: JobContext, req: IngestRequest): Promise
   const manifest = await readManifest(projectDir)
   const language = role === 'target' ? manifest.language : 'en'
   const base = roleDir(projectDir, role)
+  const corporaDir = join(projectDir, 'corpora')
+  const existedBefore = await fs.stat(corporaDir).then(
+    () => true,
+    () => false,
+  )
   await fs.mkdir(join(base, 'shards'), { recursive: true }).catch((e: unknown) => {
     throw fsError(e, base, 'create')
   })
@@ -371,7 +377,7 @@ export async function ingestCorpus(ctx: JobContext, req: IngestRequest): Promise
           await remove('duplicate', raw.line, null, { h: h.hashHex })
           continue
         }
-        await writer.add({ text, line: raw.line, ...h, bytes: Buffer.byteLength(text), characters: chars.characters, byScript: chars.byScript })
+        await writer.add({ text, line: raw.line, ...h, bytes: Buffer.byteLength(text), characters: chars.characters, spacedWords: chars.spacedWords, byScript: chars.byScript })
       }
       ctx.throwIfCancelled()
       await writer.close()
@@ -422,7 +428,7 @@ export async function ingestCorpus(ctx: JobContext, req: IngestRequest): Promise
         const writer = new SourceWriter(staging, `${s.id}-${tag}r`, counter, threshold)
         for await (const d of shardDocuments(from, [...s.shards.train, ...s.shards.heldout])) {
           const chars = countCharacters(d.text, newScriptCounts())
-          await writer.add({ text: d.text, line: d.line, hashHex: d.h, hi: parseInt(d.h.slice(0, 8), 16), lo: parseInt(d.h.slice(8), 16), bytes: Buffer.byteLength(d.text), characters: chars.characters, byScript: chars.byScript })
+          await writer.add({ text: d.text, line: d.line, hashHex: d.h, hi: parseInt(d.h.slice(0, 8), 16), lo: parseInt(d.h.slice(8), 16), bytes: Buffer.byteLength(d.text), characters: chars.characters, spacedWords: chars.spacedWords, byScript: chars.byScript })
         }
         await writer.close()
         if (freshIds.has(s.id)) for (const f of [...s.shards.train, ...s.shards.heldout]) await fs.rm(join(staging, f))
@@ -457,8 +463,13 @@ export async function ingestCorpus(ctx: JobContext, req: IngestRequest): Promise
     return roleStats(state)
   } finally {
     await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined)
-    if (!committed) ctx.log('nothing was changed in the project')
     await roleLock.release()
+    if (!committed) {
+      // Leave no trace: not even the empty folders of a first ingest that did not finish.
+      const state = await readRoleState(projectDir, role).catch(() => null)
+      if (!state) await fs.rm(existedBefore ? base : corporaDir, { recursive: true, force: true }).catch(() => undefined)
+      ctx.log('nothing was changed in the project')
+    }
   }
 }
 

@@ -10,6 +10,8 @@ import type { WordCounter } from './words'
 /** Distinct words counted exactly before the rarest are pruned (memory stays bounded). */
 const WORD_CAP = 200_000
 const TOP_WORDS_KEPT = 200
+/** Documents whose words are all tallied before sampling starts. */
+const EXACT_WORD_DOCS = 10_000
 
 export function emptyProfile(): SplitProfile {
   return { documents: 0, characters: 0, bytes: 0, words: 0, scripts: {}, lengthHistogram: [], topWords: [] }
@@ -33,15 +35,24 @@ export class ProfileBuilder {
 
   constructor(private readonly counter: WordCounter) {}
 
-  /** Adds a cleaned document; returns its letter counts for the script check. */
-  add(text: string, bytes: number, chars: { characters: number }): void {
+  /**
+   * Adds a cleaned document. Every word is counted; the per-word tally for `topWords` takes every
+   * document up to EXACT_WORD_DOCS, then one in sixteen chosen by hash (`hashHi`), weighted by
+   * sixteen, which keeps large ingests fast and the ranking stable.
+   */
+  add(text: string, bytes: number, chars: { characters: number; spacedWords: number }, hashHi: number): void {
     this.documents++
     this.characters += chars.characters
     this.bytes += bytes
     const bucket = bucketFor(chars.characters)
     this.lengths.set(bucket, (this.lengths.get(bucket) ?? 0) + 1)
+    const weight = this.documents <= EXACT_WORD_DOCS ? 1 : (hashHi & 15) === 0 ? 16 : 0
+    if (weight === 0) {
+      this.words += this.counter.segmenter ? this.counter.count(text) : chars.spacedWords
+      return
+    }
     const counts = this.wordCounts
-    this.words += this.counter.count(text, (w) => counts.set(w, (counts.get(w) ?? 0) + 1))
+    this.words += this.counter.count(text, (w) => counts.set(w, (counts.get(w) ?? 0) + weight))
     if (counts.size > WORD_CAP) this.prune()
   }
 

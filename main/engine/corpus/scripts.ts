@@ -40,6 +40,18 @@ const scriptRegexes = KNOWN_SCRIPTS.map((s) => new RegExp(`^\\p{Script=${s}}$`, 
 const letterRegex = /^\p{L}$/u
 const bmp = new Uint8Array(65536).fill(UNKNOWN)
 const astral = new Map<number, number>()
+const wordCharRegex = /^[\p{L}\p{M}\p{N}]$/u
+/** 1: letter, mark or digit; 2: a joiner inside words (' ’ - .); 0: anything else; 255 unknown. */
+const wordBmp = new Uint8Array(65536).fill(UNKNOWN)
+
+function wordClass(cp: number): number {
+  if (cp < 65536) {
+    let c = wordBmp[cp] as number
+    if (c === UNKNOWN) c = wordBmp[cp] = wordCharRegex.test(String.fromCharCode(cp)) ? 1 : cp === 39 || cp === 0x2019 || cp === 45 || cp === 46 ? 2 : 0
+    return c
+  }
+  return wordCharRegex.test(String.fromCodePoint(cp)) ? 1 : 0
+}
 
 function classifySlow(cp: number): number {
   const ch = String.fromCodePoint(cp)
@@ -68,6 +80,11 @@ export interface CharCounts {
   /** Code points. */
   characters: number
   letters: number
+  /**
+   * Words as runs of letters, marks and digits, joined across a single apostrophe, hyphen or
+   * period (`don't`, `e-mail`, `7.4`): right for scripts that separate words with spaces.
+   */
+  spacedWords: number
   /** Letters per script index (see `classify`). */
   byScript: Uint32Array
 }
@@ -76,10 +93,13 @@ export function newScriptCounts(): Uint32Array {
   return new Uint32Array(OTHER + 1)
 }
 
-/** Counts code points and letters by script in one pass. */
+/** Counts code points, letters by script and space-separated words in one pass. */
 export function countCharacters(text: string, byScript: Uint32Array = newScriptCounts()): CharCounts {
   let characters = 0
   let letters = 0
+  let spacedWords = 0
+  let prev = 0 // word class of the previous character
+  let beforeJoiner = 0 // word class before a joiner
   for (let i = 0; i < text.length; i++) {
     let cp = text.charCodeAt(i)
     if (cp >= 0xd800 && cp < 0xdc00 && i + 1 < text.length) {
@@ -90,13 +110,17 @@ export function countCharacters(text: string, byScript: Uint32Array = newScriptC
       }
     }
     characters++
+    const w = wordClass(cp)
+    if (w === 1 && prev !== 1 && !(prev === 2 && beforeJoiner === 1)) spacedWords++
+    if (w === 2) beforeJoiner = prev
+    prev = w
     const c = classify(cp)
     if (c !== NOT_LETTER) {
       letters++
       byScript[c] = (byScript[c] as number) + 1
     }
   }
-  return { characters, letters, byScript }
+  return { characters, letters, spacedWords, byScript }
 }
 
 export function scriptIndex(code: string): number {

@@ -1,26 +1,42 @@
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
-import type { ProjectSummary } from '../contract'
+import type { CorpusRole, ProjectSummary } from '../contract'
 import { EngineError } from '../errors'
 import { pathExists } from '../fsutil'
 import { resourcesDir } from '../resources'
 import { manifestPath } from './manifest'
 import { createProject, openProject } from './projects'
 
-const template = z.object({ name: z.string(), language: z.string(), description: z.string().optional() })
+const template = z.object({
+  name: z.string(),
+  language: z.string(),
+  description: z.string().optional(),
+  /** Demo text for each role, relative to resources/demo. */
+  corpora: z.object({ target: z.array(z.string()), english: z.array(z.string()) }).partial().optional(),
+})
+
+export type DemoTemplate = z.infer<typeof template>
 
 /** Where the demo project lives: inside the user's Vernacular folder, out of the way. */
 export function demoProjectDir(home: string): string {
   return join(home, 'demo')
 }
 
+/** The demo corpora to ingest for each role, as absolute paths. */
+export function demoCorpora(spec: DemoTemplate): { role: CorpusRole; paths: string[] }[] {
+  const base = join(resourcesDir(), 'demo')
+  return (['target', 'english'] as const).flatMap((role) => {
+    const paths = spec.corpora?.[role] ?? []
+    return paths.length ? [{ role, paths: paths.map((p) => join(base, p)) }] : []
+  })
+}
+
 /** Opens the demo project, creating it from `resources/demo/project.json` the first time. */
-export async function ensureDemoProject(home: string): Promise<ProjectSummary & { created: boolean }> {
+export async function ensureDemoProject(home: string): Promise<ProjectSummary & { created: boolean; template: DemoTemplate }> {
   const dir = demoProjectDir(home)
-  if (await pathExists(manifestPath(dir))) return { ...(await openProject(dir)), created: false }
   const file = join(resourcesDir(), 'demo', 'project.json')
-  let spec: z.infer<typeof template>
+  let spec: DemoTemplate
   try {
     spec = template.parse(JSON.parse(await fs.readFile(file, 'utf8')))
   } catch (e) {
@@ -29,5 +45,6 @@ export async function ensureDemoProject(home: string): Promise<ProjectSummary & 
       hint: 'Reinstall Vernacular, or set VERNACULAR_RESOURCES to the folder that holds demo/project.json.',
     })
   }
-  return { ...(await createProject({ dir, name: spec.name, language: spec.language })), created: true }
+  if (await pathExists(manifestPath(dir))) return { ...(await openProject(dir)), created: false, template: spec }
+  return { ...(await createProject({ dir, name: spec.name, language: spec.language })), created: true, template: spec }
 }

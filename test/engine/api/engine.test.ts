@@ -87,3 +87,38 @@ describe('Engine API', () => {
     await engine.close()
   })
 })
+
+describe('Engine API: corpora', () => {
+  it('ingests the demo corpora in the background when the demo project is first opened', async () => {
+    const engine = new Engine({ mode: 'web', home: tmp() })
+    const demo = await engine.invoke('project.openDemo', {})
+    const jobs = engine.jobs.list({ projectDir: demo.dir })
+    expect(jobs.map((j) => j.kind)).toEqual(['ingest', 'ingest'])
+    for (const j of jobs) expect((await engine.jobs.wait(j.id)).state).toBe('done')
+    const stats = await engine.invoke('corpus.stats', { dir: demo.dir })
+    expect(stats.roles.map((r) => [r.role, r.language])).toEqual([
+      ['target', 'hu'],
+      ['english', 'en'],
+    ])
+    for (const r of stats.roles) {
+      expect(r.train.documents).toBeGreaterThan(100)
+      expect(r.heldout.documents).toBeGreaterThanOrEqual(50)
+      expect(r.train.scripts.Latn).toBeGreaterThan(0.95 * Object.values(r.train.scripts).reduce((a, b) => a + b, 0))
+    }
+    // Opening it again starts nothing new.
+    await engine.invoke('project.openDemo', {})
+    expect(engine.jobs.list({ projectDir: demo.dir })).toHaveLength(2)
+    const { documents } = await engine.invoke('corpus.sample', { dir: demo.dir, role: 'english', n: 3, seed: 1 })
+    expect(documents).toHaveLength(3)
+    await engine.close()
+  })
+
+  it('refuses corpus requests for a folder that is no project, before starting a job', async () => {
+    const engine = new Engine({ mode: 'web', home: tmp() })
+    const dir = tmp()
+    expect(await engine.handle({ id: 1, method: 'corpus.add', params: { dir, role: 'target', paths: [dir] } })).toMatchObject({ ok: false, error: { code: 'not-a-project' } })
+    expect(await engine.handle({ id: 2, method: 'corpus.add', params: { dir, role: 'german', paths: [dir] } })).toMatchObject({ ok: false, error: { code: 'invalid-request' } })
+    expect(engine.jobs.list()).toHaveLength(0)
+    await engine.close()
+  })
+})

@@ -204,6 +204,9 @@ describe('ingest', () => {
     expect(emptyFolder.final.error?.message).toMatch(/empty-folder holds no text files/)
     const missing = await ingest(dir, 'target', [join(src, 'nope.txt')])
     expect(missing.final.error?.message).toMatch(/nope\.txt: it does not exist/)
+    // A failed first ingest of the other role leaves no folder behind either.
+    await ingest(dir, 'english', [join(src, 'nope.txt')])
+    expect(await fs.readdir(join(dir, 'corpora'))).toEqual(['target'])
     const after = await snapshotTree(dir)
     for (const k of Object.keys(before)) expect(after[k]).toBe(before[k])
     expect(Object.keys(after).filter((k) => !k.startsWith('logs/'))).toEqual(Object.keys(before).filter((k) => !k.startsWith('logs/')))
@@ -233,5 +236,15 @@ describe('ingest', () => {
       expect(d.line).toBeGreaterThan(0)
     }
     await expect(sampleDocuments(dir, 'english', 'heldout', 5)).rejects.toThrow(/has no English text yet/)
+  })
+})
+
+describe('word counts', () => {
+  it('counts the same words in the character pass as the regex counter', async () => {
+    const { countCharacters } = await import('../../../main/engine/corpus/scripts')
+    const hu = wordCounter('hu')
+    for (const text of [...HU, "A LibreOffice 7.4-es verziója, az ún. \"Writer\" — szövegszerkesztő.", "don't e-mail 'quoted' -dash- end.", 'Ünnep: 2024. 03. 15.; naïve café — x', 'ab..cd a--b']) {
+      expect(countCharacters(text).spacedWords).toBe(hu.count(text))
+    }
   })
 })

@@ -1,0 +1,96 @@
+/**
+ * bench:corpus — ingest throughput and peak memory on a large corpus generated from the demo
+ * Hungarian text (≥ 500 MB by default; BENCH_MB sets the size). Prints MB/s and peak RSS, beside
+ * a named reference measured on the same file in the same process: a bare `readline` pass that
+ * only NFC-normalises each line (the floor any ingest pays in Node).
+ */
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, promises as fs, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { ingestCorpus } from '../../main/engine/corpus/ingest'
+import { mulberry32 } from '../../main/engine/corpus/sample'
+import { JobManager } from '../../main/engine/jobs/manager'
+import { createProject } from '../../main/engine/project/projects'
+
+const ROOT = resolve(__dirname, '../..')
+const MB = 1024 * 1024
+
+async function generate(file: string, targetBytes: number): Promise<void> {
+  const demo = join(ROOT, 'resources', 'demo', 'corpora', 'hu')
+  const lines: string[] = []
+  for (const f of (await fs.readdir(demo)).sort()) {
+    for (const l of (await fs.readFile(join(demo, f), 'utf8')).split('\n')) if (l.length > 30) lines.push(l)
+  }
+  const rand = mulberry32(7)
+  const out = createWriteStream(file)
+  let written = 0
+  let docs = 0
+  while (written < targetBytes) {
+    // A document: 3–10 demo lines in a random order; practically never repeats, like real text.
+    const n = 3 + Math.floor(rand() * 8)
+    const doc: string[] = []
+    for (let i = 0; i < n; i++) doc.push(lines[Math.floor(rand() * lines.length)] as string)
+    const text = doc.join('\n') + '\n\n'
+    written += Buffer.byteLength(text)
+    docs++
+    if (!out.write(text)) await new Promise<void>((r) => out.once('drain', () => r()))
+  }
+  await new Promise<void>((r) => out.end(() => r()))
+  process.stdout.write(`generated ${(written / MB).toFixed(0)} MB, ${docs.toLocaleString('en')} documents, in ${file}\n`)
+}
+
+async function reference(file: string): Promise<number> {
+  const t0 = performance.now()
+  let chars = 0
+  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity })
+  for await (const line of rl) chars += line.normalize('NFC').length
+  if (chars < 0) throw new Error('unreachable')
+  return (performance.now() - t0) / 1000
+}
+
+async function main(): Promise<void> {
+  const targetMb = Number(process.env.BENCH_MB ?? 500)
+  const work = process.env.BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'vernacular-bench-'))
+  const file = join(work, `hu-${targetMb}mb.txt`)
+  if (!existsSync(file) || statSync(file).size < targetMb * MB) await generate(file, targetMb * MB)
+  const bytes = statSync(file).size
+
+  const refSeconds = await reference(file)
+  const projectDir = join(work, `project-${Date.now()}`)
+  await createProject({ dir: projectDir, name: 'Bench', language: 'hu' })
+  const jobs = new JobManager({ logDir: join(work, 'logs') })
+  let last = 0
+  jobs.onChange((j) => {
+    const f = j.progress.fraction ?? 0
+    if (process.stderr.isTTY && f - last > 0.01) {
+      last = f
+      process.stderr.write(`\r  ingest ${(f * 100).toFixed(0)}%  ${j.progress.message.slice(0, 60)}   `)
+    }
+  })
+  const t0 = performance.now()
+  const job = jobs.start({ kind: 'ingest', title: 'bench', projectDir, run: (ctx) => ingestCorpus(ctx, { projectDir, role: 'target', paths: [file] }) })
+  const final = await jobs.wait(job.id)
+  const seconds = (performance.now() - t0) / 1000
+  if (process.stderr.isTTY) process.stderr.write('\n')
+  if (final.state !== 'done') throw new Error(`ingest ${final.state}: ${final.error?.message}`)
+  const stats = final.result as { train: { documents: number }; heldout: { documents: number } }
+  const peakRss = process.resourceUsage().maxRSS * 1024
+  const mbps = bytes / MB / seconds
+  const refMbps = bytes / MB / refSeconds
+  const lines = [
+    `corpus: ${(bytes / MB).toFixed(0)} MB of Hungarian text, ${(stats.train.documents + stats.heldout.documents).toLocaleString('en')} documents kept`,
+    `vernacular ingest (clean, script check, dedupe, split, profile with word counts, write shards): ${seconds.toFixed(1)} s, ${mbps.toFixed(1)} MB/s`,
+    `reference, readline + NFC only:                                                     ${refSeconds.toFixed(1)} s, ${refMbps.toFixed(1)} MB/s`,
+    `ratio ingest / reference: ${(mbps / refMbps).toFixed(2)}×`,
+    `peak RSS of the whole process: ${(peakRss / MB).toFixed(0)} MB (${((100 * peakRss) / bytes).toFixed(1)}% of the corpus size)`,
+    `backend: none (ingest is text only); machine: ${process.platform} ${process.arch}, Node ${process.versions.node}`,
+  ]
+  process.stdout.write(lines.join('\n') + '\n')
+  if (!process.env.BENCH_DIR) await fs.rm(work, { recursive: true, force: true })
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+  process.exitCode = 1
+})
