@@ -182,7 +182,10 @@ export interface SplitProfile {
   words: number
   /** Letters per Unicode script (ISO 15924 code, or `other`). */
   scripts: Record<string, number>
-  /** Documents by length in characters: bucket i holds lengths up to `upTo`. */
+  /**
+   * Documents by length in characters, in contiguous doubling buckets (16, 32, 64, … up to the
+   * longest document): a bucket counts lengths above the previous `upTo` and up to its own.
+   */
   lengthHistogram: { upTo: number; documents: number }[]
   /**
    * The most frequent words (lower-cased). Exact for the first 10,000 documents of each source and
@@ -199,6 +202,7 @@ export interface SourceStats {
   sha256: string
   documentsRead: number
   kept: number
+  /** Documents set aside, by reason; a reason not listed means none. */
   removed: Partial<Record<RemovalReason, number>>
   invalidBytesReplaced: number
 }
@@ -211,6 +215,7 @@ export interface RoleStats {
   sources: SourceStats[]
   train: SplitProfile
   heldout: SplitProfile
+  /** The sum over sources; a reason not listed means none. */
   removed: Partial<Record<RemovalReason, number>>
   /** Where the set-aside documents are, with their reasons (relative to the project). */
   rejectsDir: string
@@ -218,6 +223,7 @@ export interface RoleStats {
 }
 
 export interface CorpusStats {
+  /** The project folder, absolute. */
   dir: string
   roles: RoleStats[]
 }
@@ -374,6 +380,7 @@ export const methods = {
       .strict(),
   },
   'corpus.stats': { params: z.object({ dir: fsPath }).strict() },
+  /** Documents drawn at random; the same `seed` gives the same documents. */
   'corpus.sample': {
     params: z
       .object({ dir: fsPath, role: z.enum(ROLE_VALUES), split: z.enum(SPLITS).default('heldout'), n: z.number().int().min(1).max(100).default(5), seed: z.number().int().optional() })

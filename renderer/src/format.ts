@@ -3,13 +3,21 @@
  * one in words. `locale` is the UI locale (`navigator.language` in views).
  */
 
-const GiB = 1024 ** 3
+const KiB = 1024
 const MiB = 1024 ** 2
+const GiB = 1024 ** 3
 
-export function formatBytes(bytes: number): string {
-  if (bytes >= GiB) return `${(bytes / GiB).toFixed(1)} GiB`
-  if (bytes >= MiB) return `${(bytes / MiB).toFixed(0)} MiB`
-  return `${Math.round(bytes / 1024)} KiB`
+/**
+ * Bytes in binary units: "812 B", "3.4 KiB", "12 MiB", "16.0 GiB". Below ten units one decimal
+ * is kept, so small corpora do not all read "0 KiB".
+ */
+export function formatBytes(bytes: number, locale: string = 'en'): string {
+  const number = (value: number, digits: number, minimum = 0) =>
+    new Intl.NumberFormat([locale, 'en'], { minimumFractionDigits: minimum, maximumFractionDigits: digits }).format(value)
+  if (bytes >= GiB) return `${number(bytes / GiB, 1, 1)} GiB`
+  if (bytes >= MiB) return `${number(bytes / MiB, bytes < 10 * MiB ? 1 : 0)} MiB`
+  if (bytes >= KiB) return `${number(bytes / KiB, bytes < 10 * KiB ? 1 : 0)} KiB`
+  return `${number(bytes, 0)} B`
 }
 
 /** "about 2 min left"; null when there is no estimate yet. */
@@ -54,9 +62,15 @@ export function formatDateTime(iso: string, locale: string): string {
   return new Intl.DateTimeFormat([locale, 'en'], { dateStyle: 'medium', timeStyle: 'short' }).format(date)
 }
 
-/** A share (0 … 1) as a percentage: 0.25 → "25%". */
-export function formatPercent(share: number): string {
-  return `${Math.round(share * 1000) / 10}%`
+/**
+ * A share (0 … 1) as a percentage: 0.25 → "25%", 0.125 → "12.5%". A share that is not 0 or 1 never
+ * rounds to either: 0.0004 → "< 0.1%", 0.9997 → "> 99.9%".
+ */
+export function formatPercent(share: number, locale: string = 'en'): string {
+  const format = new Intl.NumberFormat([locale, 'en'], { style: 'percent', maximumFractionDigits: 1 })
+  if (share > 0 && share < 0.0005) return `< ${format.format(0.001)}`
+  if (share < 1 && share >= 0.9995) return `> ${format.format(0.999)}`
+  return format.format(share)
 }
 
 export function formatNumber(value: number, locale: string): string {
@@ -68,6 +82,20 @@ export function languageName(code: string, locale: string): string | null {
   try {
     const name = new Intl.DisplayNames([locale, 'en'], { type: 'language', fallback: 'none' }).of(code)
     return name && name !== code ? name : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * A Unicode script's name in the UI locale, from its ISO 15924 code ("Latn" → "Latin"); the
+ * engine's `other` bucket is "Other". Null when `Intl` does not know the code.
+ */
+export function scriptName(code: string, locale: string): string | null {
+  if (code === 'other') return 'Other'
+  try {
+    // Some scripts are named by their code ("Thai"), so unlike languageName this keeps a name equal to it.
+    return new Intl.DisplayNames([locale, 'en'], { type: 'script', fallback: 'none' }).of(code) ?? null
   } catch {
     return null
   }

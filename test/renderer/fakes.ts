@@ -1,5 +1,7 @@
 /** Test doubles for the renderer: a scripted `VernacularApi` and a fake WebSocket factory. */
 import { ApiError, type EngineEvent, type JobSnapshot, type MethodName, type ParamsIn, type ProjectManifest, type Result } from '../../main/engine/contract'
+import type { CorpusDocument, RoleStats, SplitProfile } from '../../main/engine/contract'
+import { ingestOptions } from '../../main/engine/contract'
 import { DEFAULT_REPLAY, DEFAULT_TRAINING, DEFAULT_VOCABULARY, MANIFEST_FORMAT, MANIFEST_SCHEMA_VERSION } from '../../main/engine/contract'
 import { alwaysConnected, type ApiClient, type ApiConnection } from '../../renderer/src/api/connection'
 import type { Socket, SocketFactory, SocketHandlers } from '../../renderer/src/api/ws'
@@ -78,6 +80,57 @@ export function job(overrides: Partial<JobSnapshot> & Pick<JobSnapshot, 'id'>): 
     logFile: null,
     ...overrides,
   }
+}
+
+/** A split profile with small, made-up counts (tests only; the UI shows what the engine sends). */
+export function splitProfile(overrides: Partial<SplitProfile> = {}): SplitProfile {
+  return {
+    documents: 1200,
+    characters: 480_000,
+    bytes: 530_000,
+    words: 70_000,
+    scripts: { Latn: 400_000, other: 2_000 },
+    lengthHistogram: [
+      { upTo: 100, documents: 200 },
+      { upTo: 1000, documents: 900 },
+      { upTo: 10_000, documents: 100 },
+    ],
+    topWords: [
+      { word: 'a', count: 5000 },
+      { word: 'és', count: 3000 },
+    ],
+    ...overrides,
+  }
+}
+
+export function roleStats(overrides: Partial<RoleStats> & Pick<RoleStats, 'role'>): RoleStats {
+  return {
+    language: overrides.role === 'english' ? 'en' : 'hu',
+    options: ingestOptions.parse({}),
+    sources: [
+      {
+        path: '/data/hu/news.jsonl.gz',
+        format: 'jsonl',
+        compressed: true,
+        bytes: 210_000,
+        sha256: 'ab'.repeat(32),
+        documentsRead: 1300,
+        kept: 1250,
+        removed: { duplicate: 40, 'too-short': 10 },
+        invalidBytesReplaced: 0,
+      },
+    ],
+    train: splitProfile(),
+    heldout: splitProfile({ documents: 50, characters: 20_000, bytes: 22_000, words: 3000 }),
+    removed: { duplicate: 40, 'too-short': 10 },
+    rejectsDir: `corpus/${overrides.role}/rejects`,
+    updatedAt: '2025-01-03T00:00:00.000Z',
+    ...overrides,
+  }
+}
+
+export function corpusDocument(overrides: Partial<CorpusDocument> = {}): CorpusDocument {
+  return { text: 'Árvíztűrő tükörfúrógép.', source: '/data/hu/news.jsonl.gz', line: 12, ...overrides }
 }
 
 export interface FakeSocket extends Socket {

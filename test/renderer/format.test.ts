@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatBytes, formatEta, formatPercent, formatRelativeTime, languageName } from '../../renderer/src/format'
+import { formatBytes, formatEta, formatNumber, formatPercent, formatRelativeTime, languageName, scriptName } from '../../renderer/src/format'
 import { resolveLanguageInput } from '../../renderer/src/languages'
 import { joinPath, slug } from '../../renderer/src/paths'
 
@@ -21,6 +21,20 @@ describe('formatBytes', () => {
     expect(formatBytes(512 * 1024 ** 2)).toBe('512 MiB')
     expect(formatBytes(2048)).toBe('2 KiB')
   })
+
+  it('keeps one decimal below ten units and shows small sizes in bytes', () => {
+    expect(formatBytes(812)).toBe('812 B')
+    expect(formatBytes(0)).toBe('0 B')
+    expect(formatBytes(3.4 * 1024)).toBe('3.4 KiB')
+    expect(formatBytes(210_000)).toBe('205 KiB')
+    expect(formatBytes(1.5 * 1024 ** 2)).toBe('1.5 MiB')
+    expect(formatBytes(1500 * 1024 ** 3)).toBe('1,500.0 GiB')
+  })
+
+  it('uses the locale’s separators', () => {
+    expect(formatBytes(1.5 * 1024 ** 2, 'de')).toBe('1,5 MiB')
+    expect(formatBytes(2 * 1024 ** 3, 'de')).toBe('2,0 GiB')
+  })
 })
 
 describe('formatRelativeTime', () => {
@@ -38,9 +52,25 @@ describe('formatPercent / languageName', () => {
   it('formats shares and language names', () => {
     expect(formatPercent(0.25)).toBe('25%')
     expect(formatPercent(0.125)).toBe('12.5%')
+    expect(formatPercent(0)).toBe('0%')
+    expect(formatPercent(0.0004)).toBe('< 0.1%')
+    expect(formatPercent(0.9997)).toBe('> 99.9%')
+    expect(formatPercent(1)).toBe('100%')
+    expect(formatPercent(0.5, 'de')).toBe('50\u00a0%')
+    expect(formatNumber(1234567, 'en')).toBe('1,234,567')
+    expect(formatNumber(1234567, 'de')).toBe('1.234.567')
     expect(languageName('hu', 'en')).toBe('Hungarian')
     expect(languageName('th', 'en')).toBe('Thai')
     expect(languageName('qqq', 'en')).toBeNull()
+  })
+
+  it('names scripts from their ISO 15924 codes', () => {
+    expect(scriptName('Latn', 'en')).toBe('Latin')
+    expect(scriptName('Thai', 'en')).toBe('Thai')
+    expect(scriptName('Cyrl', 'de')).toBe('Kyrillisch')
+    expect(scriptName('other', 'en')).toBe('Other')
+    expect(scriptName('Qaaa', 'en')).toBeNull()
+    expect(scriptName('not a code', 'en')).toBeNull()
   })
 })
 

@@ -13,6 +13,14 @@ const TOP_WORDS_KEPT = 200
 /** Documents whose words are all tallied before sampling starts. */
 const EXACT_WORD_DOCS = 10_000
 
+/** Contiguous doubling buckets from 16 up to the longest, zeros included. */
+function histogram(lengths: Map<number, number>): SplitProfile['lengthHistogram'] {
+  const max = Math.max(0, ...lengths.keys())
+  const out: SplitProfile['lengthHistogram'] = []
+  for (let upTo = 16; upTo <= max; upTo *= 2) out.push({ upTo, documents: lengths.get(upTo) ?? 0 })
+  return out
+}
+
 export function emptyProfile(): SplitProfile {
   return { documents: 0, characters: 0, bytes: 0, words: 0, scripts: {}, lengthHistogram: [], topWords: [] }
 }
@@ -72,7 +80,7 @@ export class ProfileBuilder {
       const n = this.scripts[i] as number
       if (n > 0) scripts[scriptName(i)] = n
     }
-    const lengthHistogram = [...this.lengths].sort((a, b) => a[0] - b[0]).map(([upTo, documents]) => ({ upTo, documents }))
+    const lengthHistogram = histogram(this.lengths)
     const topWords = [...this.wordCounts]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
       .slice(0, TOP_WORDS_KEPT)
@@ -95,7 +103,7 @@ export function mergeProfiles(profiles: SplitProfile[]): SplitProfile {
     for (const b of p.lengthHistogram) lengths.set(b.upTo, (lengths.get(b.upTo) ?? 0) + b.documents)
     for (const w of p.topWords) words.set(w.word, (words.get(w.word) ?? 0) + w.count)
   }
-  out.lengthHistogram = [...lengths].sort((a, b) => a[0] - b[0]).map(([upTo, documents]) => ({ upTo, documents }))
+  out.lengthHistogram = histogram(lengths)
   out.topWords = [...words]
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .slice(0, TOP_WORDS_KEPT)

@@ -207,6 +207,8 @@ export class JobManager {
       },
     }
     try {
+      // Cancelled while starting up: do not start the work at all.
+      ctx.throwIfCancelled()
       const result = await record.spec.run(ctx)
       if (record.controller.signal.aborted) this.finish(record, 'cancelled', { message: 'Cancelled.' })
       else this.finish(record, 'done', { message: 'Done.', result })

@@ -9,6 +9,7 @@ export interface WizardStep {
   label: string
   /** What the step does, in a sentence or two. */
   summary: string
+  /** Whether the step has a view (ProjectView maps built steps to theirs); the others show a placeholder. */
   built: boolean
 }
 
@@ -24,7 +25,7 @@ export const WIZARD_STEPS: readonly WizardStep[] = [
     label: 'Corpus',
     summary:
       'Ingest target-language text and an English replay corpus, clean it, split it into training and held-out shards, and profile it: size, scripts, duplicates.',
-    built: false,
+    built: true,
   },
   {
     id: 'base-model',

@@ -150,6 +150,16 @@ describe('JobManager', () => {
     expect(() => jobs.get('nope')).toThrow(/no job with id nope/)
   })
 
+  it('a job cancelled while it starts never runs', async () => {
+    const jobs = new JobManager({ logDir: tmp() })
+    let ran = false
+    const j = jobs.start({ kind: 'x', title: 'X', run: async () => void (ran = true) })
+    await Promise.resolve() // the job is now starting (opening its log)
+    jobs.cancel(j.id)
+    expect((await jobs.wait(j.id)).state).toBe('cancelled')
+    expect(ran).toBe(false)
+  })
+
   it('shutdown cancels everything and waits', async () => {
     const jobs = new JobManager({ logDir: tmp() })
     const j = jobs.start({ kind: 'wait', title: 'Wait', run: (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')))) })

@@ -1,0 +1,126 @@
+/**
+ * The corpora of the open project: the engine's profile of each role's text (`corpus.stats`), the
+ * ingest jobs started from here (`corpus.add`), and samples of the cleaned text (`corpus.sample`).
+ * The profile is reloaded whenever an ingest job of the open project finishes.
+ */
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef } from 'vue'
+import type { CorpusDocument, CorpusRole, CorpusStats, IngestOptions, JobSnapshot, RoleStats, Split } from '../../../main/engine/contract'
+import { ROLE_VALUES } from '../../../main/engine/contract'
+import { getApi } from '../api/client'
+import { describeError, type DisplayError } from '../errors'
+import { isFinished, useJobsStore } from './jobs'
+import { useProjectStore } from './project'
+
+/** The `kind` of the jobs `corpus.add` starts. */
+export const INGEST_JOB_KIND = 'ingest'
+
+type PerRole<T> = Record<CorpusRole, T>
+
+export const useCorpusStore = defineStore('corpus', () => {
+  const api = getApi()
+  const jobs = useJobsStore()
+  const projects = useProjectStore()
+
+  /** The latest profile the engine sent, with the project folder it was asked for. */
+  const loaded = shallowRef<{ projectDir: string; stats: CorpusStats } | null>(null)
+  const loading = ref(false)
+  /** Why the latest load failed, for the project it was for. */
+  const failed = shallowRef<{ projectDir: string; error: DisplayError } | null>(null)
+  /** The latest ingest job started from this window, by project folder and role. */
+  const jobIds = shallowRef<Readonly<Record<string, Partial<PerRole<string>>>>>({})
+  /** Ingest jobs whose finish already caused a reload. */
+  const reloadedFor = new Set<string>()
+  /** Only the newest load may set `loaded`: an older reply must not overwrite a newer one. */
+  let loadCount = 0
+
+  /** The open project's profile; null until it has been loaded. */
+  const stats = computed<CorpusStats | null>(() => (loaded.value !== null && loaded.value.projectDir === projects.currentDir ? loaded.value.stats : null))
+  const loadError = computed<DisplayError | null>(() => (failed.value !== null && failed.value.projectDir === projects.currentDir ? failed.value.error : null))
+  /** Each role's profile; null while the role has no text (or nothing is loaded yet). */
+  const roles = computed<PerRole<RoleStats | null>>(() => perRole((role) => stats.value?.roles.find((r) => r.role === role) ?? null))
+  /** Each role's latest ingest job started from here, as the jobs store knows it now. */
+  const roleJobs = computed<PerRole<JobSnapshot | null>>(() => {
+    const ids = projects.currentDir === null ? undefined : jobIds.value[projects.currentDir]
+    return perRole((role) => {
+      const id = ids?.[role]
+      return id === undefined ? null : jobs.get(id)
+    })
+  })
+  const ingesting = computed<PerRole<boolean>>(() => perRole((role) => isActive(roleJobs.value[role])))
+  /**
+   * Ingest jobs of the open project that are running but were not started from here (or this
+   * window was reloaded since): job snapshots do not say which role they fill.
+   */
+  const otherActiveJobs = computed<JobSnapshot[]>(() => {
+    const known = new Set(ROLE_VALUES.map((role) => roleJobs.value[role]?.id))
+    return jobs.active.filter((job) => job.kind === INGEST_JOB_KIND && job.projectDir !== null && job.projectDir === projects.currentDir && !known.has(job.id))
+  })
+
+  api.onEvent((event) => {
+    if (event.type === 'job') onIngestFinished(event.job)
+  })
+
+  /** Reloads the profile once per ingest job of the open project that finishes with new text. */
+  function onIngestFinished(job: JobSnapshot): void {
+    if (job.kind !== INGEST_JOB_KIND || job.state !== 'done' || reloadedFor.has(job.id)) return
+    if (job.projectDir === null || job.projectDir !== projects.currentDir) return
+    reloadedFor.add(job.id)
+    void load()
+  }
+
+  /** Asks the engine for the open project's profile. Failures are kept in `loadError`, not thrown. */
+  async function load(): Promise<CorpusStats | null> {
+    const projectDir = projects.currentDir
+    if (projectDir === null) return null
+    const count = ++loadCount
+    loading.value = true
+    try {
+      const result = await api.call('corpus.stats', { dir: projectDir })
+      if (count === loadCount) {
+        loaded.value = { projectDir, stats: result }
+        failed.value = null
+      }
+      return result
+    } catch (error) {
+      if (count === loadCount) failed.value = { projectDir, error: describeError(error) }
+      return null
+    } finally {
+      if (count === loadCount) loading.value = false
+    }
+  }
+
+  /** Starts ingesting `paths` into the role's corpus; the engine answers at once with the job. */
+  async function add(role: CorpusRole, paths: string[], options?: Partial<IngestOptions>): Promise<JobSnapshot> {
+    const dir = requireProjectDir()
+    const { job } = await api.call('corpus.add', options === undefined ? { dir, role, paths } : { dir, role, paths, options })
+    jobs.track(job)
+    jobIds.value = { ...jobIds.value, [dir]: { ...jobIds.value[dir], [role]: job.id } }
+    // A very short job may be done before its reply arrives, and its event may have been missed.
+    onIngestFinished(jobs.get(job.id) ?? job)
+    return job
+  }
+
+  /** Documents drawn from the role's cleaned text (held-out by default), with where each came from. */
+  async function sample(role: CorpusRole, split: Split = 'heldout', n = 5, seed?: number): Promise<CorpusDocument[]> {
+    const dir = requireProjectDir()
+    const { documents } = await api.call('corpus.sample', seed === undefined ? { dir, role, split, n } : { dir, role, split, n, seed })
+    return documents
+  }
+
+  function requireProjectDir(): string {
+    const dir = projects.currentDir
+    if (dir === null) throw new Error('No project is open.')
+    return dir
+  }
+
+  return { stats, loading, loadError, roles, roleJobs, ingesting, otherActiveJobs, load, add, sample }
+})
+
+function perRole<T>(value: (role: CorpusRole) => T): PerRole<T> {
+  return { target: value('target'), english: value('english') }
+}
+
+function isActive(job: JobSnapshot | null): boolean {
+  return job !== null && !isFinished(job)
+}
