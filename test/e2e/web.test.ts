@@ -70,6 +70,39 @@ describe('web mode in Chromium', () => {
     await page.context().close()
   })
 
+  it('shows the demo corpora, ingested in the background, with the engine\'s numbers', async () => {
+    const page = await newPage()
+    await page.goto(web.url)
+    await page.getByTestId('wizard-step-corpus').click()
+    const panel = page.getByTestId('corpus-stats-target')
+    await expect.poll(() => panel.isVisible(), { timeout: 60_000 }).toBe(true)
+    await expect.poll(() => page.getByTestId('corpus-stats-english').isVisible(), { timeout: 60_000 }).toBe(true)
+    const state = JSON.parse(await fs.readFile(join(home, 'demo', 'corpora', 'target', 'corpus.json'), 'utf8')) as { sources: { profile: { train: { documents: number; words: number }; heldout: { documents: number } } }[] }
+    const sum = (f: (s: (typeof state.sources)[number]) => number) => state.sources.reduce((a, s) => a + f(s), 0)
+    const digits = (s: string | null) => Number((s ?? '').replace(/\D/g, ''))
+    expect(digits(await page.getByTestId('corpus-train-docs-target').textContent())).toBe(sum((s) => s.profile.train.documents))
+    expect(digits(await page.getByTestId('corpus-heldout-docs-target').textContent())).toBe(sum((s) => s.profile.heldout.documents))
+    expect(digits(await page.getByTestId('corpus-words-target').textContent())).toBe(sum((s) => s.profile.train.words))
+    expect(await panel.getByTestId('corpus-length-chart').isVisible()).toBe(true)
+    expect(await panel.getByTestId('corpus-script-chart').textContent()).toContain('Latin')
+    await page.screenshot({ path: join(shots, 'corpus.png'), fullPage: true })
+    await page.getByTestId('corpus-samples-target').click()
+    await expect.poll(() => panel.getByTestId('corpus-sample-item').count()).toBe(5)
+    await page.context().close()
+  })
+
+  it('reports a bad corpus file in the Corpus step, naming the file', async () => {
+    const page = await newPage()
+    await page.goto(web.url)
+    await page.getByTestId('wizard-step-corpus').click()
+    const bad = join(workDir, 'latin2.txt')
+    await fs.writeFile(bad, Buffer.concat([Buffer.from('Jó sor, rendes UTF-8 szöveggel.\nRossz sor: '), Buffer.from([0xe9, 0x0a])]))
+    await page.getByTestId('corpus-paths-english').fill(bad)
+    await page.getByTestId('corpus-ingest-english').click()
+    await expect.poll(() => page.getByTestId('corpus-error-english').textContent(), { timeout: 30_000 }).toContain(`${bad}, line 2, byte ${Buffer.byteLength('Jó sor, rendes UTF-8 szöveggel.\nRossz sor: ')}: invalid UTF-8`)
+    await page.context().close()
+  })
+
   it('creates a project through the UI, which then exists on disk', async () => {
     const page = await newPage()
     await page.goto(web.url.split('#')[0]!)
