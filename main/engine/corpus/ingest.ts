@@ -349,7 +349,12 @@ export async function ingestCorpus(ctx: JobContext, req: IngestRequest): Promise
         read++
         if ((read & 255) === 0) {
           ctx.throwIfCancelled()
-          ctx.progress({ done: doneBytes + counters.rawBytes, total: totalBytes, message: `${basename(file.path)}: ${read.toLocaleString('en')} documents` })
+          const mb = (n: number) => (n / 1048576).toFixed(n < 10 * 1048576 ? 1 : 0)
+          ctx.progress({
+            done: doneBytes + counters.rawBytes,
+            total: totalBytes,
+            message: `${basename(file.path)}: ${read.toLocaleString('en')} documents · ${mb(doneBytes + counters.rawBytes)} of ${mb(totalBytes)} MB`,
+          })
         }
         const text = cleanText(raw.text)
         if (text === '') {
