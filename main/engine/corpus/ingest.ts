@@ -319,7 +319,10 @@ export async function ingestCorpus(ctx: JobContext, req: IngestRequest): Promise
     await fs.mkdir(staging, { recursive: true })
     const counter = wordCounter(language)
     const targetScripts = scriptsForLanguage(language).map(scriptIndex)
-    let threshold = previous && !optionsChanged ? previous.heldoutThreshold : thresholdFor(options.heldoutFraction)
+    // New documents are routed by the fraction's threshold; the minimum held-out rule is applied
+    // over the whole role at the end, so that the split depends only on the set of documents.
+    const t0 = thresholdFor(options.heldoutFraction)
+    const previousThreshold = previous && !optionsChanged ? previous.heldoutThreshold : t0
     const seen = new HashSet64()
     for (const r of keep) {
       const h = await readHashes(join(base, r.hashes))
@@ -336,7 +339,7 @@ export async function ingestCorpus(ctx: JobContext, req: IngestRequest): Promise
       const counters: ReadCounters = { rawBytes: 0, invalidBytesReplaced: 0, digest: sha }
       const stat = await fs.stat(file.path)
       const txtMode = file.format === 'txt' ? (options.txtMode === 'auto' ? await detectTxtMode(file) : options.txtMode) : null
-      const writer = new SourceWriter(staging, `${id}-${tag}`, counter, threshold)
+      const writer = new SourceWriter(staging, `${id}-${tag}`, counter, t0)
       const rejects = new RejectWriter(staging, `${id}-${tag}.rejects.jsonl`)
       const removed: Partial<Record<RemovalReason, number>> = {}
       const remove = async (reason: RemovalReason, line: number, text: string | null, extra?: Record<string, unknown>) => {
@@ -411,21 +414,34 @@ export async function ingestCorpus(ctx: JobContext, req: IngestRequest): Promise
       ctx.log(`${file.path}: ${read} documents read, ${writer.hashes.length / 2} kept, removed ${JSON.stringify(removed)}`)
     }
 
-    // Enough held-out documents? If not, raise the threshold and route every source again.
+    // Enough held-out documents? The threshold is the fraction's, or higher where that holds out
+    // fewer than the minimum; every source is routed again when its threshold changes.
     let sources: SourceRecord[] = [...keep, ...fresh]
     const freshIds = new Set(fresh.map((r) => r.id))
-    const heldoutCount = sources.reduce((n, s) => n + s.profile.heldout.documents, 0)
     const keptCount = sources.reduce((n, s) => n + s.kept, 0)
     const wanted = Math.min(options.minHeldout, Math.floor(keptCount / 2))
-    if (heldoutCount < wanted) {
-      const his: number[] = []
+    const keepRoutedDifferently = keep.length > 0 && previousThreshold !== t0
+    let his: number[] | null = null
+    const allHashHighs = async (): Promise<number[]> => {
+      const out: number[] = []
       for (const s of sources) {
         const h = await readHashes(join(freshIds.has(s.id) ? staging : base, s.hashes))
-        for (let i = 0; i < h.length; i += 2) his.push(h[i] as number)
+        for (let i = 0; i < h.length; i += 2) out.push(h[i] as number)
       }
-      his.sort((a, b) => a - b)
+      return out.sort((a, b) => a - b)
+    }
+    let heldoutUnderT0: number
+    if (keepRoutedDifferently) {
+      his = await allHashHighs()
+      heldoutUnderT0 = his.filter((h) => h < t0).length
+    } else heldoutUnderT0 = sources.reduce((n, s) => n + s.profile.heldout.documents, 0)
+    let threshold = t0
+    if (heldoutUnderT0 < wanted) {
+      his ??= await allHashHighs()
       threshold = (his[wanted - 1] as number) + 1
-      ctx.log(`only ${heldoutCount} held-out documents with ${options.heldoutFraction * 100}%; holding out the ${wanted} with the lowest hashes instead`)
+      ctx.log(`only ${heldoutUnderT0} held-out documents with ${options.heldoutFraction * 100}%; holding out the ${wanted} with the lowest hashes instead`)
+    }
+    if (threshold !== t0 || keepRoutedDifferently) {
       ctx.progress({ message: 'Choosing enough held-out documents…' })
       const rerouted: SourceRecord[] = []
       for (const s of sources) {

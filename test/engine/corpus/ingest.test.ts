@@ -132,22 +132,37 @@ describe('ingest', () => {
     expect(await shardTexts(p2, 'target', 'heldout')).toEqual(await shardTexts(p1, 'target', 'heldout'))
   })
 
+  it('gives the same split whether files are added together or one by one', async () => {
+    const src = tmp()
+    const a = await write(src, 'a.txt', huDocs(120).join('\n'))
+    const b = await write(src, 'b.txt', huDocs(400).slice(120).join('\n'))
+    const together = await project(tmp())
+    await ingest(together, 'target', [a, b], { minHeldout: 30 })
+    const oneByOne = await project(tmp())
+    const first = (await ingest(oneByOne, 'target', [a], { minHeldout: 30 })).stats
+    expect(first.heldout.documents).toBe(30) // the minimum rule at work on the small first file
+    const second = (await ingest(oneByOne, 'target', [a, b], { minHeldout: 30 })).stats
+    expect(second.heldout.documents).toBe(30)
+    expect(await shardTexts(oneByOne, 'target', 'heldout')).toEqual(await shardTexts(together, 'target', 'heldout'))
+    expect(await shardTexts(oneByOne, 'target', 'train')).toEqual(await shardTexts(together, 'target', 'train'))
+  })
+
   it('does nothing when run again on the same files, and ingests only an added file', async () => {
     const dir = await project(tmp())
     const src = tmp()
     const a = await write(src, 'a.txt', huDocs(100).join('\n'))
-    await ingest(dir, 'target', [a])
+    await ingest(dir, 'target', [a], { minHeldout: 0 })
     const before = await snapshotTree(join(dir, 'corpora'))
-    const again = await ingest(dir, 'target', [a])
+    const again = await ingest(dir, 'target', [a], { minHeldout: 0 })
     expect(again.log).toContain('Nothing changed')
     expect(await snapshotTree(join(dir, 'corpora'))).toEqual(before)
 
     const b = await write(src, 'b.txt', [...huDocs(100), 'Egy teljesen új dokumentum, amely csak ebben a fájlban szerepel.'].join('\n'))
-    const added = await ingest(dir, 'target', [a, b])
+    const added = await ingest(dir, 'target', [a, b], { minHeldout: 0 })
     expect(added.log).not.toContain(`reading ${a}`)
     expect(added.log).toContain(`reading ${b}`)
     expect(added.stats.sources[1]).toMatchObject({ kept: 1, removed: { duplicate: 100 } })
-    // a's shards were not rewritten.
+    // a's shards were not rewritten (with no minimum held-out count to satisfy, nothing is re-routed).
     const after = await snapshotTree(join(dir, 'corpora'))
     for (const [name, content] of Object.entries(before)) if (name.startsWith('target/shards/')) expect(after[name]).toBe(content)
   })
