@@ -323,6 +323,8 @@ export interface JobSnapshot {
   title: string
   /** The project the job works on, if any. */
   projectDir: string | null
+  /** What the job is about, for clients to place it (an ingest job has `role`). */
+  labels: Record<string, string>
   state: JobState
   progress: JobProgress
   createdAt: string

@@ -8,6 +8,7 @@ const job = (fraction: number | null, message: string, etaSeconds: number | null
   kind: 'k',
   title: 't',
   projectDir: null,
+  labels: {},
   state: 'running',
   progress: { fraction, message, etaSeconds },
   createdAt: '',

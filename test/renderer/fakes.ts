@@ -70,6 +70,7 @@ export function job(overrides: Partial<JobSnapshot> & Pick<JobSnapshot, 'id'>): 
     kind: 'benchmark',
     title: `Job ${overrides.id}`,
     projectDir: null,
+    labels: {},
     state: 'running',
     progress: { fraction: null, message: '', etaSeconds: null },
     createdAt: '2025-01-01T00:00:00.000Z',

@@ -146,6 +146,7 @@ export class Engine {
       kind: 'ingest',
       title: `Ingest ${role === 'target' ? 'target-language' : 'English replay'} text (${paths.length} path${paths.length === 1 ? '' : 's'})`,
       projectDir,
+      labels: { role },
       run: (ctx) => ingestCorpus(ctx, { projectDir, role, paths, ...(options ? { options } : {}) }),
     })
   }

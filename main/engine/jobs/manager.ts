@@ -33,6 +33,7 @@ export interface JobSpec<T> {
   kind: string
   title: string
   projectDir?: string | null
+  labels?: Record<string, string>
   run: (ctx: JobContext) => Promise<T>
 }
 
@@ -100,6 +101,7 @@ export class JobManager {
         kind: spec.kind,
         title: spec.title,
         projectDir: spec.projectDir ?? null,
+        labels: { ...spec.labels },
         state: 'queued',
         progress: { fraction: null, message: 'Waiting to start…', etaSeconds: null },
         createdAt: new Date(this.now()).toISOString(),
@@ -172,7 +174,7 @@ export class JobManager {
   }
 
   private copy(s: JobSnapshot): JobSnapshot {
-    return { ...s, progress: { ...s.progress }, error: s.error ? { ...s.error } : null }
+    return { ...s, labels: { ...s.labels }, progress: { ...s.progress }, error: s.error ? { ...s.error } : null }
   }
 
   private pump(): void {

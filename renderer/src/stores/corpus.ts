@@ -39,19 +39,27 @@ export const useCorpusStore = defineStore('corpus', () => {
   const loadError = computed<DisplayError | null>(() => (failed.value !== null && failed.value.projectDir === projects.currentDir ? failed.value.error : null))
   /** Each role's profile; null while the role has no text (or nothing is loaded yet). */
   const roles = computed<PerRole<RoleStats | null>>(() => perRole((role) => stats.value?.roles.find((r) => r.role === role) ?? null))
-  /** Each role's latest ingest job started from here, as the jobs store knows it now. */
+  /**
+   * Each role's ingest job: the latest started from here, else (after a reload, or when another
+   * window or the demo started it) the newest active one whose `labels.role` names the role.
+   */
   const roleJobs = computed<PerRole<JobSnapshot | null>>(() => {
     const ids = projects.currentDir === null ? undefined : jobIds.value[projects.currentDir]
     return perRole((role) => {
       const id = ids?.[role]
-      return id === undefined ? null : jobs.get(id)
+      if (id !== undefined) {
+        const mine = jobs.get(id)
+        if (mine && (isActive(mine) || !jobs.active.some((j) => isIngestFor(j, role)))) return mine
+      }
+      return jobs.active.find((j) => isIngestFor(j, role)) ?? null
     })
   })
+
+  function isIngestFor(job: JobSnapshot, role: CorpusRole): boolean {
+    return job.kind === INGEST_JOB_KIND && job.projectDir !== null && job.projectDir === projects.currentDir && job.labels.role === role
+  }
   const ingesting = computed<PerRole<boolean>>(() => perRole((role) => isActive(roleJobs.value[role])))
-  /**
-   * Ingest jobs of the open project that are running but were not started from here (or this
-   * window was reloaded since): job snapshots do not say which role they fill.
-   */
+  /** Active ingest jobs of the open project that belong to neither role's panel. */
   const otherActiveJobs = computed<JobSnapshot[]>(() => {
     const known = new Set(ROLE_VALUES.map((role) => roleJobs.value[role]?.id))
     return jobs.active.filter((job) => job.kind === INGEST_JOB_KIND && job.projectDir !== null && job.projectDir === projects.currentDir && !known.has(job.id))

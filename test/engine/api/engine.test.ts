@@ -93,7 +93,10 @@ describe('Engine API: corpora', () => {
     const engine = new Engine({ mode: 'web', home: tmp() })
     const demo = await engine.invoke('project.openDemo', {})
     const jobs = engine.jobs.list({ projectDir: demo.dir })
-    expect(jobs.map((j) => j.kind)).toEqual(['ingest', 'ingest'])
+    expect(jobs.map((j) => [j.kind, j.labels.role])).toEqual([
+      ['ingest', 'target'],
+      ['ingest', 'english'],
+    ])
     for (const j of jobs) expect((await engine.jobs.wait(j.id)).state).toBe('done')
     const stats = await engine.invoke('corpus.stats', { dir: demo.dir })
     expect(stats.roles.map((r) => [r.role, r.language])).toEqual([

@@ -168,3 +168,14 @@ describe('JobManager', () => {
     expect(jobs.get(j.id).state).toBe('cancelled')
   })
 })
+
+describe('JobManager labels', () => {
+  it('carries the labels a job was started with in every snapshot, as copies', async () => {
+    const jobs = new JobManager({ logDir: tmp() })
+    const labels = { role: 'english' }
+    const j = jobs.start({ kind: 'ingest', title: 'I', labels, run: async () => 1 })
+    labels.role = 'changed'
+    expect(j.labels).toEqual({ role: 'english' })
+    expect((await jobs.wait(j.id)).labels).toEqual({ role: 'english' })
+  })
+})

@@ -133,7 +133,18 @@ describe('corpus store', () => {
     expect(statsCalls()).toHaveLength(1)
   })
 
-  it('lists running ingest jobs of the project that it did not start', async () => {
+  it('places an ingest job it did not start in its role by the job\'s labels', () => {
+    const corpus = useCorpusStore()
+    const jobs = useJobsStore()
+    jobs.track(job({ id: 'demo-english', kind: INGEST_JOB_KIND, projectDir: PROJECT, state: 'running', labels: { role: 'english' } }))
+    jobs.track(job({ id: 'elsewhere', kind: INGEST_JOB_KIND, projectDir: '/projects/other', state: 'running', labels: { role: 'target' } }))
+    expect(corpus.roleJobs.english?.id).toBe('demo-english')
+    expect(corpus.roleJobs.target).toBeNull()
+    expect(corpus.ingesting).toEqual({ target: false, english: true })
+    expect(corpus.otherActiveJobs).toEqual([])
+  })
+
+  it('lists running ingest jobs of the project that name no role', async () => {
     const corpus = useCorpusStore()
     const jobs = useJobsStore()
     jobs.track(job({ id: 'from-before-reload', kind: INGEST_JOB_KIND, projectDir: PROJECT, state: 'running' }))
