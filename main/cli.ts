@@ -191,7 +191,7 @@ const COMMANDS: Command[] = [
     async run({ engine, out, positionals, values }) {
       const [dir, ...paths] = positionals
       if (!dir || paths.length === 0 || values.role === undefined) throw usage(this, 'PROJECT, --role and at least one PATH are required.')
-      const num = (name: string): number | undefined => {
+      const numberOption = (name: string): number | undefined => {
         const v = values[name]
         if (v === undefined) return undefined
         const n = Number(v)
@@ -204,10 +204,10 @@ const COMMANDS: Command[] = [
           jsonlField: values.field,
           csvColumn: values.column,
           invalidUtf8: values['replace-invalid'] ? 'replace' : undefined,
-          minChars: num('min-chars'),
-          scriptThreshold: num('script-threshold'),
-          heldoutFraction: num('heldout'),
-          minHeldout: num('min-heldout'),
+          minChars: numberOption('min-chars'),
+          scriptThreshold: numberOption('script-threshold'),
+          heldoutFraction: numberOption('heldout'),
+          minHeldout: numberOption('min-heldout'),
         }).filter(([, v]) => v !== undefined),
       )
       const { job } = await engine.invoke('corpus.add', { dir, role: values.role, paths, options })

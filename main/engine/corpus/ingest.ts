@@ -42,7 +42,7 @@ export interface IngestRequest {
 export async function discoverSources(paths: string[]): Promise<SourceFile[]> {
   const out: SourceFile[] = []
   const seen = new Set<string>()
-  const addFile = async (path: string, explicit: boolean): Promise<void> => {
+  const addFile = async (path: string, explicit: boolean, bytes: number): Promise<void> => {
     const kind = formatOf(path)
     if (!kind) {
       if (explicit) {
@@ -52,8 +52,7 @@ export async function discoverSources(paths: string[]): Promise<SourceFile[]> {
     }
     if (seen.has(path)) return
     seen.add(path)
-    const stat = await fs.stat(path)
-    out.push({ path, ...kind, bytes: stat.size })
+    out.push({ path, ...kind, bytes })
   }
   for (const given of paths) {
     const path = resolve(given)
@@ -61,7 +60,7 @@ export async function discoverSources(paths: string[]): Promise<SourceFile[]> {
       throw fsError(e, path, 'read')
     })
     if (stat.isFile()) {
-      await addFile(path, true)
+      await addFile(path, true, stat.size)
       continue
     }
     if (!stat.isDirectory()) throw new EngineError('bad-input', `${path} is neither a file nor a folder.`, { file: path })
@@ -78,7 +77,7 @@ export async function discoverSources(paths: string[]): Promise<SourceFile[]> {
         if (e.name.startsWith('.')) continue
         const p = join(dir, e.name)
         if (e.isDirectory()) await walk(p)
-        else if (e.isFile()) await addFile(p, false)
+        else if (e.isFile() && formatOf(p)) await addFile(p, false, (await fs.stat(p)).size)
       }
     }
     await walk(path)
@@ -280,7 +279,6 @@ export async function ingestCorpus(ctx: JobContext, req: IngestRequest): Promise
 
     // Which known sources are unchanged? The first changed one and everything after it is redone.
     let firstRedo = optionsChanged ? 0 : known.length
-    const shas = new Map<string, string>()
     if (!optionsChanged) {
       for (let i = 0; i < known.length; i++) {
         const rec = known[i] as SourceRecord
@@ -288,9 +286,7 @@ export async function ingestCorpus(ctx: JobContext, req: IngestRequest): Promise
         if (!givenNow) continue // not asked about: kept as it is
         const stat = await fs.stat(rec.path)
         if (stat.size === rec.bytes && stat.mtimeMs === rec.mtimeMs) continue
-        const sha = await sha256Of(rec.path)
-        shas.set(rec.path, sha)
-        if (sha !== rec.sha256) {
+        if ((await sha256Of(rec.path)) !== rec.sha256) {
           firstRedo = i
           break
         }

@@ -1,5 +1,5 @@
 import type { SplitProfile } from '../contract'
-import { countCharacters, newScriptCounts, scriptName } from './scripts'
+import { newScriptCounts, scriptName } from './scripts'
 import type { WordCounter } from './words'
 
 /**
@@ -81,10 +81,7 @@ export class ProfileBuilder {
       if (n > 0) scripts[scriptName(i)] = n
     }
     const lengthHistogram = histogram(this.lengths)
-    const topWords = [...this.wordCounts]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-      .slice(0, TOP_WORDS_KEPT)
-      .map(([word, count]) => ({ word, count }))
+    const topWords = topOf(this.wordCounts)
     return { documents: this.documents, characters: this.characters, bytes: this.bytes, words: this.words, scripts, lengthHistogram, topWords }
   }
 }
@@ -104,11 +101,14 @@ export function mergeProfiles(profiles: SplitProfile[]): SplitProfile {
     for (const w of p.topWords) words.set(w.word, (words.get(w.word) ?? 0) + w.count)
   }
   out.lengthHistogram = histogram(lengths)
-  out.topWords = [...words]
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-    .slice(0, TOP_WORDS_KEPT)
-    .map(([word, count]) => ({ word, count }))
+  out.topWords = topOf(words)
   return out
 }
 
-export { countCharacters }
+/** The most frequent words, ties in alphabetical order. */
+function topOf(counts: Map<string, number>): SplitProfile['topWords'] {
+  return [...counts]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, TOP_WORDS_KEPT)
+    .map(([word, count]) => ({ word, count }))
+}

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { ROLE_VALUES, REMOVAL_REASONS, type CorpusRole, type RoleStats, type SplitProfile } from '../contract'
+import { ingestOptions, ROLE_VALUES, REMOVAL_REASONS, type CorpusRole, type RoleStats, type SplitProfile } from '../contract'
 import { EngineError } from '../errors'
 import { writeJsonAtomic } from '../fsutil'
 import { parseJson } from '../json'
@@ -65,16 +65,7 @@ export const roleState = z.object({
   version: z.literal(1),
   role: z.enum(ROLE_VALUES),
   language: z.string(),
-  options: z.object({
-    txtMode: z.enum(['auto', 'line', 'blank']),
-    jsonlField: z.string(),
-    csvColumn: z.string(),
-    invalidUtf8: z.enum(['reject', 'replace']),
-    minChars: z.number(),
-    scriptThreshold: z.number(),
-    heldoutFraction: z.number(),
-    minHeldout: z.number(),
-  }),
+  options: ingestOptions,
   /** A document is held out when the first 32 bits of its hash are below this. */
   heldoutThreshold: z.number(),
   sources: z.array(sourceRecord),
