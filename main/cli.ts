@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { createOutput, formatBytes, formatDuration, type Output } from './cli/output'
 import { Engine } from './engine/api/engine'
-import type { BenchmarkResult, DoctorReport, JobSnapshot, ProjectSummary, RecentProject, RoleStats } from './engine/contract'
+import type { BenchmarkResult, DoctorReport, ExtendSummary, Fertility, JobSnapshot, ProjectSummary, RecentProject, RoleStats, SweepResult } from './engine/contract'
 import { EngineError, toErrorInfo } from './engine/errors'
 import { VERNACULAR_VERSION } from './engine/version'
 import { startServer } from './server'
@@ -21,7 +21,7 @@ interface Command {
   options: Options
   /** Positional arguments, for help. */
   args?: string
-  run(ctx: { engine: Engine; out: Output; positionals: string[]; values: Record<string, string | boolean | undefined> }): Promise<void>
+  run(ctx: { engine: Engine; out: Output; positionals: string[]; values: Record<string, string | boolean | string[] | undefined> }): Promise<void>
 }
 
 /** Web mode's usual port, so that an SSH tunnel command can stay the same from day to day. */
@@ -244,6 +244,91 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'tokenizer encode',
+    summary: 'Token ids of each line of a text file',
+    usage: 'vernacular tokenizer encode --tokenizer T.json --text F [--special] [--json]',
+    options: { ...JSON_OPT, tokenizer: { type: 'string', short: 't' }, text: { type: 'string' }, special: { type: 'boolean' } },
+    async run({ engine, out, values }) {
+      const tokenizer = stringOption(this, values, 'tokenizer')
+      const text = stringOption(this, values, 'text')
+      const r = await engine.invoke('tokenizer.encode', { tokenizer, text, addSpecialTokens: values.special === true })
+      out.result(r, () => r.ids.map((ids) => ids.join(' ')).join('\n'))
+    },
+  },
+  {
+    name: 'tokenizer fertility',
+    summary: 'Tokens per word, characters and bytes per token, and the share of split words on a text',
+    usage: 'vernacular tokenizer fertility --tokenizer T.json --text F [--lang hu] [--json]',
+    options: { ...JSON_OPT, tokenizer: { type: 'string', short: 't' }, text: { type: 'string' }, lang: { type: 'string', short: 'l' } },
+    async run({ engine, out, values }) {
+      const tokenizer = stringOption(this, values, 'tokenizer')
+      const text = stringOption(this, values, 'text')
+      const lang = typeof values.lang === 'string' ? values.lang : 'und'
+      const f = await engine.invoke('tokenizer.fertility', { tokenizer, text, lang })
+      out.result(f, () => describeFertility(f))
+    },
+  },
+  {
+    name: 'tokenizer extend',
+    summary: 'Learn target-language tokens by continued BPE and add them, or let them replace rare base tokens',
+    usage: 'vernacular tokenizer extend --base T.json --corpus F... --mode add|replace --count N [--reference F...] [--min-count 2] --out DIR [--json]',
+    options: {
+      ...JSON_OPT,
+      base: { type: 'string', short: 'b' },
+      corpus: { type: 'string', multiple: true },
+      mode: { type: 'string', short: 'm' },
+      count: { type: 'string', short: 'n' },
+      reference: { type: 'string', multiple: true },
+      'min-count': { type: 'string' },
+      out: { type: 'string', short: 'o' },
+    },
+    async run({ engine, out, values }) {
+      const base = stringOption(this, values, 'base')
+      const corpus = listOption(this, values, 'corpus')
+      const mode = stringOption(this, values, 'mode')
+      if (mode !== 'add' && mode !== 'replace') throw usage(this, `--mode must be add or replace, not "${mode}".`)
+      const count = intOption(this, values, 'count')
+      const outDir = stringOption(this, values, 'out')
+      const reference = values.reference === undefined ? undefined : listOption(this, values, 'reference')
+      const minCount = values['min-count'] === undefined ? undefined : intOption(this, values, 'min-count')
+      const { job } = await engine.invoke('tokenizer.extend', { base, corpus, mode, count, out: outDir, ...(reference ? { reference } : {}), ...(minCount !== undefined ? { minCount } : {}) })
+      const r = (await followJob(engine, out, job)) as ExtendSummary
+      out.result(r, () => describeExtend(r))
+    },
+  },
+  {
+    name: 'tokenizer sweep',
+    summary: 'Fertility on held-out target and English text for several numbers of new tokens, from one learning run',
+    usage: 'vernacular tokenizer sweep --base T.json --corpus F... --heldout-target F [--heldout-english F] --counts 0,1000,5000 [--lang hu] [--min-count 2] [--json]',
+    options: {
+      ...JSON_OPT,
+      base: { type: 'string', short: 'b' },
+      corpus: { type: 'string', multiple: true },
+      'heldout-target': { type: 'string' },
+      'heldout-english': { type: 'string' },
+      counts: { type: 'string' },
+      lang: { type: 'string', short: 'l' },
+      'min-count': { type: 'string' },
+    },
+    async run({ engine, out, values }) {
+      const base = stringOption(this, values, 'base')
+      const corpus = listOption(this, values, 'corpus')
+      const heldoutTarget = stringOption(this, values, 'heldout-target')
+      const heldoutEnglish = typeof values['heldout-english'] === 'string' ? values['heldout-english'] : undefined
+      const countsText = stringOption(this, values, 'counts')
+      const counts = countsText.split(',').map((c) => c.trim()).filter(Boolean).map((c) => {
+        const n = Number(c.replace(/k$/i, '000'))
+        if (!Number.isInteger(n) || n < 0) throw usage(this, `--counts must be a comma-separated list of whole numbers, not "${countsText}".`)
+        return n
+      })
+      const lang = typeof values.lang === 'string' ? values.lang : 'und'
+      const minCount = values['min-count'] === undefined ? undefined : intOption(this, values, 'min-count')
+      const { job } = await engine.invoke('tokenizer.sweep', { base, corpus, heldoutTarget, counts, lang, ...(heldoutEnglish ? { heldoutEnglish } : {}), ...(minCount !== undefined ? { minCount } : {}) })
+      const r = (await followJob(engine, out, job)) as SweepResult
+      out.result(r, () => describeSweep(r))
+    },
+  },
+  {
     name: 'doctor',
     summary: 'Check the machine: Node, tensor backend and why, CPU, GPU, memory',
     usage: 'vernacular doctor [--bench] [--json]',
@@ -293,6 +378,80 @@ const COMMANDS: Command[] = [
   },
 ]
 
+function stringOption(cmd: Command, values: Record<string, unknown>, name: string): string {
+  const v = values[name]
+  if (typeof v !== 'string' || v === '') throw usage(cmd, `--${name} is required.`)
+  return v
+}
+
+function listOption(cmd: Command, values: Record<string, unknown>, name: string): string[] {
+  const v = values[name]
+  const list = Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []
+  if (list.length === 0) throw usage(cmd, `--${name} needs at least one file.`)
+  return list
+}
+
+function intOption(cmd: Command, values: Record<string, unknown>, name: string): number {
+  const v = stringOption(cmd, values, name)
+  const n = Number(v.replace(/k$/i, '000'))
+  if (!Number.isInteger(n) || n < 0) throw usage(cmd, `--${name} must be a whole number, not "${v}".`)
+  return n
+}
+
+function describeFertility(f: Fertility): string {
+  return [
+    `lines              ${f.lines}`,
+    `words              ${f.words}`,
+    `tokens             ${f.tokens}`,
+    `tokens per word    ${f.tokensPerWord.toFixed(3)}`,
+    `chars per token    ${f.charsPerToken.toFixed(3)}`,
+    `bytes per token    ${f.bytesPerToken.toFixed(3)}`,
+    `words split        ${(100 * f.continuedWordShare).toFixed(1)}%`,
+    `tokens per line    ${f.tokensPerLine.toFixed(2)}`,
+  ].join('\n')
+}
+
+function describeExtend(r: ExtendSummary): string {
+  return [
+    `${r.mode === 'add' ? 'Added' : 'Replaced'} ${r.count} tokens (${r.family}); vocabulary ${r.baseVocabSize} → ${r.vocabSize}.`,
+    r.addedChars ? `${r.addedChars} of them are characters the base could only spell as bytes.` : '',
+    r.removed ? `${r.removed} rarely used base tokens were freed for them.` : '',
+    `${(100 * r.reachableShare).toFixed(1)}% of the new tokens are used on the training text (${formatBytes(r.corpus.bytes)}, ${r.corpus.distinctWords} distinct words).`,
+    `Learned in ${formatDuration(r.seconds.learn)} (${formatDuration(r.seconds.total)} in all).`,
+    `Wrote ${r.tokenizerFile}`,
+    `  and ${r.changesFile}`,
+    ...r.warnings.map((w) => `Warning: ${w}`),
+  ]
+    .filter(Boolean)
+    .join('\n')
+}
+
+function describeSweep(r: SweepResult): string {
+  const pct = (a: number, b: number) => (b > 0 ? `${a >= b ? '+' : ''}${((100 * (a - b)) / b).toFixed(1)}%` : '')
+  const first = r.points[0]
+  const rows = r.points.map((p) =>
+    [
+      String(p.count).padStart(7),
+      String(p.vocabSize).padStart(8),
+      p.target.tokensPerWord.toFixed(3).padStart(9),
+      (first ? pct(p.target.tokensPerWord, first.target.tokensPerWord) : '').padStart(8),
+      p.target.bytesPerToken.toFixed(2).padStart(9),
+      (100 * p.target.continuedWordShare).toFixed(1).padStart(7) + '%',
+      (p.english ? p.english.tokensPerWord.toFixed(4) : '–').padStart(10),
+      (p.english && first?.english ? pct(p.english.tokensPerWord, first.english.tokensPerWord) : '').padStart(8),
+    ].join(' '),
+  )
+  return [
+    `  added    vocab  tok/word  change  bytes/tok   split  en tok/word  change`,
+    ...rows,
+    '',
+    `${r.learned} tokens learned on ${formatBytes(r.corpus.bytes)} (${r.corpus.distinctWords} distinct words) in ${formatDuration(r.seconds.learn)}.`,
+    r.skipped.length ? `Not reached: ${r.skipped.join(', ')} (${r.exhausted ?? 'the corpus is too small'}).` : '',
+  ]
+    .filter(Boolean)
+    .join('\n')
+}
+
 function usage(cmd: Command | null, message: string): EngineError {
   return new EngineError('invalid-request', message, { hint: cmd ? `Usage: ${cmd.usage}` : 'Run `vernacular --help` for the commands.' })
 }
@@ -330,6 +489,23 @@ function findCommand(argv: string[]): { cmd: Command; rest: string[] } | null {
   return null
 }
 
+/** `--corpus a b c` → `--corpus a --corpus b --corpus c` for options that take several values. */
+function expandLists(args: string[], options: Options): string[] {
+  const out: string[] = []
+  let list: string | null = null
+  for (const a of args) {
+    if (a.startsWith('-')) {
+      const name = a.replace(/^--?/, '').split('=')[0]!
+      list = options[name]?.multiple && !a.includes('=') ? a : null
+      out.push(a)
+      continue
+    }
+    if (list !== null && out[out.length - 1] !== list) out.push(list)
+    out.push(a)
+  }
+  return out
+}
+
 /** Runs the CLI; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const wantsJson = argv.includes('--json') || argv.includes('-j')
@@ -361,14 +537,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   let parsed: ReturnType<typeof parseArgs>
   try {
-    parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: true, strict: true })
+    parsed = parseArgs({ args: expandLists(rest, cmd.options), options: cmd.options, allowPositionals: true, strict: true })
   } catch (e) {
     out.error(toErrorInfo(usage(cmd, (e as Error).message)))
     return 2
   }
   const engine = new Engine({ mode: 'cli', cwd: process.cwd() })
   try {
-    await cmd.run({ engine, out, positionals: parsed.positionals, values: parsed.values as Record<string, string | boolean | undefined> })
+    await cmd.run({ engine, out, positionals: parsed.positionals, values: parsed.values as Record<string, string | boolean | string[] | undefined> })
     return 0
   } catch (e) {
     const info = toErrorInfo(e)

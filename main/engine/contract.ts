@@ -352,6 +352,102 @@ export interface AppInfo {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Tokenizer: fertility, extension, sweep, preview
+// ---------------------------------------------------------------------------------------------
+
+export type ExtendMode = (typeof VOCABULARY_MODES)[number]
+
+export interface Fertility {
+  lines: number
+  words: number
+  chars: number
+  bytes: number
+  tokens: number
+  tokensPerWord: number
+  charsPerToken: number
+  bytesPerToken: number
+  /** Share of words split into two or more tokens. */
+  continuedWordShare: number
+  tokensPerLine: number
+}
+
+export interface TokenizerSummary {
+  path: string
+  family: string
+  vocabSize: number
+  modelVocab: number
+  merges: number
+  byteFallback: boolean
+  specialTokens: { id: number; content: string }[]
+}
+
+export interface ExtendSummary {
+  out: string
+  tokenizerFile: string
+  changesFile: string
+  mode: ExtendMode
+  count: number
+  family: string
+  baseVocabSize: number
+  vocabSize: number
+  added: number
+  /** Of the added tokens: single characters the base could only spell as bytes. */
+  addedChars: number
+  removed: number
+  /** Share of added tokens used in the final segmentation of the training words. */
+  reachableShare: number
+  corpus: { lines: number; bytes: number; words: number; distinctWords: number }
+  seconds: { count: number; learn: number; total: number }
+  warnings: string[]
+}
+
+export interface SweepPoint {
+  count: number
+  vocabSize: number
+  target: Fertility
+  english: Fertility | null
+}
+
+export interface SweepResult {
+  family: string
+  baseVocabSize: number
+  /** New tokens learned in the one training run; counts above it could not be evaluated. */
+  learned: number
+  exhausted: string | null
+  skipped: number[]
+  points: SweepPoint[]
+  corpus: { lines: number; bytes: number; distinctWords: number }
+  targetLanguage: string
+  seconds: { count: number; learn: number; evaluate: number }
+}
+
+export interface VocabStatus {
+  base: TokenizerSummary | null
+  /** Why the base tokenizer cannot be used, if it cannot. */
+  baseProblem: string | null
+  sweep: SweepResult | null
+  outputs: ExtendSummary[]
+  plan: { mode: ExtendMode; count: number }
+}
+
+export interface PreviewToken {
+  id: number
+  /** What the token stands for in the text. */
+  text: string
+  start: number
+  end: number
+  /** One of the learned tokens. */
+  isNew: boolean
+  special: boolean
+}
+
+export interface PreviewResult {
+  count: number
+  base: PreviewToken[]
+  extended: PreviewToken[] | null
+}
+
+// ---------------------------------------------------------------------------------------------
 // Methods: one entry each, `params` validated at the boundary
 // ---------------------------------------------------------------------------------------------
 
@@ -388,6 +484,44 @@ export const methods = {
       .object({ dir: fsPath, role: z.enum(ROLE_VALUES), split: z.enum(SPLITS).default('heldout'), n: z.number().int().min(1).max(100).default(5), seed: z.number().int().optional() })
       .strict(),
   },
+  /** Ids of each line of a text file (empty lines give empty lists). */
+  'tokenizer.encode': { params: z.object({ tokenizer: fsPath, text: fsPath, addSpecialTokens: z.boolean().default(false) }).strict() },
+  'tokenizer.fertility': { params: z.object({ tokenizer: fsPath, text: fsPath, lang: z.string().min(1).max(35).default('und') }).strict() },
+  /** Learns `count` tokens by continued BPE and writes `out`/tokenizer.json and `out`/vocab-changes.json. */
+  'tokenizer.extend': {
+    params: z
+      .object({
+        base: fsPath,
+        corpus: z.array(fsPath).min(1, 'Give at least one corpus file.'),
+        mode: z.enum(VOCABULARY_MODES),
+        count: z.number().int().min(1).max(200_000),
+        reference: z.array(fsPath).optional(),
+        out: fsPath,
+        minCount: z.number().int().min(1).optional(),
+      })
+      .strict(),
+  },
+  /** Fertility on held-out target and English text for several numbers of added tokens, from one learning run. */
+  'tokenizer.sweep': {
+    params: z
+      .object({
+        base: fsPath,
+        corpus: z.array(fsPath).min(1, 'Give at least one corpus file.'),
+        heldoutTarget: fsPath,
+        heldoutEnglish: fsPath.optional(),
+        counts: z.array(z.number().int().min(0).max(200_000)).min(1).max(50),
+        lang: z.string().min(1).max(35).default('und'),
+        minCount: z.number().int().min(1).optional(),
+      })
+      .strict(),
+  },
+  'vocab.status': { params: z.object({ dir: fsPath }).strict() },
+  /** Copies a tokenizer.json into the project as its base tokenizer, after checking it can be used. */
+  'vocab.setBase': { params: z.object({ dir: fsPath, path: fsPath }).strict() },
+  'vocab.sweep': { params: z.object({ dir: fsPath, counts: z.array(z.number().int().min(0).max(200_000)).min(1).max(50) }).strict() },
+  'vocab.extend': { params: z.object({ dir: fsPath, mode: z.enum(VOCABULARY_MODES), count: z.number().int().min(1).max(200_000) }).strict() },
+  /** How `text` splits under the base tokenizer and with the first `count` tokens of the last sweep. */
+  'vocab.preview': { params: z.object({ dir: fsPath, text: z.string().max(20_000), count: z.number().int().min(0).max(200_000) }).strict() },
   'jobs.list': { params: z.object({ projectDir: fsPath.optional() }).strict() },
   'jobs.get': { params: z.object({ id: z.string().min(1) }).strict() },
   'jobs.cancel': { params: z.object({ id: z.string().min(1) }).strict() },
@@ -417,6 +551,19 @@ export interface Results {
   'corpus.add': { job: JobSnapshot }
   'corpus.stats': CorpusStats
   'corpus.sample': { documents: CorpusDocument[] }
+  'tokenizer.encode': { ids: number[][]; tokens: number }
+  'tokenizer.fertility': Fertility
+  /** The job's result, when done, is an `ExtendSummary`. */
+  'tokenizer.extend': { job: JobSnapshot }
+  /** The job's result, when done, is a `SweepResult`. */
+  'tokenizer.sweep': { job: JobSnapshot }
+  'vocab.status': VocabStatus
+  'vocab.setBase': VocabStatus
+  /** The job's result, when done, is a `SweepResult`; it is also kept in the project. */
+  'vocab.sweep': { job: JobSnapshot }
+  /** The job's result, when done, is an `ExtendSummary`. */
+  'vocab.extend': { job: JobSnapshot }
+  'vocab.preview': PreviewResult
   'jobs.list': JobSnapshot[]
   'jobs.get': JobSnapshot
   'jobs.cancel': JobSnapshot

@@ -19,13 +19,15 @@ import { sampleDocuments } from '../corpus/sample'
 import { readRoleState, roleStats } from '../corpus/store'
 import { EngineError, toErrorInfo } from '../errors'
 import { JobManager } from '../jobs/manager'
-import { demoCorpora, ensureDemoProject } from '../project/demo'
+import { demoBaseTokenizer, demoCorpora, ensureDemoProject } from '../project/demo'
 import { readManifest } from '../project/manifest'
 import { createProject, openProject, renameProject } from '../project/projects'
 import { forgetProject, listRecentProjects, rememberProject } from '../project/recent'
 import { defaultProjectsDir, resolveUserPath, vernacularHome } from '../settings'
 import { matMulBenchmark } from '../system/benchmark'
 import { doctor } from '../system/doctor'
+import { extendFiles, encodeFile, fertilityFile, sweepFiles } from '../tokenizer/operations'
+import { previewTokenization, projectExtend, projectSweep, setBaseTokenizer, vocabStatus } from '../tokenizer/project'
 import { VERNACULAR_VERSION } from '../version'
 
 /**
@@ -97,6 +99,11 @@ export class Engine {
         for (const { role, paths } of busy ? [] : demoCorpora(template)) {
           if (!(await readRoleState(summary.dir, role))) this.startIngest(summary.dir, role, paths)
         }
+        const baseTokenizer = demoBaseTokenizer(template)
+        if (baseTokenizer && !summary.manifest.baseTokenizer) {
+          await setBaseTokenizer(summary.dir, baseTokenizer)
+          return openProject(summary.dir)
+        }
         return summary
       },
       'project.rename': async ({ dir, name }) => {
@@ -126,6 +133,70 @@ export class Engine {
         return { dir: projectDir, roles }
       },
       'corpus.sample': async ({ dir, role, split, n, seed }) => ({ documents: await sampleDocuments(path(dir), role, split, n, seed) }),
+      'tokenizer.encode': ({ tokenizer, text, addSpecialTokens }) => encodeFile(path(tokenizer), path(text), addSpecialTokens),
+      'tokenizer.fertility': ({ tokenizer, text, lang }) => fertilityFile(path(tokenizer), path(text), lang),
+      'tokenizer.extend': async ({ base, corpus, mode, count, reference, out, minCount }) => ({
+        job: this.jobs.start({
+          kind: 'tokenizer-extend',
+          title: `${mode === 'add' ? 'Add' : 'Replace'} ${count} tokens`,
+          run: (ctx) =>
+            extendFiles(
+              { base: path(base), corpus: corpus.map(path), mode, count, out: path(out), ...(reference ? { reference: reference.map(path) } : {}), ...(minCount !== undefined ? { minCount } : {}) },
+              ctx,
+            ),
+        }),
+      }),
+      'tokenizer.sweep': async ({ base, corpus, heldoutTarget, heldoutEnglish, counts, lang, minCount }) => ({
+        job: this.jobs.start({
+          kind: 'tokenizer-sweep',
+          title: `Vocabulary sweep (${counts.join(', ')})`,
+          run: (ctx) =>
+            sweepFiles(
+              {
+                base: path(base),
+                corpus: corpus.map(path),
+                heldoutTarget: path(heldoutTarget),
+                ...(heldoutEnglish ? { heldoutEnglish: path(heldoutEnglish) } : {}),
+                counts,
+                lang,
+                ...(minCount !== undefined ? { minCount } : {}),
+              },
+              ctx,
+            ),
+        }),
+      }),
+      'vocab.status': ({ dir }) => vocabStatus(path(dir)),
+      'vocab.setBase': async ({ dir, path: p }) => {
+        const projectDir = path(dir)
+        const status = await setBaseTokenizer(projectDir, path(p))
+        this.emit({ type: 'project', dir: projectDir, manifest: await readManifest(projectDir) })
+        return status
+      },
+      'vocab.sweep': async ({ dir, counts }) => {
+        const projectDir = path(dir)
+        await readManifest(projectDir)
+        return {
+          job: this.jobs.start({ kind: 'vocab-sweep', title: `Vocabulary sweep (${counts.join(', ')})`, projectDir, run: (ctx) => projectSweep(projectDir, counts, ctx) }),
+        }
+      },
+      'vocab.extend': async ({ dir, mode, count }) => {
+        const projectDir = path(dir)
+        await readManifest(projectDir)
+        return {
+          job: this.jobs.start({
+            kind: 'vocab-extend',
+            title: `${mode === 'add' ? 'Add' : 'Replace'} ${count} tokens`,
+            projectDir,
+            labels: { mode, count: String(count) },
+            run: async (ctx) => {
+              const summary = await projectExtend(projectDir, mode, count, ctx)
+              this.emit({ type: 'project', dir: projectDir, manifest: await readManifest(projectDir) })
+              return summary
+            },
+          }),
+        }
+      },
+      'vocab.preview': ({ dir, text, count }) => previewTokenization(path(dir), text, count),
       'jobs.list': async ({ projectDir }) => this.jobs.list(projectDir === undefined ? {} : { projectDir: path(projectDir) }),
       'jobs.get': async ({ id }) => this.jobs.get(id),
       'jobs.cancel': async ({ id }) => this.jobs.cancel(id),

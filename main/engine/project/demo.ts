@@ -14,6 +14,8 @@ const template = z.object({
   description: z.string().optional(),
   /** Demo text for each role, relative to resources/demo. */
   corpora: z.object({ target: z.array(z.string()), english: z.array(z.string()) }).partial().optional(),
+  /** The base tokenizer.json, relative to resources/demo. */
+  baseTokenizer: z.string().optional(),
 })
 
 export type DemoTemplate = z.infer<typeof template>
@@ -30,6 +32,11 @@ export function demoCorpora(spec: DemoTemplate): { role: CorpusRole; paths: stri
     const paths = spec.corpora?.[role] ?? []
     return paths.length ? [{ role, paths: paths.map((p) => join(base, p)) }] : []
   })
+}
+
+/** The demo's base tokenizer.json as an absolute path, if the template names one. */
+export function demoBaseTokenizer(spec: DemoTemplate): string | null {
+  return spec.baseTokenizer ? join(resourcesDir(), 'demo', spec.baseTokenizer) : null
 }
 
 /** Opens the demo project, creating it from `resources/demo/project.json` the first time. */

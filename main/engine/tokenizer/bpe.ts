@@ -1,0 +1,182 @@
+/**
+ * The BPE model of tokenizer.json: vocabulary, ranked merges, byte fallback, unknown-token fusing
+ * and `ignore_merges`, applied to one pre-token ("word") at a time exactly as Hugging Face's
+ * `BPE::merge_word` does: the lowest-ranked adjacent pair merges first, leftmost on ties.
+ */
+export const ID_LIMIT = 1 << 22
+
+export function pairKey(a: number, b: number): number {
+  return a * ID_LIMIT + b
+}
+
+export interface BpeOptions {
+  unkToken: string | null
+  byteFallback: boolean
+  fuseUnk: boolean
+  ignoreMerges: boolean
+}
+
+export interface WordEncoding {
+  ids: number[]
+  /** UTF-16 unit span of each token within the word. */
+  starts: number[]
+  ends: number[]
+}
+
+const BYTE_TOKEN = /^<0x([0-9A-F]{2})>$/
+
+export class BpeModel {
+  /** token string → id */
+  readonly vocab: Map<string, number>
+  /** id → token string (sparse array) */
+  readonly tokens: string[]
+  /** pairKey(left, right) → rank * ID_LIMIT + merged id */
+  readonly merges: Map<number, number>
+  /** merges in rank order, as ids */
+  readonly mergeList: [number, number][]
+  /** id of `<0xNN>` for each byte, or -1 */
+  readonly byteIds: Int32Array
+  readonly unkId: number
+  private cache = new Map<string, number[]>()
+
+  constructor(vocab: Map<string, number>, merges: [number, number][], readonly options: BpeOptions) {
+    this.vocab = vocab
+    this.tokens = []
+    for (const [t, id] of vocab) this.tokens[id] = t
+    this.merges = new Map()
+    this.mergeList = merges
+    for (let r = 0; r < merges.length; r++) {
+      const [a, b] = merges[r]!
+      const merged = vocab.get(this.tokens[a]! + this.tokens[b]!)
+      if (merged === undefined) throw new Error(`merge ${r} makes ${JSON.stringify(this.tokens[a]! + this.tokens[b]!)}, which is not in the vocabulary`)
+      const key = pairKey(a, b)
+      if (!this.merges.has(key)) this.merges.set(key, r * ID_LIMIT + merged)
+    }
+    this.byteIds = new Int32Array(256).fill(-1)
+    for (const [t, id] of vocab) {
+      const m = BYTE_TOKEN.exec(t)
+      if (m) this.byteIds[parseInt(m[1]!, 16)] = id
+    }
+    this.unkId = options.unkToken !== null ? (vocab.get(options.unkToken) ?? -1) : -1
+  }
+
+  get size(): number {
+    return this.vocab.size
+  }
+
+  /** Initial symbols of a word: characters, byte-fallback tokens, (fused) unknowns. */
+  private symbols(word: string, spans: boolean): WordEncoding {
+    const ids: number[] = []
+    const starts: number[] = []
+    const ends: number[] = []
+    let unkFrom = -1
+    let unkTo = -1
+    const flushUnk = () => {
+      if (unkFrom < 0) return
+      ids.push(this.unkId)
+      if (spans) {
+        starts.push(unkFrom)
+        ends.push(unkTo)
+      }
+      unkFrom = -1
+    }
+    let i = 0
+    while (i < word.length) {
+      const c = word.charCodeAt(i)
+      const len = c >= 0xd800 && c <= 0xdbff && i + 1 < word.length ? 2 : 1
+      const ch = len === 1 ? word[i]! : word.slice(i, i + 2)
+      const id = this.vocab.get(ch)
+      if (id !== undefined) {
+        flushUnk()
+        ids.push(id)
+        if (spans) {
+          starts.push(i)
+          ends.push(i + len)
+        }
+      } else {
+        let done = false
+        if (this.options.byteFallback) {
+          const bytes = new TextEncoder().encode(ch)
+          if (bytes.every((b) => this.byteIds[b]! >= 0)) {
+            for (const b of bytes) {
+              ids.push(this.byteIds[b]!)
+              if (spans) {
+                starts.push(i)
+                ends.push(i + len)
+              }
+            }
+            done = true
+          }
+        }
+        if (!done && this.unkId >= 0) {
+          if (unkFrom >= 0 && this.options.fuseUnk) unkTo = i + len
+          else {
+            flushUnk()
+            unkFrom = i
+            unkTo = i + len
+          }
+        }
+      }
+      i += len
+    }
+    flushUnk()
+    return { ids, starts, ends }
+  }
+
+  /** Applies the ranked merges to a symbol sequence in place. `limit` ignores merges ranked at or after it. */
+  mergeSymbols(enc: WordEncoding, spans: boolean, limit = Infinity): void {
+    const { ids, starts, ends } = enc
+    const merges = this.merges
+    for (;;) {
+      let best = Infinity
+      let at = -1
+      for (let k = 0; k + 1 < ids.length; k++) {
+        const v = merges.get(ids[k]! * ID_LIMIT + ids[k + 1]!)
+        if (v !== undefined && v < best) {
+          best = v
+          at = k
+        }
+      }
+      if (at < 0) return
+      const rank = Math.floor(best / ID_LIMIT)
+      if (rank >= limit) return
+      const into = best - rank * ID_LIMIT
+      ids.splice(at, 2, into)
+      if (spans) {
+        ends.splice(at, 2, ends[at + 1]!)
+        starts.splice(at + 1, 1)
+      }
+    }
+  }
+
+  /** Token ids of one word. */
+  encodeWord(word: string): number[] {
+    const hit = this.cache.get(word)
+    if (hit) return hit
+    let ids: number[]
+    const direct = this.options.ignoreMerges ? this.vocab.get(word) : undefined
+    if (direct !== undefined) ids = [direct]
+    else {
+      const enc = this.symbols(word, false)
+      this.mergeSymbols(enc, false)
+      ids = enc.ids
+    }
+    if (this.cache.size > 200_000) this.cache.clear()
+    this.cache.set(word, ids)
+    return ids
+  }
+
+  /** Token ids of one word with each token's span in the word. */
+  encodeWordWithSpans(word: string): WordEncoding {
+    const direct = this.options.ignoreMerges ? this.vocab.get(word) : undefined
+    if (direct !== undefined) return { ids: [direct], starts: [0], ends: [word.length] }
+    const enc = this.symbols(word, true)
+    this.mergeSymbols(enc, true)
+    return enc
+  }
+
+  /** Symbols of a word before any merge (what a learner starts from). */
+  initialSymbols(word: string): number[] {
+    return this.symbols(word, false).ids
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * The tokenizer operations behind the CLI and the app: encode, fertility, extend (add | replace)
+ * and the vocabulary-size sweep. Each takes files, reports progress through a job context when it
+ * runs as a job, and writes nothing until its result is complete.
+ */
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { ExtendSummary, Fertility, SweepPoint, SweepResult, TokenizerSummary } from '../contract'
+import { EngineError } from '../errors'
+import type { JobContext } from '../jobs/manager'
+import { countTokens, countWords, extendTokenizer, prefixTokenizer, type ExtendMode, type WordCounts } from './extend'
+import { fertility } from './fertility'
+
+export type { ExtendSummary, SweepPoint, SweepResult, TokenizerSummary }
+import type { LearnedToken } from './learn'
+import { learnContinuedBpe } from './learn'
+import { writeOutputDir } from './output'
+import { textFileLines, textFilesLines } from './text'
+import { Tokenizer } from './tokenizer'
+
+export function summarize(tok: Tokenizer, path: string): TokenizerSummary {
+  return {
+    path,
+    family: tok.family,
+    vocabSize: tok.vocabSize,
+    modelVocab: tok.model.size,
+    merges: tok.model.mergeList.length,
+    byteFallback: tok.model.options.byteFallback,
+    specialTokens: tok.added.filter((t) => t.special).map((t) => ({ id: t.id, content: t.content })),
+  }
+}
+
+export type Progress = Pick<JobContext, 'progress' | 'signal' | 'log'>
+
+const quiet: Progress = { progress: () => undefined, signal: new AbortController().signal, log: () => undefined }
+
+async function totalBytes(paths: string[]): Promise<number> {
+  let n = 0
+  for (const p of paths) n += await stat(p).then((s) => s.size, () => 0)
+  return n
+}
+
+/** Counts corpus words with progress over the first `share` of the job. */
+export async function countCorpusWords(tok: Tokenizer, lines: AsyncIterable<string>, bytes: number, ctx: Progress, from: number, to: number): Promise<WordCounts> {
+  const words = await countWords(tok, lines, ctx.signal, (b) => ctx.progress({ fraction: from + (to - from) * Math.min(1, bytes > 0 ? b / bytes : 0), message: `Counting words: ${(b / 1e6).toFixed(1)} MB` }))
+  if (words.lines === 0) throw new EngineError('bad-input', 'the corpus is empty: there is no text to learn tokens from', { hint: 'Give files with target-language text, one document or sentence per line.' })
+  return words
+}
+
+/** Share of learned tokens that the final segmentation of the training words uses. */
+export function reachableShare(learn: { tokens: LearnedToken[]; segment(word: string): number[] }, words: Map<string, number>): number {
+  if (learn.tokens.length === 0) return 1
+  const ids = new Set(learn.tokens.map((t) => t.id))
+  const used = new Set<number>()
+  for (const w of words.keys()) for (const id of learn.segment(w)) if (ids.has(id)) used.add(id)
+  return used.size / ids.size
+}
+
+export interface ExtendInput {
+  base: string
+  corpus: string[]
+  mode: ExtendMode
+  count: number
+  reference?: string[]
+  out: string
+  minCount?: number
+}
+
+export async function extendFiles(input: ExtendInput, ctx: Progress = quiet): Promise<ExtendSummary> {
+  const t0 = performance.now()
+  const base = await Tokenizer.fromFile(input.base)
+  const warnings: string[] = []
+  const bytes = await totalBytes(input.corpus)
+  ctx.progress({ fraction: 0, message: 'Counting words…' })
+  const words = await countCorpusWords(base, textFilesLines(input.corpus, ctx.signal), bytes, ctx, 0, 0.4)
+  let reference
+  if (input.mode === 'replace') {
+    let refFiles = input.reference ?? []
+    if (refFiles.length === 0) {
+      refFiles = input.corpus
+      warnings.push('No --reference text was given, so base-token frequencies were counted on the target corpus alone; English tokens were not protected. Give English and target text with --reference.')
+    }
+    ctx.progress({ fraction: 0.4, message: 'Counting base tokens on the reference text…' })
+    reference = await countTokens(base, textFilesLines(refFiles, ctx.signal), ctx.signal)
+  }
+  const tCount = performance.now()
+  ctx.progress({ fraction: 0.5, message: `Learning ${input.count} tokens…` })
+  const result = extendTokenizer(base, words, {
+    mode: input.mode,
+    count: input.count,
+    ...(input.minCount !== undefined ? { minCount: input.minCount } : {}),
+    ...(reference ? { reference } : {}),
+    signal: ctx.signal,
+    onProgress: (n) => ctx.progress({ fraction: 0.5 + 0.45 * (n / input.count), message: `Learned ${n} of ${input.count} tokens` }),
+  })
+  const tLearn = performance.now()
+  ctx.progress({ fraction: 0.96, message: 'Writing…' })
+  const changesJson = JSON.stringify(result.changes, null, 1)
+  await writeOutputDir(input.out, { 'tokenizer.json': result.json + '\n', 'vocab-changes.json': changesJson + '\n' }, ['tokenizer.json', 'vocab-changes.json'])
+  for (const w of warnings) ctx.log(`warning: ${w}`)
+  return {
+    out: input.out,
+    tokenizerFile: join(input.out, 'tokenizer.json'),
+    changesFile: join(input.out, 'vocab-changes.json'),
+    mode: input.mode,
+    count: input.count,
+    family: base.family,
+    baseVocabSize: base.vocabSize,
+    vocabSize: result.tokenizer.vocabSize,
+    added: result.changes.added.length,
+    addedChars: result.changes.added.filter((a) => a.kind === 'char').length,
+    removed: result.changes.removed.length,
+    reachableShare: reachableShare(result.learn, words.counts),
+    corpus: result.changes.corpus,
+    seconds: { count: (tCount - t0) / 1000, learn: (tLearn - tCount) / 1000, total: (performance.now() - t0) / 1000 },
+    warnings,
+  }
+}
+
+export interface SweepInput {
+  base: Tokenizer
+  /** Training text for the one learning run. */
+  corpus: AsyncIterable<string>
+  corpusBytes: number
+  heldoutTarget: string[]
+  heldoutEnglish: string[] | null
+  counts: number[]
+  targetLanguage: string
+  minCount?: number
+}
+
+export async function sweep(input: SweepInput, ctx: Progress = quiet): Promise<SweepResult & { learnedTokens: LearnedToken[] }> {
+  const counts = [...new Set(input.counts)].sort((a, b) => a - b)
+  if (counts.length === 0) throw new EngineError('bad-input', 'give at least one vocabulary size to evaluate, for example --counts 0,1000,5000')
+  if (counts.some((c) => !Number.isInteger(c) || c < 0 || c > 200_000)) throw new EngineError('bad-input', `vocabulary sizes must be whole numbers from 0 to 200000: ${counts.join(', ')}`)
+  if (input.heldoutTarget.length === 0) throw new EngineError('bad-input', 'the held-out target text is empty', { hint: 'Give held-out target-language text, one line per sentence or document.' })
+  const t0 = performance.now()
+  const words = await countCorpusWords(input.base, input.corpus, input.corpusBytes, ctx, 0, 0.3)
+  const tCount = performance.now()
+  const max = counts[counts.length - 1]!
+  const base = input.base
+  ctx.progress({ fraction: 0.3, message: `Learning up to ${max} tokens…` })
+  const learn = learnContinuedBpe(base.model, words.counts, base.vocabSize, {
+    maxTokens: max,
+    ...(input.minCount !== undefined ? { minCount: input.minCount } : {}),
+    signal: ctx.signal,
+    onProgress: (n) => ctx.progress({ fraction: 0.3 + 0.3 * (max > 0 ? n / max : 1), message: `Learned ${n} of ${max} tokens` }),
+  })
+  const tLearn = performance.now()
+  const points: SweepPoint[] = []
+  const skipped: number[] = []
+  const usable = counts.filter((c) => (c <= learn.tokens.length ? true : (skipped.push(c), false)))
+  for (let i = 0; i < usable.length; i++) {
+    const c = usable[i]!
+    ctx.progress({ fraction: 0.6 + 0.4 * (i / usable.length), message: `Measuring fertility with ${c} new tokens` })
+    if (ctx.signal.aborted) throw new EngineError('cancelled', 'cancelled')
+    const tok = prefixTokenizer(base, learn, c)
+    const target = await fertility(tok, input.heldoutTarget, input.targetLanguage, ctx.signal)
+    const english = input.heldoutEnglish ? await fertility(tok, input.heldoutEnglish, 'en', ctx.signal) : null
+    points.push({ count: c, vocabSize: base.vocabSize + c, target, english })
+    await new Promise((r) => setImmediate(r))
+  }
+  return {
+    family: base.family,
+    baseVocabSize: base.vocabSize,
+    learned: learn.tokens.length,
+    exhausted: learn.tokens.length < max ? learn.exhausted : null,
+    skipped,
+    points,
+    corpus: { lines: words.lines, bytes: words.bytes, distinctWords: words.counts.size },
+    targetLanguage: input.targetLanguage,
+    seconds: { count: (tCount - t0) / 1000, learn: (tLearn - tCount) / 1000, evaluate: (performance.now() - tLearn) / 1000 },
+    learnedTokens: learn.tokens,
+  }
+}
+
+/** Reads whole (small) text files into lines. */
+export async function readAllLines(paths: string[], signal?: AbortSignal): Promise<string[]> {
+  const out: string[] = []
+  for await (const l of textFilesLines(paths, signal)) out.push(l)
+  return out
+}
+
+export async function sweepFiles(
+  input: { base: string; corpus: string[]; heldoutTarget: string; heldoutEnglish?: string; counts: number[]; lang?: string; minCount?: number },
+  ctx: Progress = quiet,
+): Promise<SweepResult> {
+  const base = await Tokenizer.fromFile(input.base)
+  const heldoutTarget = await readAllLines([input.heldoutTarget], ctx.signal)
+  const heldoutEnglish = input.heldoutEnglish ? await readAllLines([input.heldoutEnglish], ctx.signal) : null
+  const { learnedTokens: _, ...result } = await sweep(
+    {
+      base,
+      corpus: textFilesLines(input.corpus, ctx.signal),
+      corpusBytes: await totalBytes(input.corpus),
+      heldoutTarget,
+      heldoutEnglish,
+      counts: input.counts,
+      targetLanguage: input.lang ?? 'und',
+      ...(input.minCount !== undefined ? { minCount: input.minCount } : {}),
+    },
+    ctx,
+  )
+  return result
+}
+
+export async function encodeFile(tokenizer: string, text: string, addSpecialTokens: boolean): Promise<{ ids: number[][]; tokens: number }> {
+  const tok = await Tokenizer.fromFile(tokenizer)
+  const ids: number[][] = []
+  let tokens = 0
+  for await (const line of textFileLines(text, undefined, true)) {
+    const e = tok.encode(line, { addSpecialTokens })
+    tokens += e.length
+    ids.push(e)
+  }
+  return { ids, tokens }
+}
+
+export async function fertilityFile(tokenizer: string, text: string, lang: string): Promise<Fertility> {
+  const tok = await Tokenizer.fromFile(tokenizer)
+  return fertility(tok, textFilesLines([text]), lang)
+}

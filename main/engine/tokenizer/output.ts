@@ -1,0 +1,54 @@
+/**
+ * Writing an output folder all at once: the files go into a hidden sibling folder, are synced, and
+ * the folder is renamed into place. A folder that already holds only files we write is replaced;
+ * any other existing folder is refused, so nothing of the user's is overwritten. If anything fails,
+ * no partial folder is left behind.
+ */
+import { randomBytes } from 'node:crypto'
+import { promises as fs } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import { EngineError } from '../errors'
+import { syncDir, writeFileAtomic } from '../fsutil'
+
+export async function writeOutputDir(out: string, files: Record<string, string>, ownFiles: string[]): Promise<void> {
+  const parent = dirname(out)
+  let existing: string[] | null = null
+  try {
+    const st = await fs.stat(out)
+    if (!st.isDirectory()) throw new EngineError('bad-input', `${out} exists and is not a folder`, { file: out, hint: 'Choose a new folder for --out.' })
+    existing = await fs.readdir(out)
+  } catch (e) {
+    if (e instanceof EngineError) throw e
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new EngineError('io', `${out}: ${(e as Error).message}`, { file: out })
+  }
+  if (existing) {
+    const foreign = existing.filter((f) => !ownFiles.includes(f))
+    if (foreign.length > 0) {
+      throw new EngineError('bad-input', `${out} already exists and holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''})`, {
+        file: out,
+        hint: 'Choose a new or empty folder for the output; Vernacular only replaces folders it wrote itself.',
+      })
+    }
+  }
+  try {
+    await fs.mkdir(parent, { recursive: true })
+  } catch (e) {
+    throw new EngineError('io', `cannot create ${parent}: ${(e as Error).message}`, { file: parent })
+  }
+  const tag = randomBytes(4).toString('hex')
+  const staging = join(parent, `.${basename(out)}.partial-${tag}`)
+  const old = join(parent, `.${basename(out)}.old-${tag}`)
+  try {
+    await fs.mkdir(staging)
+    for (const [name, content] of Object.entries(files)) await writeFileAtomic(join(staging, name), content)
+    if (existing) await fs.rename(out, old)
+    await fs.rename(staging, out)
+    await syncDir(parent)
+  } catch (e) {
+    await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined)
+    if (existing) await fs.rename(old, out).catch(() => undefined)
+    if (e instanceof EngineError) throw e
+    throw new EngineError('io', `cannot write ${out}: ${(e as Error).message}`, { file: out })
+  }
+  if (existing) await fs.rm(old, { recursive: true, force: true }).catch(() => undefined)
+}

@@ -1,0 +1,204 @@
+/**
+ * Pre-tokenizers from tokenizer.json: Split (with Hugging Face's five delimiter behaviours),
+ * ByteLevel, Metaspace, Digits, Whitespace, WhitespaceSplit, Punctuation, Sequence. A
+ * pre-tokenizer turns one normalised piece into several; BPE never merges across them.
+ */
+import { EngineError } from '../errors'
+import { BYTE_TO_CHAR } from './bytelevel'
+import { NormalizedString } from './normalized'
+import { compileOnig, escapeRegExp } from './regex'
+import { patternRegExp } from './normalizers'
+
+export type PreTokenizer = (pieces: NormalizedString[]) => NormalizedString[]
+
+type Json = Record<string, unknown>
+export type SplitBehavior = 'Removed' | 'Isolated' | 'MergedWithPrevious' | 'MergedWithNext' | 'Contiguous'
+
+export const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+
+/** Splits `s` at the matches of `re` the way `NormalizedString::split` does. */
+export function splitBy(s: NormalizedString, re: RegExp, behavior: SplitBehavior, invert = false): NormalizedString[] {
+  // [from, to, isMatch] covering the whole string
+  const ranges: [number, number, boolean][] = []
+  let last = 0
+  re.lastIndex = 0
+  for (const m of s.text.matchAll(re)) {
+    const a = m.index
+    const b = a + m[0].length
+    if (a === b) continue
+    if (a > last) ranges.push([last, a, false])
+    ranges.push([a, b, true])
+    last = b
+  }
+  if (last < s.text.length) ranges.push([last, s.text.length, false])
+  if (invert) for (const r of ranges) r[2] = !r[2]
+
+  const out: [number, number][] = []
+  switch (behavior) {
+    case 'Removed':
+      for (const [a, b, m] of ranges) if (!m) out.push([a, b])
+      break
+    case 'Isolated':
+      for (const [a, b] of ranges) out.push([a, b])
+      break
+    case 'MergedWithPrevious':
+      for (const [a, b, m] of ranges) {
+        const prev = out[out.length - 1]
+        if (m && prev && prev[1] === a) prev[1] = b
+        else out.push([a, b])
+      }
+      break
+    case 'MergedWithNext': {
+      let pending = -1
+      for (const [a, b, m] of ranges) {
+        if (m) {
+          if (pending >= 0) out.push([pending, a])
+          pending = a
+        } else {
+          out.push([pending >= 0 ? pending : a, b])
+          pending = -1
+        }
+      }
+      if (pending >= 0) out.push([pending, s.text.length])
+      break
+    }
+    case 'Contiguous':
+      for (const [a, b, m] of ranges) {
+        const prev = out[out.length - 1] as ([number, number] & { m?: boolean }) | undefined
+        if (m && prev && prev.m && prev[1] === a) prev[1] = b
+        else {
+          const r = [a, b] as [number, number] & { m?: boolean }
+          r.m = m
+          out.push(r)
+        }
+      }
+      break
+  }
+  const pieces: NormalizedString[] = []
+  for (const [a, b] of out) if (b > a) pieces.push(a === 0 && b === s.text.length ? s : s.slice(a, b))
+  return pieces
+}
+
+/** Rewrites a piece into the byte-level alphabet: one unit per UTF-8 byte, each aligned to its character. */
+export function byteLevelTransform(s: NormalizedString): void {
+  const text = s.text
+  let ascii = true
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x21 || c > 0x7e) {
+      ascii = false
+      break
+    }
+  }
+  if (ascii) return
+  const parts: { text: string; from: number; to: number }[] = []
+  let i = 0
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!
+    let enc: string
+    if (cp < 0x80) enc = BYTE_TO_CHAR[cp]!
+    else if (cp < 0x800) enc = BYTE_TO_CHAR[0xc0 | (cp >> 6)]! + BYTE_TO_CHAR[0x80 | (cp & 63)]!
+    else if (cp < 0x10000) enc = BYTE_TO_CHAR[0xe0 | (cp >> 12)]! + BYTE_TO_CHAR[0x80 | ((cp >> 6) & 63)]! + BYTE_TO_CHAR[0x80 | (cp & 63)]!
+    else enc = BYTE_TO_CHAR[0xf0 | (cp >> 18)]! + BYTE_TO_CHAR[0x80 | ((cp >> 12) & 63)]! + BYTE_TO_CHAR[0x80 | ((cp >> 6) & 63)]! + BYTE_TO_CHAR[0x80 | (cp & 63)]!
+    parts.push({ text: enc, from: i, to: i + ch.length })
+    i += ch.length
+  }
+  if (!s.tracked) {
+    let out = ''
+    for (const p of parts) out += p.text
+    s.text = out
+  } else s.rebuild(parts)
+}
+
+function perPiece(f: (s: NormalizedString) => NormalizedString[]): PreTokenizer {
+  return (pieces) => {
+    const out: NormalizedString[] = []
+    for (const p of pieces) for (const q of f(p)) out.push(q)
+    return out
+  }
+}
+
+const BEHAVIORS = new Set(['Removed', 'Isolated', 'MergedWithPrevious', 'MergedWithNext', 'Contiguous'])
+
+export interface PreTokenizerInfo {
+  byteLevel: boolean
+  metaspace: string | null
+}
+
+export function buildPreTokenizer(json: unknown, info: PreTokenizerInfo, where = 'pre_tokenizer'): PreTokenizer | null {
+  if (json === null || json === undefined) return null
+  const p = json as Json
+  switch (p.type) {
+    case 'Sequence': {
+      const list = (p.pretokenizers as unknown[] | undefined) ?? []
+      const parts = list.map((x, i) => buildPreTokenizer(x, info, `${where}.pretokenizers[${i}]`)).filter((x): x is PreTokenizer => x !== null)
+      return (pieces) => parts.reduce((acc, f) => f(acc), pieces)
+    }
+    case 'Split': {
+      const behavior = String(p.behavior ?? 'Isolated')
+      if (!BEHAVIORS.has(behavior)) throw new EngineError('bad-input', `${where}.behavior: unknown split behaviour ${JSON.stringify(behavior)}`)
+      const re = patternRegExp(p.pattern, `${where}.pattern`)
+      const invert = p.invert === true
+      return perPiece((s) => splitBy(s, re, behavior as SplitBehavior, invert))
+    }
+    case 'ByteLevel': {
+      info.byteLevel = true
+      const addPrefixSpace = p.add_prefix_space === true
+      const re = p.use_regex === false ? null : compileOnig(GPT2_PATTERN, where)
+      return perPiece((s) => {
+        if (addPrefixSpace && !s.text.startsWith(' ')) s.rebuild([{ text: ' ', from: 0, to: 0 }, { text: s.text, from: 0, to: s.text.length }])
+        const pieces = re ? splitBy(s, re, 'Isolated') : [s]
+        for (const q of pieces) byteLevelTransform(q)
+        return pieces
+      })
+    }
+    case 'Metaspace': {
+      const replacement = String(p.replacement ?? '▁')
+      info.metaspace = replacement
+      const scheme = typeof p.prepend_scheme === 'string' ? p.prepend_scheme : p.add_prefix_space === false ? 'never' : 'always'
+      if (scheme !== 'always' && scheme !== 'first' && scheme !== 'never') throw new EngineError('bad-input', `${where}.prepend_scheme: unknown value ${JSON.stringify(scheme)}`)
+      const split = p.split !== false
+      const space = / /g
+      const rep = new RegExp(escapeRegExp(replacement), 'gu')
+      return perPiece((s) => {
+        if (s.text.includes(' ')) {
+          const parts: { text: string; from: number; to: number }[] = []
+          let last = 0
+          for (const m of s.text.matchAll(space)) {
+            if (m.index > last) parts.push({ text: s.text.slice(last, m.index), from: last, to: m.index })
+            parts.push({ text: replacement, from: m.index, to: m.index + 1 })
+            last = m.index + 1
+          }
+          if (last < s.text.length) parts.push({ text: s.text.slice(last), from: last, to: s.text.length })
+          s.rebuild(parts)
+        }
+        const prepend = scheme === 'always' || (scheme === 'first' && s.origin === 0)
+        if (prepend && !s.text.startsWith(replacement)) s.rebuild([{ text: replacement, from: 0, to: 0 }, { text: s.text, from: 0, to: s.text.length }])
+        return split ? splitBy(s, rep, 'MergedWithNext') : [s]
+      })
+    }
+    case 'Digits': {
+      const re = /\p{N}/gu
+      const individual = p.individual_digits === true
+      return perPiece((s) => splitBy(s, re, individual ? 'Isolated' : 'Contiguous'))
+    }
+    case 'WhitespaceSplit': {
+      const re = /\p{White_Space}+/gu
+      return perPiece((s) => splitBy(s, re, 'Removed'))
+    }
+    case 'Whitespace': {
+      const re = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]+|[^\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}\p{White_Space}]+/gu
+      return perPiece((s) => splitBy(s, re, 'Removed', true))
+    }
+    case 'Punctuation': {
+      const behavior = String(p.behavior ?? 'Isolated')
+      if (!BEHAVIORS.has(behavior)) throw new EngineError('bad-input', `${where}.behavior: unknown split behaviour ${JSON.stringify(behavior)}`)
+      const re = /[\p{P}!-/:-@[-`{-~]/gu
+      return perPiece((s) => splitBy(s, re, behavior as SplitBehavior))
+    }
+    default:
+      throw new EngineError('bad-input', `${where}: the pre-tokenizer type ${JSON.stringify(p.type)} is not supported yet`, {
+        hint: 'Supported pre-tokenizers: Sequence, Split, ByteLevel, Metaspace, Digits, Whitespace, WhitespaceSplit, Punctuation.',
+      })
+  }
+}

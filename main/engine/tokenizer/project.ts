@@ -1,0 +1,220 @@
+/**
+ * The Vocabulary step of a project: its base tokenizer (copied into the project), the sweep over
+ * vocabulary sizes on the project's corpora (kept with its learned tokens, for the live preview),
+ * and extended tokenizers written next to them.
+ *
+ *   tokenizer/base/tokenizer.json          the base tokenizer, as the user gave it
+ *   tokenizer/sweep.json                   the last sweep: fertility per size, learned tokens
+ *   tokenizer/<mode>-<count>/              tokenizer.json + vocab-changes.json
+ */
+import { promises as fs } from 'node:fs'
+import { isAbsolute, join, relative, resolve } from 'node:path'
+import type { PreviewResult, PreviewToken, TokenizerSummary, VocabStatus } from '../contract'
+import { readRoleState } from '../corpus/store'
+import { EngineError } from '../errors'
+import { writeFileAtomic } from '../fsutil'
+import { readManifest } from '../project/manifest'
+import { updateProject } from '../project/projects'
+import { countTokens, extendTokenizer, prefixTokenizer, type ExtendMode, type VocabChanges } from './extend'
+import type { LearnedToken } from './learn'
+import { countCorpusWords, reachableShare, summarize, sweep, type ExtendSummary, type Progress, type SweepResult } from './operations'
+import { writeOutputDir } from './output'
+import { corpusLines } from './text'
+import { Tokenizer } from './tokenizer'
+
+export const TOKENIZER_DIR = 'tokenizer'
+const BASE_REL = join(TOKENIZER_DIR, 'base', 'tokenizer.json')
+const SWEEP_REL = join(TOKENIZER_DIR, 'sweep.json')
+
+interface SavedSweep extends SweepResult {
+  format: 'vernacular-sweep'
+  baseSha: string
+  learnedTokens: LearnedToken[]
+}
+
+function resolveIn(dir: string, p: string): string {
+  return isAbsolute(p) ? p : join(dir, p)
+}
+
+async function baseTokenizer(dir: string): Promise<{ tok: Tokenizer; path: string } | null> {
+  const m = await readManifest(dir)
+  if (!m.baseTokenizer) return null
+  const path = resolveIn(dir, m.baseTokenizer.path)
+  return { tok: await Tokenizer.fromFile(path), path }
+}
+
+async function requireBase(dir: string): Promise<{ tok: Tokenizer; path: string }> {
+  const b = await baseTokenizer(dir)
+  if (!b) throw new EngineError('bad-input', 'the project has no base tokenizer yet', { hint: "Choose the base model's tokenizer.json in the Vocabulary step first." })
+  return b
+}
+
+const cache = new Map<string, { key: string; tok: Tokenizer; learn: { tokens: LearnedToken[] } }>()
+
+/** Copies a tokenizer.json into the project after checking that Vernacular can use it. */
+export async function setBaseTokenizer(dir: string, source: string): Promise<VocabStatus> {
+  const src = resolve(source)
+  const tok = await Tokenizer.fromFile(src)
+  const target = join(dir, BASE_REL)
+  await fs.mkdir(join(dir, TOKENIZER_DIR, 'base'), { recursive: true })
+  await writeFileAtomic(target, JSON.stringify(tok.json, null, 2) + '\n')
+  await fs.rm(join(dir, SWEEP_REL), { force: true })
+  await updateProject(dir, 'set the base tokenizer', (m) => ({ ...m, baseTokenizer: { path: relative(dir, target) } }))
+  cache.delete(dir)
+  return vocabStatus(dir)
+}
+
+export async function vocabStatus(dir: string): Promise<VocabStatus> {
+  const m = await readManifest(dir)
+  let base: TokenizerSummary | null = null
+  let baseProblem: string | null = null
+  if (m.baseTokenizer) {
+    try {
+      const b = await baseTokenizer(dir)
+      if (b) base = summarize(b.tok, b.path)
+    } catch (e) {
+      baseProblem = (e as Error).message
+    }
+  }
+  let sweepResult: SweepResult | null
+  try {
+    const saved = JSON.parse(await fs.readFile(join(dir, SWEEP_REL), 'utf8')) as SavedSweep
+    const { learnedTokens: _l, format: _f, baseSha: _b, ...rest } = saved
+    sweepResult = rest
+  } catch {
+    sweepResult = null
+  }
+  const outputs: ExtendSummary[] = []
+  const tdir = join(dir, TOKENIZER_DIR)
+  for (const name of (await fs.readdir(tdir).catch(() => [] as string[])).sort()) {
+    if (!/^(add|replace)-\d+$/.test(name)) continue
+    try {
+      const summary = JSON.parse(await fs.readFile(join(tdir, name, 'summary.json'), 'utf8')) as ExtendSummary
+      outputs.push(summary)
+    } catch {
+      // a folder without a summary is not ours to list
+    }
+  }
+  return { base, baseProblem, sweep: sweepResult, outputs, plan: { mode: m.vocabulary.mode as ExtendMode, count: m.vocabulary.count } }
+}
+
+async function heldoutLines(dir: string, role: 'target' | 'english', signal: AbortSignal): Promise<string[] | null> {
+  if (!(await readRoleState(dir, role))) return null
+  const out: string[] = []
+  for await (const l of corpusLines(dir, role, 'heldout', signal)) out.push(l)
+  return out
+}
+
+async function corpusBytes(dir: string, role: 'target' | 'english'): Promise<number> {
+  const s = await readRoleState(dir, role)
+  return s ? s.sources.reduce((a, x) => a + x.profile.train.bytes, 0) : 0
+}
+
+export async function projectSweep(dir: string, counts: number[], ctx: Progress): Promise<SweepResult> {
+  const { tok } = await requireBase(dir)
+  const m = await readManifest(dir)
+  if (!(await readRoleState(dir, 'target'))) throw new EngineError('bad-input', 'the target corpus is empty', { hint: 'Add target-language text in the Corpus step first.' })
+  const heldoutTarget = (await heldoutLines(dir, 'target', ctx.signal)) ?? []
+  const heldoutEnglish = await heldoutLines(dir, 'english', ctx.signal)
+  const result = await sweep(
+    { base: tok, corpus: corpusLines(dir, 'target', 'train', ctx.signal), corpusBytes: await corpusBytes(dir, 'target'), heldoutTarget, heldoutEnglish, counts, targetLanguage: m.language },
+    ctx,
+  )
+  const saved: SavedSweep = { format: 'vernacular-sweep', baseSha: '', ...result }
+  await writeFileAtomic(join(dir, SWEEP_REL), JSON.stringify(saved) + '\n')
+  cache.delete(dir)
+  const { learnedTokens: _, ...rest } = result
+  return rest
+}
+
+export async function projectExtend(dir: string, mode: ExtendMode, count: number, ctx: Progress): Promise<ExtendSummary> {
+  const t0 = performance.now()
+  const { tok: base } = await requireBase(dir)
+  if (!(await readRoleState(dir, 'target'))) throw new EngineError('bad-input', 'the target corpus is empty', { hint: 'Add target-language text in the Corpus step first.' })
+  const words = await countCorpusWords(base, corpusLines(dir, 'target', 'train', ctx.signal), await corpusBytes(dir, 'target'), ctx, 0, 0.35)
+  const warnings: string[] = []
+  let reference
+  if (mode === 'replace') {
+    ctx.progress({ fraction: 0.35, message: 'Counting base tokens on English and target text…' })
+    const hasEnglish = (await readRoleState(dir, 'english')) !== null
+    if (!hasEnglish) warnings.push('There is no English replay text, so base-token frequencies come from the target text alone and English tokens are not protected.')
+    async function* mix() {
+      yield* corpusLines(dir, 'target', 'train', ctx.signal)
+      if (hasEnglish) yield* corpusLines(dir, 'english', 'train', ctx.signal)
+    }
+    reference = await countTokens(base, mix(), ctx.signal)
+  }
+  const tCount = performance.now()
+  const result = extendTokenizer(base, words, {
+    mode,
+    count,
+    ...(reference ? { reference } : {}),
+    signal: ctx.signal,
+    onProgress: (n) => ctx.progress({ fraction: 0.5 + 0.45 * (n / count), message: `Learned ${n} of ${count} tokens` }),
+  })
+  const tLearn = performance.now()
+  const out = join(dir, TOKENIZER_DIR, `${mode}-${count}`)
+  const summary: ExtendSummary = {
+    out,
+    tokenizerFile: join(out, 'tokenizer.json'),
+    changesFile: join(out, 'vocab-changes.json'),
+    mode,
+    count,
+    family: base.family,
+    baseVocabSize: base.vocabSize,
+    vocabSize: result.tokenizer.vocabSize,
+    added: result.changes.added.length,
+    addedChars: result.changes.added.filter((a) => a.kind === 'char').length,
+    removed: result.changes.removed.length,
+    reachableShare: reachableShare(result.learn, words.counts),
+    corpus: result.changes.corpus,
+    seconds: { count: (tCount - t0) / 1000, learn: (tLearn - tCount) / 1000, total: (performance.now() - t0) / 1000 },
+    warnings,
+  }
+  await writeOutputDir(
+    out,
+    { 'tokenizer.json': result.json + '\n', 'vocab-changes.json': JSON.stringify(result.changes, null, 1) + '\n', 'summary.json': JSON.stringify(summary, null, 2) + '\n' },
+    ['tokenizer.json', 'vocab-changes.json', 'summary.json'],
+  )
+  await updateProject(dir, 'record the vocabulary plan', (m) => ({ ...m, vocabulary: { mode, count } }))
+  return summary
+}
+
+/** The changes of an extended tokenizer in the project (the model step reads them). */
+export async function readVocabChanges(dir: string, mode: ExtendMode, count: number): Promise<VocabChanges> {
+  return JSON.parse(await fs.readFile(join(dir, TOKENIZER_DIR, `${mode}-${count}`, 'vocab-changes.json'), 'utf8')) as VocabChanges
+}
+
+function previewTokens(tok: Tokenizer, text: string, newFrom: number): PreviewToken[] {
+  const enc = tok.encodeDetailed(text)
+  const dec = new TextDecoder('utf-8', { fatal: false })
+  return enc.ids.map((id, i) => ({
+    id,
+    text: dec.decode(tok.tokenBytes(id)),
+    start: enc.offsets[i]![0],
+    end: enc.offsets[i]![1],
+    isNew: id >= newFrom,
+    special: tok.specialIds.has(id),
+  }))
+}
+
+/** Tokens of `text` under the base tokenizer and with the first `count` tokens of the last sweep. */
+export async function previewTokenization(dir: string, text: string, count: number): Promise<PreviewResult> {
+  const { tok: base } = await requireBase(dir)
+  const baseTokens = previewTokens(base, text, Infinity)
+  let entry = cache.get(dir)
+  if (!entry || entry.key !== `${count}`) {
+    let saved: SavedSweep | null
+    try {
+      saved = JSON.parse(await fs.readFile(join(dir, SWEEP_REL), 'utf8')) as SavedSweep
+    } catch {
+      saved = null
+    }
+    if (!saved || count === 0) return { count, base: baseTokens, extended: null }
+    const k = Math.min(count, saved.learnedTokens.length)
+    const learn = { tokens: saved.learnedTokens }
+    entry = { key: `${count}`, tok: prefixTokenizer(base, learn, k), learn }
+    cache.set(dir, entry)
+  }
+  return { count, base: baseTokens, extended: previewTokens(entry.tok, text, base.vocabSize) }
+}

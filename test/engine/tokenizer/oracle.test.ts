@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest'
+import { Tokenizer as HfTokenizer } from 'tokenizers'
+import { HARD_CASES, TOKENIZER_FILES, demoText, hf, hfEncode, ours, type TokenizerName } from './fixtures'
+
+// Our encoder and decoder against Hugging Face's own (the Rust `tokenizers`, via its npm package),
+// id for id, on real tokenizers of both BPE families and on English, Hungarian and Thai text.
+const NAMES = Object.keys(TOKENIZER_FILES) as TokenizerName[]
+
+function sample(lines: string[], n: number): string[] {
+  const step = Math.max(1, Math.floor(lines.length / n))
+  return lines.filter((_, i) => i % step === 0).slice(0, n)
+}
+
+describe.each(NAMES)('%s tokenizer.json', (name) => {
+  const ref: HfTokenizer = hf(TOKENIZER_FILES[name])
+  const tok = ours(name)
+  const texts = [...HARD_CASES, ...sample(demoText('hu').train, 1500), ...sample(demoText('th').train, 600), ...sample(demoText('en').train, 1000)]
+
+  it('encodes id for id like Hugging Face, with and without special tokens', async () => {
+    for (const special of [false, true]) {
+      const expected = await hfEncode(ref, texts, special)
+      const mismatches = texts.filter((t, i) => tok.encode(t, { addSpecialTokens: special }).join(',') !== expected[i]!.join(','))
+      expect(mismatches.slice(0, 3)).toEqual([])
+    }
+  })
+
+  it('decodes id for id like Hugging Face, keeping or skipping special tokens', async () => {
+    const idsList = await hfEncode(ref, texts, true)
+    for (const skip of [false, true]) {
+      const expected = await ref.decodeBatch(idsList, skip)
+      const mismatches = idsList.filter((ids, i) => tok.decode(ids, { skipSpecialTokens: skip }) !== expected[i])
+      expect(mismatches.slice(0, 3)).toEqual([])
+    }
+  })
+
+  it('knows its family and vocabulary size', () => {
+    expect(tok.family).toBe(name === 'llama2' ? 'sentencepiece-bpe' : 'byte-level-bpe')
+    expect(tok.vocabSize).toBe(ref.getVocabSize(true))
+  })
+
+  it('maps every token onto the span of the input it covers', () => {
+    for (const text of [...HARD_CASES, ...sample(demoText('hu').heldout, 50)]) {
+      const enc = tok.encodeDetailed(text)
+      expect(enc.ids).toEqual(tok.encode(text))
+      let last = 0
+      for (const [s, e] of enc.offsets) {
+        expect(s).toBeGreaterThanOrEqual(0)
+        expect(e).toBeLessThanOrEqual(text.length)
+        expect(s).toBeLessThanOrEqual(e)
+        expect(e).toBeGreaterThanOrEqual(last === 0 ? 0 : s)
+        last = e
+      }
+    }
+  })
+})
+
+describe('byte fallback (Llama 2 family)', () => {
+  it('spells characters missing from the vocabulary as <0xNN> tokens, which decode back', () => {
+    const tok = ours('llama2')
+    const ids = tok.encode('🤗')
+    const pieces = ids.map((id) => tok.idToToken(id))
+    expect(pieces).toContain('<0xF0>')
+    expect(tok.decode(ids)).toBe('🤗')
+  })
+})
+
+describe('byte-level spans', () => {
+  it('lets the texts of the base tokens rebuild the input exactly (GPT-2)', () => {
+    const tok = ours('gpt2')
+    const dec = new TextDecoder()
+    for (const text of sample(demoText('hu').heldout, 200)) {
+      const bytes = tok.encode(text).flatMap((id) => Array.from(tok.tokenBytes(id)))
+      expect(dec.decode(Uint8Array.from(bytes))).toBe(text)
+    }
+  })
+})
