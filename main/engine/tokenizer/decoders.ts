@@ -45,12 +45,8 @@ export function buildDecoder(json: unknown, where = 'decoder'): Decoder | null {
     case 'Metaspace': {
       const replacement = String(d.replacement ?? '▁')
       const scheme = typeof d.prepend_scheme === 'string' ? d.prepend_scheme : d.add_prefix_space === false ? 'never' : 'always'
-      return (tokens) =>
-        tokens.map((t, i) => {
-          let s = t.split(replacement).join(' ')
-          if (i === 0 && scheme !== 'never' && s.startsWith(' ')) s = s.slice(1)
-          return s
-        })
+      // As Hugging Face does: in the first token every mark is dropped (not only a leading one).
+      return (tokens) => tokens.map((t, i) => t.split(replacement).join(i === 0 && scheme !== 'never' ? '' : ' '))
     }
     case 'Replace': {
       const re = patternRegExp(d.pattern, `${where}.pattern`)

@@ -146,7 +146,7 @@ export function buildPreTokenizer(json: unknown, info: PreTokenizerInfo, where =
       const addPrefixSpace = p.add_prefix_space === true
       const re = p.use_regex === false ? null : compileOnig(GPT2_PATTERN, where)
       return perPiece((s) => {
-        if (addPrefixSpace && !s.text.startsWith(' ')) s.rebuild([{ text: ' ', from: 0, to: 0 }, { text: s.text, from: 0, to: s.text.length }])
+        if (addPrefixSpace && s.text.length > 0 && !s.text.startsWith(' ')) s.rebuild([{ text: ' ', from: 0, to: 0 }, { text: s.text, from: 0, to: s.text.length }])
         const pieces = re ? splitBy(s, re, 'Isolated') : [s]
         for (const q of pieces) byteLevelTransform(q)
         return pieces
@@ -173,7 +173,8 @@ export function buildPreTokenizer(json: unknown, info: PreTokenizerInfo, where =
           s.rebuild(parts)
         }
         const prepend = scheme === 'always' || (scheme === 'first' && s.origin === 0)
-        if (prepend && !s.text.startsWith(replacement)) s.rebuild([{ text: replacement, from: 0, to: 0 }, { text: s.text, from: 0, to: s.text.length }])
+        // like NormalizedString::prepend, nothing is prepended to an empty piece
+        if (prepend && s.text.length > 0 && !s.text.startsWith(replacement)) s.rebuild([{ text: replacement, from: 0, to: 0 }, { text: s.text, from: 0, to: s.text.length }])
         return split ? splitBy(s, rep, 'MergedWithNext') : [s]
       })
     }

@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
 import { Tokenizer as HfTokenizer } from 'tokenizers'
+import { Tokenizer } from '../../../main/engine/tokenizer/tokenizer'
 import { HARD_CASES, TOKENIZER_FILES, demoText, hf, hfEncode, ours, type TokenizerName } from './fixtures'
 
 // Our encoder and decoder against Hugging Face's own (the Rust `tokenizers`, via its npm package),
@@ -72,5 +76,54 @@ describe('byte-level spans', () => {
       const bytes = tok.encode(text).flatMap((id) => Array.from(tok.tokenBytes(id)))
       expect(dec.decode(Uint8Array.from(bytes))).toBe(text)
     }
+  })
+})
+
+// Variants of the same vocabularies with the other pipeline settings published tokenizers use:
+// Metaspace instead of the Prepend/Replace normalizer (newer Llama 2 / Mistral / TinyLlama files),
+// and a cl100k-style Split regex with possessive quantifiers.
+describe('pipeline variants', () => {
+  const base = JSON.parse(readFileSync(TOKENIZER_FILES.llama2, 'utf8'))
+  const metaspace = (pre: Record<string, unknown>) => ({
+    ...base,
+    normalizer: null,
+    pre_tokenizer: { type: 'Metaspace', replacement: '▁', ...pre },
+    decoder: { type: 'Sequence', decoders: [{ type: 'Metaspace', replacement: '▁', ...pre }, { type: 'ByteFallback' }, { type: 'Fuse' }] },
+  })
+  const llama3 = JSON.parse(readFileSync(TOKENIZER_FILES.llama3, 'utf8'))
+  const cl100k = {
+    ...llama3,
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        {
+          type: 'Split',
+          pattern: { Regex: "'(?i:[sdmt]|ll|ve|re)|[^\\r\\n\\p{L}\\p{N}]?+\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]++[\\r\\n]*|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+" },
+          behavior: 'Isolated',
+          invert: false,
+        },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+  }
+  const variants: [string, unknown][] = [
+    ['Metaspace, prepend first, no split', metaspace({ prepend_scheme: 'first', split: false })],
+    ['Metaspace, prepend always, split', metaspace({ prepend_scheme: 'always', split: true })],
+    ['Metaspace, legacy add_prefix_space', metaspace({ add_prefix_space: true })],
+    ['cl100k-style possessive regex', cl100k],
+  ]
+  const dir = mkdtempSync(join(tmpdir(), 'vernacular-variants-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  const texts = [...HARD_CASES, ...sample(demoText('hu').heldout, 300), ...sample(demoText('th').heldout, 100), ...sample(demoText('en').heldout, 300)]
+
+  it.each(variants)('%s: encodes and decodes like Hugging Face', async (label, json) => {
+    const file = join(dir, `${label.replace(/\W+/g, '-')}.json`)
+    writeFileSync(file, JSON.stringify(json))
+    const ref = hf(file)
+    const tok = Tokenizer.fromJSON(JSON.stringify(json), file)
+    const expected = await hfEncode(ref, texts)
+    expect(texts.filter((t, i) => tok.encode(t).join(',') !== expected[i]!.join(',')).slice(0, 3)).toEqual([])
+    const decoded = await ref.decodeBatch(expected, false)
+    expect(expected.filter((ids, i) => tok.decode(ids) !== decoded[i]).length).toBe(0)
   })
 })
