@@ -220,6 +220,21 @@ export interface RoleStats {
   /** Where the set-aside documents are, with their reasons (relative to the project). */
   rejectsDir: string
   updatedAt: string
+  /**
+   * Tokens the text comes to under the project's base tokenizer, estimated from the bytes per
+   * token measured on a sample of it; null when the project has no base tokenizer yet.
+   */
+  tokens: TokenEstimate | null
+}
+
+export interface TokenEstimate {
+  /** The base tokenizer measured, as `family, N tokens`. */
+  tokenizer: string
+  bytesPerToken: number
+  /** Bytes of text the ratio was measured on. */
+  sampledBytes: number
+  train: number
+  heldout: number
 }
 
 export interface CorpusStats {

@@ -126,6 +126,7 @@ export function roleStats(overrides: Partial<RoleStats> & Pick<RoleStats, 'role'
     removed: { duplicate: 40, 'too-short': 10 },
     rejectsDir: `corpus/${overrides.role}/rejects`,
     updatedAt: '2025-01-03T00:00:00.000Z',
+    tokens: null,
     ...overrides,
   }
 }

@@ -1,4 +1,4 @@
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import {
   METHOD_NAMES,
   ROLE_VALUES,
@@ -26,6 +26,7 @@ import { forgetProject, listRecentProjects, rememberProject } from '../project/r
 import { defaultProjectsDir, resolveUserPath, vernacularHome } from '../settings'
 import { matMulBenchmark } from '../system/benchmark'
 import { doctor } from '../system/doctor'
+import { estimateTokens } from '../tokenizer/estimate'
 import { extendFiles, encodeFile, fertilityFile, sweepFiles } from '../tokenizer/operations'
 import { previewTokenization, projectExtend, projectSweep, setBaseTokenizer, vocabStatus } from '../tokenizer/project'
 import { VERNACULAR_VERSION } from '../version'
@@ -124,11 +125,16 @@ export class Engine {
       },
       'corpus.stats': async ({ dir }) => {
         const projectDir = path(dir)
-        await readManifest(projectDir)
+        const manifest = await readManifest(projectDir)
+        const tokenizer = manifest.baseTokenizer ? resolve(projectDir, manifest.baseTokenizer.path) : null
         const roles = []
         for (const role of ROLE_VALUES) {
           const state = await readRoleState(projectDir, role)
-          if (state) roles.push(roleStats(state))
+          if (!state) continue
+          const stats = roleStats(state)
+          // The estimate is a nicety: a base tokenizer that cannot be read shows up in the Vocabulary step.
+          if (tokenizer) stats.tokens = await estimateTokens(projectDir, role, stats, tokenizer).catch(() => null)
+          roles.push(stats)
         }
         return { dir: projectDir, roles }
       },

@@ -132,5 +132,6 @@ export function roleStats(state: RoleState): RoleStats {
     removed: sumRemoved(state.sources),
     rejectsDir: join('corpora', state.role, 'rejects'),
     updatedAt: state.updatedAt,
+    tokens: null,
   }
 }

@@ -15,6 +15,7 @@ import { EngineError } from '../errors'
 import { writeFileAtomic } from '../fsutil'
 import { readManifest } from '../project/manifest'
 import { updateProject } from '../project/projects'
+import { loadTokenizerCached } from './estimate'
 import { countTokens, extendTokenizer, prefixTokenizer, type ExtendMode, type VocabChanges } from './extend'
 import type { LearnedToken } from './learn'
 import { countCorpusWords, reachableShare, summarize, sweep, type ExtendSummary, type Progress, type SweepResult } from './operations'
@@ -40,7 +41,7 @@ async function baseTokenizer(dir: string): Promise<{ tok: Tokenizer; path: strin
   const m = await readManifest(dir)
   if (!m.baseTokenizer) return null
   const path = resolveIn(dir, m.baseTokenizer.path)
-  return { tok: await Tokenizer.fromFile(path), path }
+  return { tok: await loadTokenizerCached(path), path }
 }
 
 async function requireBase(dir: string): Promise<{ tok: Tokenizer; path: string }> {

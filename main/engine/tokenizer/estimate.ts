@@ -1,0 +1,54 @@
+/**
+ * How many tokens a corpus comes to under the project's base tokenizer: bytes per token measured
+ * on a sample (the held-out documents and the start of the training documents, up to 512 KB), then
+ * applied to the byte totals. Cheap enough to run on every stats request; tokenizers are cached
+ * by file and modification time.
+ */
+import { stat } from 'node:fs/promises'
+import type { CorpusRole, RoleStats, TokenEstimate } from '../contract'
+import { corpusLines } from './text'
+import { Tokenizer } from './tokenizer'
+
+const SAMPLE_BYTES = 512 * 1024
+const tokenizers = new Map<string, { mtimeMs: number; tok: Tokenizer }>()
+const estimates = new Map<string, TokenEstimate>()
+
+export async function loadTokenizerCached(path: string): Promise<Tokenizer> {
+  const { mtimeMs } = await stat(path)
+  const hit = tokenizers.get(path)
+  if (hit && hit.mtimeMs === mtimeMs) return hit.tok
+  const tok = await Tokenizer.fromFile(path)
+  tokenizers.set(path, { mtimeMs, tok })
+  return tok
+}
+
+export async function estimateTokens(dir: string, role: CorpusRole, stats: RoleStats, tokenizerPath: string): Promise<TokenEstimate> {
+  const tok = await loadTokenizerCached(tokenizerPath)
+  const key = `${dir}\0${role}\0${stats.updatedAt}\0${tokenizerPath}\0${tokenizers.get(tokenizerPath)?.mtimeMs}`
+  const hit = estimates.get(key)
+  if (hit) return hit
+  let bytes = 0
+  let tokens = 0
+  const take = async (split: 'train' | 'heldout', budget: number) => {
+    let used = 0
+    for await (const line of corpusLines(dir, role, split)) {
+      const b = Buffer.byteLength(line, 'utf8')
+      bytes += b
+      used += b
+      tokens += tok.encode(line).length
+      if (used >= budget) break
+    }
+  }
+  await take('heldout', SAMPLE_BYTES / 2)
+  await take('train', SAMPLE_BYTES - bytes)
+  const bytesPerToken = tokens > 0 ? bytes / tokens : 0
+  const estimate: TokenEstimate = {
+    tokenizer: `${tok.family}, ${tok.vocabSize} tokens`,
+    bytesPerToken,
+    sampledBytes: bytes,
+    train: bytesPerToken > 0 ? Math.round(stats.train.bytes / bytesPerToken) : 0,
+    heldout: bytesPerToken > 0 ? Math.round(stats.heldout.bytes / bytesPerToken) : 0,
+  }
+  estimates.set(key, estimate)
+  return estimate
+}
