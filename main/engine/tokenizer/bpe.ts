@@ -9,6 +9,58 @@ export function pairKey(a: number, b: number): number {
   return a * ID_LIMIT + b
 }
 
+/**
+ * Merge lookup by pair of ids: open addressing over typed arrays (a Map keyed by a*2^22+b would
+ * use heap numbers as keys, several times slower). `rank` and `into` of (a, b), or -1.
+ */
+export class MergeIndex {
+  private readonly left: Int32Array
+  private readonly right: Int32Array
+  readonly rank: Int32Array
+  readonly into: Int32Array
+  private readonly mask: number
+
+  constructor(capacity: number) {
+    let size = 1024
+    while (size < capacity * 2) size *= 2
+    this.left = new Int32Array(size).fill(-1)
+    this.right = new Int32Array(size)
+    this.rank = new Int32Array(size)
+    this.into = new Int32Array(size)
+    this.mask = size - 1
+  }
+
+  private static hash(a: number, b: number): number {
+    return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca77)) >>> 0
+  }
+
+  /** Adds (a, b) unless present (the first, lowest-ranked merge of a pair wins, as in Hugging Face). */
+  set(a: number, b: number, rank: number, into: number): void {
+    let i = MergeIndex.hash(a, b) & this.mask
+    for (;;) {
+      const l = this.left[i]!
+      if (l === -1) break
+      if (l === a && this.right[i] === b) return
+      i = (i + 1) & this.mask
+    }
+    this.left[i] = a
+    this.right[i] = b
+    this.rank[i] = rank
+    this.into[i] = into
+  }
+
+  /** Slot of (a, b), or -1. */
+  find(a: number, b: number): number {
+    let i = MergeIndex.hash(a, b) & this.mask
+    for (;;) {
+      const l = this.left[i]!
+      if (l === -1) return -1
+      if (l === a && this.right[i] === b) return i
+      i = (i + 1) & this.mask
+    }
+  }
+}
+
 export interface BpeOptions {
   unkToken: string | null
   byteFallback: boolean
@@ -30,8 +82,8 @@ export class BpeModel {
   readonly vocab: Map<string, number>
   /** id → token string (sparse array) */
   readonly tokens: string[]
-  /** pairKey(left, right) → rank * ID_LIMIT + merged id */
-  readonly merges: Map<number, number>
+  /** (left, right) → rank and merged id */
+  readonly merges: MergeIndex
   /** merges in rank order, as ids */
   readonly mergeList: [number, number][]
   /** id of `<0xNN>` for each byte, or -1 */
@@ -43,14 +95,13 @@ export class BpeModel {
     this.vocab = vocab
     this.tokens = []
     for (const [t, id] of vocab) this.tokens[id] = t
-    this.merges = new Map()
+    this.merges = new MergeIndex(merges.length)
     this.mergeList = merges
     for (let r = 0; r < merges.length; r++) {
       const [a, b] = merges[r]!
       const merged = vocab.get(this.tokens[a]! + this.tokens[b]!)
       if (merged === undefined) throw new Error(`merge ${r} makes ${JSON.stringify(this.tokens[a]! + this.tokens[b]!)}, which is not in the vocabulary`)
-      const key = pairKey(a, b)
-      if (!this.merges.has(key)) this.merges.set(key, r * ID_LIMIT + merged)
+      this.merges.set(a, b, r, merged)
     }
     this.byteIds = new Int32Array(256).fill(-1)
     for (const [t, id] of vocab) {
@@ -127,21 +178,21 @@ export class BpeModel {
   mergeSymbols(enc: WordEncoding, spans: boolean, limit = Infinity): void {
     const { ids, starts, ends } = enc
     const merges = this.merges
+    const rank = merges.rank
     for (;;) {
       let best = Infinity
       let at = -1
+      let slot = -1
       for (let k = 0; k + 1 < ids.length; k++) {
-        const v = merges.get(ids[k]! * ID_LIMIT + ids[k + 1]!)
-        if (v !== undefined && v < best) {
-          best = v
+        const i = merges.find(ids[k]!, ids[k + 1]!)
+        if (i >= 0 && rank[i]! < best) {
+          best = rank[i]!
           at = k
+          slot = i
         }
       }
-      if (at < 0) return
-      const rank = Math.floor(best / ID_LIMIT)
-      if (rank >= limit) return
-      const into = best - rank * ID_LIMIT
-      ids.splice(at, 2, into)
+      if (at < 0 || best >= limit) return
+      ids.splice(at, 2, merges.into[slot]!)
       if (spans) {
         ends.splice(at, 2, ends[at + 1]!)
         starts.splice(at + 1, 1)

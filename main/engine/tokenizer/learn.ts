@@ -15,7 +15,7 @@
  * characters are added first as tokens of their own (if they occur `minCount` times).
  */
 import { EngineError } from '../errors'
-import { BpeModel, ID_LIMIT } from './bpe'
+import { BpeModel } from './bpe'
 
 export interface LearnOptions {
   /** How many new tokens to learn at most. */
@@ -53,29 +53,109 @@ export interface LearnResult {
   skippedExisting: number
 }
 
-/** Max-heap of (count, key), ties to the smaller key, with lazy deletion by the caller. */
+/**
+ * Pair statistics: each pair of token ids gets a dense, stable index (its "slot") in typed arrays
+ * of left id, right id and weighted count, plus the words it occurs in (appended, possibly stale;
+ * checked on use). An open-addressing hash index finds a pair's slot. Typed arrays instead of a Map
+ * keyed by a large number keep every update on V8's fast path.
+ */
+class PairTable {
+  left = new Int32Array(1 << 16)
+  right = new Int32Array(1 << 16)
+  count = new Float64Array(1 << 16)
+  where: (number[] | undefined)[] = []
+  size = 0
+  private index = new Int32Array(1 << 17).fill(-1)
+  private mask = (1 << 17) - 1
+
+  private static hash(a: number, b: number): number {
+    return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca77)) >>> 0
+  }
+
+  /** The slot of (a, b), created if absent. */
+  slot(a: number, b: number): number {
+    let i = PairTable.hash(a, b) & this.mask
+    for (;;) {
+      const s = this.index[i]!
+      if (s === -1) break
+      if (this.left[s] === a && this.right[s] === b) return s
+      i = (i + 1) & this.mask
+    }
+    const s = this.size++
+    if (s >= this.left.length) this.growSlots()
+    this.left[s] = a
+    this.right[s] = b
+    this.index[i] = s
+    if (this.size * 2 > this.mask) this.growIndex()
+    return s
+  }
+
+  private growSlots(): void {
+    const cap = this.left.length * 2
+    const grow = <T extends Int32Array | Float64Array>(x: T, make: (n: number) => T): T => {
+      const y = make(cap)
+      y.set(x)
+      return y
+    }
+    this.left = grow(this.left, (n) => new Int32Array(n))
+    this.right = grow(this.right, (n) => new Int32Array(n))
+    this.count = grow(this.count, (n) => new Float64Array(n))
+  }
+
+  private growIndex(): void {
+    const cap = (this.mask + 1) * 2
+    this.index = new Int32Array(cap).fill(-1)
+    this.mask = cap - 1
+    for (let s = 0; s < this.size; s++) {
+      let i = PairTable.hash(this.left[s]!, this.right[s]!) & this.mask
+      while (this.index[i] !== -1) i = (i + 1) & this.mask
+      this.index[i] = s
+    }
+  }
+
+  /** Adds `delta` occurrences of (a, b); a positive change records word `w` as holding the pair. */
+  add(a: number, b: number, delta: number, w: number): number {
+    const i = this.slot(a, b)
+    this.count[i]! += delta
+    if (delta > 0) {
+      let list = this.where[i]
+      if (!list) this.where[i] = list = []
+      if (list[list.length - 1] !== w) list.push(w)
+    }
+    return i
+  }
+}
+
+/** Max-heap of (count, slot), ties to the smaller pair (left id, then right id), with lazy deletion by the caller. */
 class PairHeap {
   private counts: number[] = []
-  private keys: number[] = []
+  private slots: number[] = []
+  constructor(private readonly table: PairTable) {}
   get size(): number {
     return this.counts.length
   }
   private above(i: number, j: number): boolean {
     const a = this.counts[i]!
     const b = this.counts[j]!
-    return a > b || (a === b && this.keys[i]! < this.keys[j]!)
+    if (a !== b) return a > b
+    const t = this.table
+    const si = this.slots[i]!
+    const sj = this.slots[j]!
+    const li = t.left[si]!
+    const lj = t.left[sj]!
+    return li < lj || (li === lj && t.right[si]! < t.right[sj]!)
   }
   private swap(i: number, j: number): void {
     const c = this.counts[i]!
     this.counts[i] = this.counts[j]!
     this.counts[j] = c
-    const k = this.keys[i]!
-    this.keys[i] = this.keys[j]!
-    this.keys[j] = k
+    const k = this.slots[i]!
+    this.slots[i] = this.slots[j]!
+    this.slots[j] = k
   }
-  push(count: number, key: number): void {
+  push(count: number, slot: number): void {
     this.counts.push(count)
-    this.keys.push(key)
+    this.slots.push(slot)
     let i = this.counts.length - 1
     while (i > 0) {
       const p = (i - 1) >> 1
@@ -87,12 +167,12 @@ class PairHeap {
   pop(): [number, number] | null {
     const n = this.counts.length
     if (n === 0) return null
-    const top: [number, number] = [this.counts[0]!, this.keys[0]!]
+    const top: [number, number] = [this.counts[0]!, this.slots[0]!]
     const lastC = this.counts.pop()!
-    const lastK = this.keys.pop()!
+    const lastS = this.slots.pop()!
     if (n > 1) {
       this.counts[0] = lastC
-      this.keys[0] = lastK
+      this.slots[0] = lastS
       let i = 0
       for (;;) {
         const l = 2 * i + 1
@@ -158,40 +238,40 @@ export function learnContinuedBpe(base: BpeModel, words: Map<string, number>, fi
   if (base.unkId >= 0) frozen.add(base.unkId)
 
   // 3. pair counts and where each pair occurs
-  const pairCount = new Map<number, number>()
-  const where = new Map<number, number[]>()
+  const table = new PairTable()
+  const isFrozen = new Uint8Array(Math.max(nextId, startModel.tokens.length) + options.maxTokens + 1)
+  for (const id of frozen) isFrozen[id] = 1
   for (let w = 0; w < syms.length; w++) {
     const s = syms[w]!
     const c = counts[w]!
     for (let i = 0; i + 1 < s.length; i++) {
       const a = s[i]!
       const b = s[i + 1]!
-      if (frozen.has(a) || frozen.has(b)) continue
-      const key = a * ID_LIMIT + b
-      pairCount.set(key, (pairCount.get(key) ?? 0) + c)
-      let list = where.get(key)
-      if (!list) where.set(key, (list = []))
-      if (list[list.length - 1] !== w) list.push(w)
+      if (isFrozen[a] || isFrozen[b]) continue
+      table.add(a, b, c, w)
     }
   }
-  const heap = new PairHeap()
-  for (const [key, c] of pairCount) if (c >= minCount) heap.push(c, key)
+  const heap = new PairHeap(table)
+  for (let i = 0; i < table.size; i++) if (table.count[i]! >= minCount) heap.push(table.count[i]!, i)
 
   // 4. merge loop
   const stamp = new Int32Array(syms.length).fill(-1)
-  const changed = new Set<number>()
+  let changedStamp = new Int32Array(table.left.length).fill(-1)
+  const changed: number[] = []
   let exhausted: string | null = null
   let skippedExisting = 0
   let merges = 0
-  const addPair = (a: number, b: number, c: number, w: number) => {
-    if (frozen.has(a) || frozen.has(b)) return
-    const key = a * ID_LIMIT + b
-    pairCount.set(key, (pairCount.get(key) ?? 0) + c)
-    changed.add(key)
-    if (c > 0) {
-      let list = where.get(key)
-      if (!list) where.set(key, (list = []))
-      if (list[list.length - 1] !== w) list.push(w)
+  const touch = (a: number, b: number, delta: number, w: number) => {
+    if (isFrozen[a] || isFrozen[b]) return
+    const i = table.add(a, b, delta, w)
+    if (i >= changedStamp.length) {
+      const grown = new Int32Array(changedStamp.length * 2).fill(-1)
+      grown.set(changedStamp)
+      changedStamp = grown
+    }
+    if (changedStamp[i] !== merges) {
+      changedStamp[i] = merges
+      changed.push(i)
     }
   }
   while (tokens.length < options.maxTokens) {
@@ -200,23 +280,23 @@ export function learnContinuedBpe(base: BpeModel, words: Map<string, number>, fi
       exhausted = `no pair of tokens occurs ${minCount} times or more any more`
       break
     }
-    const [count, key] = top
-    const current = pairCount.get(key) ?? 0
+    const [count, slot] = top
+    const current = table.count[slot]!
     if (current !== count) {
-      if (current >= minCount) heap.push(current, key)
+      if (current >= minCount) heap.push(current, slot)
       continue
     }
     if (count < minCount) {
       exhausted = `no pair of tokens occurs ${minCount} times or more any more`
       break
     }
-    const a = Math.floor(key / ID_LIMIT)
-    const b = key - a * ID_LIMIT
+    const a = table.left[slot]!
+    const b = table.right[slot]!
     const joined = strings[a]! + strings[b]!
     if (vocab.has(joined)) {
       // the string already names a token that base merges may use: merging here could make
       // Hugging Face's encoder diverge from this segmentation, so the pair stays apart
-      pairCount.set(key, 0)
+      table.count[slot] = 0
       skippedExisting++
       continue
     }
@@ -225,35 +305,42 @@ export function learnContinuedBpe(base: BpeModel, words: Map<string, number>, fi
     strings[id] = joined
     tokens.push({ id, token: joined, kind: 'merge', left: a, right: b, count })
     merges++
-    // apply to every word holding the pair
-    const list = where.get(key) ?? []
-    where.delete(key)
-    changed.clear()
+    // Apply to every word holding the pair, updating only the pairs around each occurrence
+    // (as Hugging Face's Word::merge does; overlapping runs such as "a a a" come out right
+    // because the left neighbour is read after it has been rewritten).
+    const list = table.where[slot] ?? []
+    table.where[slot] = undefined
+    changed.length = 0
     for (const w of list) {
       if (stamp[w] === merges) continue
       stamp[w] = merges
       const s = syms[w]!
-      let has = false
-      for (let i = 0; i + 1 < s.length; i++) if (s[i] === a && s[i + 1] === b) { has = true; break }
-      if (!has) continue
       const c = counts[w]!
-      for (let i = 0; i + 1 < s.length; i++) addPair(s[i]!, s[i + 1]!, -c, w)
-      const out: number[] = []
-      for (let i = 0; i < s.length; i++) {
-        if (i + 1 < s.length && s[i] === a && s[i + 1] === b) {
-          out.push(id)
-          i++
-        } else out.push(s[i]!)
+      const n = s.length
+      let k = 0
+      let r = 0
+      let hit = false
+      while (r < n) {
+        if (r + 1 < n && s[r] === a && s[r + 1] === b) {
+          hit = true
+          if (k > 0) {
+            touch(s[k - 1]!, a, -c, w)
+            touch(s[k - 1]!, id, c, w)
+          }
+          s[k++] = id
+          r += 2
+          if (r < n) {
+            touch(id, s[r]!, c, w)
+            touch(b, s[r]!, -c, w)
+          }
+        } else s[k++] = s[r++]!
       }
-      const ns = Int32Array.from(out)
-      syms[w] = ns
-      for (let i = 0; i + 1 < ns.length; i++) addPair(ns[i]!, ns[i + 1]!, c, w)
+      if (hit) syms[w] = s.subarray(0, k)
     }
-    pairCount.delete(key)
-    for (const k of changed) {
-      const c = pairCount.get(k) ?? 0
-      if (c <= 0) pairCount.delete(k)
-      else if (c >= minCount && k !== key) heap.push(c, k)
+    table.count[slot] = 0
+    for (const i of changed) {
+      const c = table.count[i]!
+      if (c >= minCount && i !== slot) heap.push(c, i)
     }
     if ((merges & 255) === 0) {
       if (options.signal?.aborted) throw new EngineError('cancelled', 'learning was cancelled')

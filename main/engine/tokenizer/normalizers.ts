@@ -40,6 +40,10 @@ export function patternRegExp(pattern: unknown, where: string): RegExp {
 
 function replace(pattern: RegExp, content: string): Normalizer {
   return (s) => {
+    if (!s.tracked) {
+      s.text = s.text.replace(pattern, () => content)
+      return
+    }
     pattern.lastIndex = 0
     if (!pattern.test(s.text)) return
     pattern.lastIndex = 0
@@ -83,6 +87,10 @@ export function buildNormalizer(json: unknown, where = 'normalizer'): Normalizer
       const prepend = String(n.prepend ?? '')
       return (s) => {
         if (s.text.length === 0) return
+        if (!s.tracked) {
+          s.text = prepend + s.text
+          return
+        }
         s.rebuild([
           { text: prepend, from: 0, to: 0 },
           { text: s.text, from: 0, to: s.text.length },

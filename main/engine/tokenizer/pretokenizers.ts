@@ -79,9 +79,19 @@ export function splitBy(s: NormalizedString, re: RegExp, behavior: SplitBehavior
   return pieces
 }
 
+const byteLevelCache = new Map<string, string>()
+
 /** Rewrites a piece into the byte-level alphabet: one unit per UTF-8 byte, each aligned to its character. */
 export function byteLevelTransform(s: NormalizedString): void {
   const text = s.text
+  if (!s.tracked) {
+    // words repeat: remember their spelling (bounded)
+    const hit = byteLevelCache.get(text)
+    if (hit !== undefined) {
+      s.text = hit
+      return
+    }
+  }
   let ascii = true
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
@@ -106,6 +116,8 @@ export function byteLevelTransform(s: NormalizedString): void {
   if (!s.tracked) {
     let out = ''
     for (const p of parts) out += p.text
+    if (byteLevelCache.size > 100_000) byteLevelCache.clear()
+    byteLevelCache.set(text, out)
     s.text = out
   } else s.rebuild(parts)
 }

@@ -314,18 +314,60 @@ export class Tokenizer {
   /** The words BPE sees for this text (model alphabet), without added tokens: what a BPE learner counts. */
   words(text: string): string[] {
     const out: string[] = []
-    for (const s of this.segments(text, false)) if (!s.token) out.push(s.word.text)
+    this.forEachWord(text, (w) => out.push(w), null)
     return out
+  }
+
+  /** The fast, untracked walk over a text: each BPE word (model alphabet) and each added token, in order. */
+  private forEachWord(text: string, onWord: (word: string) => void, onAdded: ((t: AddedToken) => void) | null): void {
+    const root = NormalizedString.from(text, 0, false)
+    const marker = this.markerSplitSafe ? this.wordMarker! : null
+    for (const a of this.splitAdded(root, this.rawAdded)) {
+      if (a.token) {
+        onAdded?.(a.token)
+        continue
+      }
+      this.normalizer?.(a.piece)
+      for (const b of this.splitAdded(a.piece, this.normAdded)) {
+        if (b.token) {
+          onAdded?.(b.token)
+          continue
+        }
+        for (const w of this.preTokenizer ? this.preTokenizer([b.piece]) : [b.piece]) {
+          const t = w.text
+          if (t.length === 0) continue
+          if (!marker) {
+            onWord(t)
+            continue
+          }
+          // split before each word mark that follows other text (see splitAtMarker)
+          let from = 0
+          let at = t.indexOf(marker, 1)
+          while (at >= 0) {
+            if (!t.startsWith(marker, at - marker.length)) {
+              onWord(t.slice(from, at))
+              from = at
+            }
+            at = t.indexOf(marker, at + marker.length)
+          }
+          onWord(from === 0 ? t : t.slice(from))
+        }
+      }
+    }
   }
 
   // ---- encoding --------------------------------------------------------------------------
 
   encode(text: string, options: EncodeOptions = {}): number[] {
     const ids: number[] = []
-    for (const s of this.segments(text, false)) {
-      if (s.token) ids.push(s.token.id)
-      else for (const id of this.model.encodeWord(s.word.text)) ids.push(id)
-    }
+    const model = this.model
+    this.forEachWord(
+      text,
+      (w) => {
+        for (const id of model.encodeWord(w)) ids.push(id)
+      },
+      (t) => ids.push(t.id),
+    )
     return options.addSpecialTokens && this.postProcessor ? this.postProcessor(ids) : ids
   }
 
