@@ -191,3 +191,25 @@ describe('sweep prefixes', () => {
     for (const l of demoText('hu').heldout) expect(prefix.encode(l)).toEqual(small.tokenizer.encode(l))
   }, 60_000)
 })
+
+describe.each(['llama3', 'qwen3'] as const)('add 1000 Hungarian tokens to %s', (name) => {
+  it('writes merges in the base format and encodes like Hugging Face (ignore_merges, list-form merges)', async () => {
+    const base = ours(name)
+    const train = demoText('hu').train.slice(0, 10_000)
+    const words = await countWords(base, train)
+    const r = extendTokenizer(base, words, { mode: 'add', count: 1000 })
+    const file = join(tmp, `${name}-add.json`)
+    writeFileSync(file, r.json)
+    const merges = (JSON.parse(r.json) as { model: { merges: unknown[] } }).model.merges
+    expect(typeof merges[merges.length - 1]).toBe(name === 'qwen3' ? 'object' : 'string')
+    // new ids start after the added (special) tokens
+    expect(r.changes.added[0]!.id).toBe(base.vocabSize)
+    const ref = hf(file)
+    const lines = [...demoText('hu').heldout, ...demoText('en').heldout.slice(0, 200)]
+    const got = await hfEncode(ref, lines)
+    expect(lines.filter((l, i) => r.tokenizer.encode(l).join(',') !== got[i]!.join(','))).toEqual([])
+    const list = [...words.counts.keys()]
+    const seg = await hfEncode(ref, list.map((w) => rawText(base, w)))
+    expect(list.filter((w, i) => seg[i]!.join(',') !== r.learn.segment(w).join(','))).toEqual([])
+  }, 60_000)
+})
