@@ -230,7 +230,7 @@ async function learn(counts: Map<string, number>, maxTokens: number, repeat: num
   for (let r = 0; r < repeat; r++) {
     const tok = await Tokenizer.fromFile(LLAMA2) // fresh: its BPE word cache starts cold every time
     const t0 = now()
-    last = learnContinuedBpe(tok.model, counts, tok.vocabSize, { maxTokens, minCount: 2 })
+    last = await learnContinuedBpe(tok.model, counts, tok.vocabSize, { maxTokens, minCount: 2 })
     seconds.push(now() - t0)
   }
   const merges = last!.tokens.filter((t) => t.kind === 'merge').length

@@ -214,7 +214,7 @@ export interface ExtendOptions {
 }
 
 /** Learns and applies `count` new tokens; everything happens in memory, nothing is written. */
-export function extendTokenizer(base: Tokenizer, words: WordCounts, options: ExtendOptions): ExtendResult {
+export async function extendTokenizer(base: Tokenizer, words: WordCounts, options: ExtendOptions): Promise<ExtendResult> {
   const { mode, count } = options
   const minCount = options.minCount ?? 2
   if (!Number.isInteger(count) || count < 1) throw new EngineError('bad-input', `count must be a positive whole number, not ${count}`)
@@ -240,7 +240,7 @@ export function extendTokenizer(base: Tokenizer, words: WordCounts, options: Ext
   }
 
   const firstId = base.vocabSize
-  const learn = learnContinuedBpe(startModel, words.counts, firstId, { maxTokens: count, minCount, ...(options.signal ? { signal: options.signal } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) })
+  const learn = await learnContinuedBpe(startModel, words.counts, firstId, { maxTokens: count, minCount, ...(options.signal ? { signal: options.signal } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) })
   if (learn.tokens.length < count) {
     throw new EngineError('bad-input', `the corpus yields only ${learn.tokens.length} new tokens, fewer than the ${count} asked for (${learn.exhausted ?? 'no more pairs'})`, {
       hint: `Ask for at most ${learn.tokens.length} tokens, lower the minimum count (now ${minCount}), or add more target text.`,

@@ -193,7 +193,16 @@ class PairHeap {
  * Learns up to `maxTokens` tokens on `words` (word → count) starting from `base`.
  * `firstId` is the provisional id of the first new token (the base's vocabulary size).
  */
-export function learnContinuedBpe(base: BpeModel, words: Map<string, number>, firstId: number, options: LearnOptions): LearnResult {
+export async function learnContinuedBpe(base: BpeModel, words: Map<string, number>, firstId: number, options: LearnOptions): Promise<LearnResult> {
+  // Learning is CPU-bound; it yields to the event loop every few milliseconds so that progress
+  // reaches the app and cancellation is seen while it runs.
+  let lastYield = performance.now()
+  const breathe = async () => {
+    if (performance.now() - lastYield < 50) return
+    await new Promise((r) => setImmediate(r))
+    lastYield = performance.now()
+    if (options.signal?.aborted) throw new EngineError('cancelled', 'learning was cancelled')
+  }
   const minCount = options.minCount ?? 2
   const tokens: LearnedToken[] = []
   let nextId = firstId
@@ -222,7 +231,9 @@ export function learnContinuedBpe(base: BpeModel, words: Map<string, number>, fi
   const syms: Int32Array[] = []
   let totalWords = 0
   const ignoreMerges = base.options.ignoreMerges
+  let seen = 0
   for (const [w, c] of words) {
+    if ((++seen & 4095) === 0) await breathe()
     totalWords += c
     const ids = startModel.encodeWord(w)
     if (ids.length < 2) continue // nothing to merge
@@ -343,8 +354,8 @@ export function learnContinuedBpe(base: BpeModel, words: Map<string, number>, fi
       if (c >= minCount && i !== slot) heap.push(c, i)
     }
     if ((merges & 255) === 0) {
-      if (options.signal?.aborted) throw new EngineError('cancelled', 'learning was cancelled')
       options.onProgress?.(tokens.length)
+      await breathe()
     }
   }
   options.onProgress?.(tokens.length)

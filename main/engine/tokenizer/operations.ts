@@ -85,7 +85,7 @@ export async function extendFiles(input: ExtendInput, ctx: Progress = quiet): Pr
   }
   const tCount = performance.now()
   ctx.progress({ fraction: 0.5, message: `Learning ${input.count} tokens…` })
-  const result = extendTokenizer(base, words, {
+  const result = await extendTokenizer(base, words, {
     mode: input.mode,
     count: input.count,
     ...(input.minCount !== undefined ? { minCount: input.minCount } : {}),
@@ -140,7 +140,7 @@ export async function sweep(input: SweepInput, ctx: Progress = quiet): Promise<S
   const max = counts[counts.length - 1]!
   const base = input.base
   ctx.progress({ fraction: 0.3, message: `Learning up to ${max} tokens…` })
-  const learn = learnContinuedBpe(base.model, words.counts, base.vocabSize, {
+  const learn = await learnContinuedBpe(base.model, words.counts, base.vocabSize, {
     maxTokens: max,
     ...(input.minCount !== undefined ? { minCount: input.minCount } : {}),
     signal: ctx.signal,

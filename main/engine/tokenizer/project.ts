@@ -146,7 +146,7 @@ export async function projectExtend(dir: string, mode: ExtendMode, count: number
     reference = await countTokens(base, mix(), ctx.signal)
   }
   const tCount = performance.now()
-  const result = extendTokenizer(base, words, {
+  const result = await extendTokenizer(base, words, {
     mode,
     count,
     ...(reference ? { reference } : {}),

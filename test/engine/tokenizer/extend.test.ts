@@ -28,7 +28,7 @@ async function extend(name: TokenizerName, lang: 'hu' | 'th', mode: 'add' | 'rep
   const base = ours(name)
   const words = await countWords(base, demoText(lang).train)
   const reference = mode === 'replace' ? await countTokens(base, [...demoText('en').train, ...demoText(lang).train]) : undefined
-  const r = extendTokenizer(base, words, { mode, count, ...(reference ? { reference } : {}) })
+  const r = await extendTokenizer(base, words, { mode, count, ...(reference ? { reference } : {}) })
   return { base, r, words: words.counts }
 }
 
@@ -163,13 +163,13 @@ describe('bad requests', () => {
   it('says how many tokens the corpus can yield when asked for more', async () => {
     const base = ours('llama2')
     const words = await countWords(base, demoText('hu').train.slice(0, 20))
-    expect(() => extendTokenizer(base, words, { mode: 'add', count: 50_000 })).toThrow(/yields only \d+ new tokens/)
+    await expect(extendTokenizer(base, words, { mode: 'add', count: 50_000 })).rejects.toThrow(/yields only \d+ new tokens/)
   })
 
   it('refuses an empty corpus', async () => {
     const base = ours('gpt2')
     const words = await countWords(base, [])
-    expect(() => extendTokenizer(base, words, { mode: 'add', count: 10 })).toThrow(/empty/)
+    await expect(extendTokenizer(base, words, { mode: 'add', count: 10 })).rejects.toThrow(/empty/)
   })
 
   it('says how many base tokens can be freed when asked for more', async () => {
@@ -185,8 +185,8 @@ describe('sweep prefixes', () => {
   it('a prefix of the learned list is the tokenizer that add-mode with that count writes', async () => {
     const base = ours('gpt2')
     const words = await countWords(base, demoText('hu').train)
-    const full = extendTokenizer(base, words, { mode: 'add', count: 2000 })
-    const small = extendTokenizer(base, words, { mode: 'add', count: 500 })
+    const full = await extendTokenizer(base, words, { mode: 'add', count: 2000 })
+    const small = await extendTokenizer(base, words, { mode: 'add', count: 500 })
     const prefix = prefixTokenizer(base, full.learn, 500)
     for (const l of demoText('hu').heldout) expect(prefix.encode(l)).toEqual(small.tokenizer.encode(l))
   }, 60_000)
@@ -197,7 +197,7 @@ describe.each(['llama3', 'qwen3'] as const)('add 1000 Hungarian tokens to %s', (
     const base = ours(name)
     const train = demoText('hu').train.slice(0, 10_000)
     const words = await countWords(base, train)
-    const r = extendTokenizer(base, words, { mode: 'add', count: 1000 })
+    const r = await extendTokenizer(base, words, { mode: 'add', count: 1000 })
     const file = join(tmp, `${name}-add.json`)
     writeFileSync(file, r.json)
     const merges = (JSON.parse(r.json) as { model: { merges: unknown[] } }).model.merges

@@ -79,6 +79,25 @@ describe('vocabulary step operations', () => {
     }
   }, 90_000)
 
+  it('cancels an extension while it learns, leaving no output folder', async () => {
+    const engine = new Engine({ mode: 'cli', home: tmp() })
+    try {
+      const dir = await projectWithText(engine)
+      await engine.invoke('vocab.setBase', { dir, path: TOKENIZER_FILES.llama2 })
+      const { job } = await engine.invoke('vocab.extend', { dir, mode: 'add', count: 3000 })
+      const off = engine.jobs.onChange((j) => {
+        if (j.id === job.id && /Learned/.test(j.progress.message)) void engine.invoke('jobs.cancel', { id: job.id })
+      })
+      const final = await engine.jobs.wait(job.id)
+      off()
+      expect(final.state).toBe('cancelled')
+      expect((await fs.readdir(join(dir, 'tokenizer'))).sort()).toEqual(['base'])
+      expect((await engine.invoke('vocab.status', { dir })).outputs).toEqual([])
+    } finally {
+      await engine.close()
+    }
+  }, 60_000)
+
   it('refuses a sweep before there is a base tokenizer or text', async () => {
     const engine = new Engine({ mode: 'cli', home: tmp() })
     try {
