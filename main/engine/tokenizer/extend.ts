@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto'
 import type { ExtendMode } from '../contract'
 import { EngineError } from '../errors'
-import { BpeModel, ID_LIMIT } from './bpe'
+import { BpeModel } from './bpe'
 import { learnContinuedBpe, type LearnResult } from './learn'
 import { Tokenizer, type TokenizerJson } from './tokenizer'
 
@@ -53,8 +53,13 @@ export interface VocabChanges {
   mode: ExtendMode
   count: number
   minCount: number
-  base: { sha256: string; family: string; vocabSize: number; modelVocab: number; merges: number }
-  tokenizer: { vocabSize: number; modelVocab: number; merges: number }
+  /**
+   * The base tokenizer. `vocabSha256` fingerprints its vocabulary (every id and token, added tokens
+   * included, one `id\ttoken\n` line each in id order), so that a model step can check it was given
+   * changes made for its own tokenizer.
+   */
+  base: { vocabSha256: string; family: string; vocabSize: number; modelVocab: number; merges: number }
+  tokenizer: { vocabSha256: string; vocabSize: number; modelVocab: number; merges: number }
   corpus: { lines: number; bytes: number; words: number; distinctWords: number }
   reference: { lines: number; bytes: number; tokens: number } | null
   added: AddedTokenChange[]
@@ -199,8 +204,15 @@ export function chooseRemovals(tok: Tokenizer, freq: Float64Array, count: number
   return removed
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex')
+/** Fingerprint of a tokenizer's vocabulary: sha256 of `id\ttoken\n` for every id in order. */
+export function vocabFingerprint(tok: Tokenizer): string {
+  const h = createHash('sha256')
+  const size = tok.vocabSize
+  for (let id = 0; id < size; id++) {
+    const t = tok.idToToken(id)
+    if (t !== undefined) h.update(`${id}\t${t}\n`)
+  }
+  return h.digest('hex')
 }
 
 export interface ExtendOptions {
@@ -295,8 +307,8 @@ export async function extendTokenizer(base: Tokenizer, words: WordCounts, option
     mode,
     count,
     minCount,
-    base: { sha256: sha256(JSON.stringify(base.json)), family: base.family, vocabSize: base.vocabSize, modelVocab: model.size, merges: model.mergeList.length },
-    tokenizer: { vocabSize: tokenizer.vocabSize, modelVocab: tokenizer.model.size, merges: tokenizer.model.mergeList.length },
+    base: { vocabSha256: vocabFingerprint(base), family: base.family, vocabSize: base.vocabSize, modelVocab: model.size, merges: model.mergeList.length },
+    tokenizer: { vocabSha256: vocabFingerprint(tokenizer), vocabSize: tokenizer.vocabSize, modelVocab: tokenizer.model.size, merges: tokenizer.model.mergeList.length },
     corpus: { lines: words.lines, bytes: words.bytes, words: learn.totalWords, distinctWords: learn.distinctWords },
     reference: options.reference ? { lines: options.reference.lines, bytes: options.reference.bytes, tokens: options.reference.tokens } : null,
     added,
@@ -319,4 +331,3 @@ export function prefixTokenizer(base: Tokenizer, learn: { tokens: LearnResult['t
   return base.withModel(new BpeModel(vocab, merges, base.model.options))
 }
 
-export { ID_LIMIT }

@@ -18,7 +18,7 @@ export function translateOnigPattern(pattern: string): string {
   let caseless = 0 // depth inside (?i: ... )
   const groupStack: boolean[] = [] // for each open group: does it start a caseless scope?
   let atomStart = -1 // index in `out` where the last complete atom starts
-  let extraGroups = 0 // capture groups we introduced, to renumber nothing (patterns we see use no backrefs)
+  let extraGroups = 0 // named groups introduced for possessive quantifiers (p1, p2, …)
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!
     if (c === '\\') {

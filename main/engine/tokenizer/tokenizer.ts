@@ -223,15 +223,19 @@ export class Tokenizer {
   /** The same pipeline with another BPE model (the sweep's prefixes of the learned merges). */
   withModel(model: BpeModel): Tokenizer {
     const t = Object.create(Tokenizer.prototype) as Tokenizer
-    Object.assign(t, this, { model })
+    Object.assign(t, this, { model, cachedVocabSize: -1 })
     return t
   }
 
+  private cachedVocabSize = -1
+
   /** Number of embedding rows the ids need: highest id + 1. */
   get vocabSize(): number {
+    if (this.cachedVocabSize >= 0) return this.cachedVocabSize
     let max = -1
     for (const id of this.model.vocab.values()) if (id > max) max = id
     for (const t of this.added) if (t.id > max) max = t.id
+    this.cachedVocabSize = max + 1
     return max + 1
   }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chooseRemovals, countTokens, countWords, extendTokenizer, prefixTokenizer, protectedTokens, type ExtendResult } from '../../../main/engine/tokenizer/extend'
+import { chooseRemovals, countTokens, countWords, extendTokenizer, prefixTokenizer, protectedTokens, vocabFingerprint, type ExtendResult } from '../../../main/engine/tokenizer/extend'
 import { fertility } from '../../../main/engine/tokenizer/fertility'
 import { Tokenizer } from '../../../main/engine/tokenizer/tokenizer'
 import { demoText, hf, hfEncode, ours, type TokenizerName } from './fixtures'
@@ -80,6 +80,12 @@ describe.each(['llama2', 'gpt2'] as const)('add 5000 Hungarian tokens to %s', (n
     const before = await tokensPerWord(base, demoText('hu').heldout, 'hu')
     const after = await tokensPerWord(r.tokenizer, demoText('hu').heldout, 'hu')
     expect(after).toBeLessThan(before * 0.6)
+  })
+
+  it('fingerprints the base and the new vocabulary', () => {
+    expect(r.changes.base.vocabSha256).toMatch(/^[0-9a-f]{64}$/)
+    expect(r.changes.tokenizer.vocabSha256).not.toBe(r.changes.base.vocabSha256)
+    expect(vocabFingerprint(Tokenizer.fromJSON(JSON.stringify(base.json)))).toBe(r.changes.base.vocabSha256)
   })
 
   it('records how the base splits each new token, and the merge that makes it', () => {
