@@ -33,3 +33,29 @@ export function columnBars(values: readonly number[], width: number, height: num
     return { x, y: height - barHeight, width: barWidth, height: barHeight, center: x + barWidth / 2 }
   })
 }
+
+/**
+ * Round tick values from 0 up to at least `max` (about `count` of them, steps of 1, 2 or 5 times a
+ * power of ten): 0, 0.5, 1 … or 0, 2000, 4000 … The last tick is the top of the scale.
+ */
+export function niceTicks(max: number, count = 5): number[] {
+  if (!(max > 0) || !Number.isFinite(max)) return [0, 1]
+  const rough = max / Math.max(1, count)
+  const power = 10 ** Math.floor(Math.log10(rough))
+  const step = ([1, 2, 2.5, 5, 10].find((m) => m * power >= rough) ?? 10) * power
+  const ticks: number[] = []
+  for (let i = 0; ; i++) {
+    // Rounded to the step's precision so 0.1 + 0.2 does not show as 0.30000000000000004.
+    const value = Number((i * step).toPrecision(12))
+    ticks.push(value)
+    if (value >= max) break
+  }
+  return ticks
+}
+
+/** A function from `[domainMin, domainMax]` to `[rangeMin, rangeMax]`; the middle of the range when the domain is a point. */
+export function linearScale(domainMin: number, domainMax: number, rangeMin: number, rangeMax: number): (value: number) => number {
+  const span = domainMax - domainMin
+  if (!(Math.abs(span) > 0) || !Number.isFinite(span)) return () => (rangeMin + rangeMax) / 2
+  return (value) => rangeMin + ((value - domainMin) / span) * (rangeMax - rangeMin)
+}

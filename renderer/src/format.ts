@@ -100,3 +100,24 @@ export function scriptName(code: string, locale: string): string | null {
     return null
   }
 }
+
+/** A number with exactly `digits` decimals: 3.976 → "3.98". */
+export function formatDecimal(value: number, digits: number, locale: string = 'en'): string {
+  return new Intl.NumberFormat([locale, 'en'], { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value)
+}
+
+/** A relative change (−0.25 is a quarter less) as a signed percentage: "−45.7%", "+0.3%", "0%". */
+export function formatChange(change: number, locale: string = 'en'): string {
+  return new Intl.NumberFormat([locale, 'en'], { style: 'percent', maximumFractionDigits: 1, signDisplay: 'exceptZero' }).format(change)
+}
+
+/** Seconds of work: "0.4 s", "12 s", "3 min 5 s". */
+export function formatSeconds(seconds: number, locale: string = 'en'): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '—'
+  if (seconds < 10) return `${formatDecimal(seconds, 1, locale)} s`
+  const total = Math.round(seconds)
+  if (total < 60) return `${total} s`
+  const minutes = Math.floor(total / 60)
+  const rest = total % 60
+  return rest === 0 ? `${minutes} min` : `${minutes} min ${rest} s`
+}

@@ -38,7 +38,7 @@ export const WIZARD_STEPS: readonly WizardStep[] = [
     label: 'Vocabulary',
     summary:
       'Learn target-language tokens by continued BPE on the base tokenizer, adding them or replacing rarely used base tokens, with a fertility sweep and a live token preview.',
-    built: false,
+    built: true,
   },
   {
     id: 'replay',

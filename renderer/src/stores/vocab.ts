@@ -1,0 +1,148 @@
+/**
+ * The vocabulary of the open project: its base tokenizer, the last sweep over vocabulary sizes,
+ * the extended tokenizers written so far (`vocab.status`), and the jobs that change them
+ * (`vocab.sweep`, `vocab.extend`). The status is reloaded whenever such a job of the open project
+ * finishes.
+ */
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef } from 'vue'
+import type { ExtendMode, JobSnapshot, PreviewResult, VocabStatus } from '../../../main/engine/contract'
+import { getApi } from '../api/client'
+import { describeError, type DisplayError } from '../errors'
+import { INGEST_JOB_KIND } from './corpus'
+import { isFinished, useJobsStore } from './jobs'
+import { useProjectStore } from './project'
+
+/** The `kind` of the jobs `vocab.sweep` starts. */
+export const SWEEP_JOB_KIND = 'vocab-sweep'
+/** The `kind` of the jobs `vocab.extend` starts. */
+export const EXTEND_JOB_KIND = 'vocab-extend'
+
+type VocabJobKind = typeof SWEEP_JOB_KIND | typeof EXTEND_JOB_KIND
+const VOCAB_JOB_KINDS: readonly string[] = [SWEEP_JOB_KIND, EXTEND_JOB_KIND]
+
+export const useVocabStore = defineStore('vocab', () => {
+  const api = getApi()
+  const jobs = useJobsStore()
+  const projects = useProjectStore()
+
+  /** The latest status the engine sent, with the project folder it was asked for. */
+  const loaded = shallowRef<{ projectDir: string; status: VocabStatus } | null>(null)
+  const loading = ref(false)
+  /** Why the latest load failed, for the project it was for. */
+  const failed = shallowRef<{ projectDir: string; error: DisplayError } | null>(null)
+  /** The latest job of each kind started from this window, by project folder. */
+  const jobIds = shallowRef<Readonly<Record<string, Partial<Record<VocabJobKind, string>>>>>({})
+  /** Jobs whose finish already caused a reload. */
+  const reloadedFor = new Set<string>()
+  /** Only the newest load may set `loaded`: an older reply must not overwrite a newer one. */
+  let loadCount = 0
+
+  /** The open project's status; null until it has been loaded. */
+  const status = computed<VocabStatus | null>(() => (loaded.value !== null && loaded.value.projectDir === projects.currentDir ? loaded.value.status : null))
+  const loadError = computed<DisplayError | null>(() => (failed.value !== null && failed.value.projectDir === projects.currentDir ? failed.value.error : null))
+
+  /**
+   * The job of a kind to show: the latest started from here while it runs or no other does, else
+   * (after a reload, or when another window started it) the newest active one of the open project.
+   */
+  function jobOf(kind: VocabJobKind): JobSnapshot | null {
+    const dir = projects.currentDir
+    if (dir === null) return null
+    const id = jobIds.value[dir]?.[kind]
+    const others = jobs.active.filter((job) => job.kind === kind && job.projectDir === dir)
+    if (id !== undefined) {
+      const mine = jobs.get(id)
+      if (mine && (!isFinished(mine) || others.length === 0)) return mine
+    }
+    return others[0] ?? null
+  }
+
+  const sweepJob = computed(() => jobOf(SWEEP_JOB_KIND))
+  const extendJob = computed(() => jobOf(EXTEND_JOB_KIND))
+  const sweeping = computed(() => sweepJob.value !== null && !isFinished(sweepJob.value))
+  const extending = computed(() => extendJob.value !== null && !isFinished(extendJob.value))
+  /** Ingest jobs of the open project still running: a sweep or extension started now would miss their text. */
+  const ingestJobs = computed(() => jobs.active.filter((job) => job.kind === INGEST_JOB_KIND && job.projectDir !== null && job.projectDir === projects.currentDir))
+
+  api.onEvent((event) => {
+    if (event.type === 'job') onVocabJobFinished(event.job)
+  })
+
+  /** Reloads the status once per sweep or extension of the open project that finishes with a result. */
+  function onVocabJobFinished(job: JobSnapshot): void {
+    if (!VOCAB_JOB_KINDS.includes(job.kind) || job.state !== 'done' || reloadedFor.has(job.id)) return
+    if (job.projectDir === null || job.projectDir !== projects.currentDir) return
+    reloadedFor.add(job.id)
+    void load()
+  }
+
+  /** Asks the engine for the open project's status. Failures are kept in `loadError`, not thrown. */
+  async function load(): Promise<VocabStatus | null> {
+    const projectDir = projects.currentDir
+    if (projectDir === null) return null
+    const count = ++loadCount
+    loading.value = true
+    try {
+      const result = await api.call('vocab.status', { dir: projectDir })
+      if (count === loadCount) {
+        loaded.value = { projectDir, status: result }
+        failed.value = null
+      }
+      return result
+    } catch (error) {
+      if (count === loadCount) failed.value = { projectDir, error: describeError(error) }
+      return null
+    } finally {
+      if (count === loadCount) loading.value = false
+    }
+  }
+
+  /** Makes the tokenizer.json at `path` the project's base tokenizer; engine errors are thrown. */
+  async function setBase(path: string): Promise<VocabStatus> {
+    const projectDir = requireProjectDir()
+    const result = await api.call('vocab.setBase', { dir: projectDir, path })
+    // This reply is newer than any load still on its way.
+    loadCount++
+    loading.value = false
+    loaded.value = { projectDir, status: result }
+    failed.value = null
+    return result
+  }
+
+  /** Starts a sweep over `counts` new tokens; the engine answers at once with the job. */
+  async function sweep(counts: number[]): Promise<JobSnapshot> {
+    const dir = requireProjectDir()
+    const { job } = await api.call('vocab.sweep', { dir, counts })
+    return started(dir, SWEEP_JOB_KIND, job)
+  }
+
+  /** Starts writing an extended tokenizer; the engine answers at once with the job. */
+  async function extend(mode: ExtendMode, count: number): Promise<JobSnapshot> {
+    const dir = requireProjectDir()
+    const { job } = await api.call('vocab.extend', { dir, mode, count })
+    return started(dir, EXTEND_JOB_KIND, job)
+  }
+
+  function started(dir: string, kind: VocabJobKind, job: JobSnapshot): JobSnapshot {
+    jobs.track(job)
+    jobIds.value = { ...jobIds.value, [dir]: { ...jobIds.value[dir], [kind]: job.id } }
+    // A very short job may be done before its reply arrives, and its event may have been missed.
+    onVocabJobFinished(jobs.get(job.id) ?? job)
+    return job
+  }
+
+  /** How `text` splits under the base tokenizer and with the first `count` tokens of the last sweep. */
+  async function preview(text: string, count: number): Promise<PreviewResult> {
+    const dir = requireProjectDir()
+    return api.call('vocab.preview', { dir, text, count })
+  }
+
+  function requireProjectDir(): string {
+    const dir = projects.currentDir
+    if (dir === null) throw new Error('No project is open.')
+    return dir
+  }
+
+  return { status, loading, loadError, sweepJob, extendJob, sweeping, extending, ingestJobs, load, setBase, sweep, extend, preview }
+})
