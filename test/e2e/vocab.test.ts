@@ -100,6 +100,15 @@ describe('the Vocabulary step in Chromium', () => {
     await fs.access(join(home, 'demo', 'tokenizer', 'add-200', 'tokenizer.json'))
     expect(await page.getByTestId('vocab-error').count()).toBe(0)
     await page.screenshot({ path: join(shots, 'vocab-extended.png'), fullPage: true })
+
+    // The Corpus step estimates how many tokens each corpus comes to under the base tokenizer;
+    // GPT-2 spends more tokens per byte on Hungarian than on English.
+    await page.getByTestId('wizard-step-corpus').click()
+    const tokens = (role: string) => page.getByTestId(`corpus-train-tokens-${role}`)
+    await expect.poll(() => tokens('target').isVisible(), { timeout: 30_000 }).toBe(true)
+    const bytesPerToken = async (role: string) => decimal((/([\d.]+) bytes per token/.exec((await page.getByTestId(`corpus-tokens-note-${role}`).textContent()) ?? '') ?? [])[1] ?? null)
+    expect(digits(await tokens('target').textContent())).toBeGreaterThan(100_000)
+    expect(await bytesPerToken('english')).toBeGreaterThan(await bytesPerToken('target'))
     await page.context().close()
   })
 })
