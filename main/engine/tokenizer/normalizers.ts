@@ -116,8 +116,9 @@ export function buildNormalizer(json: unknown, where = 'normalizer'): Normalizer
     }
     case 'StripAccents':
       return (s) => {
-        if (!/\p{Mn}/u.test(s.text)) return
-        s.mapSegments(codePoints(s.text), (c) => (/\p{Mn}/u.test(c) ? '' : c))
+        // Hugging Face removes every combining mark (Mn, Mc, Me), not only non-spacing ones
+        if (!/\p{M}/u.test(s.text)) return
+        s.mapSegments(codePoints(s.text), (c) => (/\p{M}/u.test(c) ? '' : c))
       }
     default:
       throw new EngineError('bad-input', `${where}: the normalizer type ${JSON.stringify(n.type)} is not supported yet`, {

@@ -33,6 +33,8 @@ export function splitBy(s: NormalizedString, re: RegExp, behavior: SplitBehavior
   if (last < s.text.length) ranges.push([last, s.text.length, false])
   if (invert) for (const r of ranges) r[2] = !r[2]
 
+  // As NormalizedString::split: a delimiter merges with its neighbour only when that neighbour is
+  // not a delimiter itself; Contiguous joins runs of delimiters.
   const out: [number, number][] = []
   switch (behavior) {
     case 'Removed':
@@ -41,38 +43,38 @@ export function splitBy(s: NormalizedString, re: RegExp, behavior: SplitBehavior
     case 'Isolated':
       for (const [a, b] of ranges) out.push([a, b])
       break
-    case 'MergedWithPrevious':
+    case 'MergedWithPrevious': {
+      let previousMatch = false
       for (const [a, b, m] of ranges) {
-        const prev = out[out.length - 1]
-        if (m && prev && prev[1] === a) prev[1] = b
+        const last = out[out.length - 1]
+        if (m && !previousMatch && last) last[1] = b
         else out.push([a, b])
+        previousMatch = m
       }
-      break
-    case 'MergedWithNext': {
-      let pending = -1
-      for (const [a, b, m] of ranges) {
-        if (m) {
-          if (pending >= 0) out.push([pending, a])
-          pending = a
-        } else {
-          out.push([pending >= 0 ? pending : a, b])
-          pending = -1
-        }
-      }
-      if (pending >= 0) out.push([pending, s.text.length])
       break
     }
-    case 'Contiguous':
+    case 'MergedWithNext': {
+      let nextMatch = false
+      for (let i = ranges.length - 1; i >= 0; i--) {
+        const [a, b, m] = ranges[i]!
+        const first = out[out.length - 1]
+        if (m && !nextMatch && first) first[0] = a
+        else out.push([a, b])
+        nextMatch = m
+      }
+      out.reverse()
+      break
+    }
+    case 'Contiguous': {
+      let previousMatch = false
       for (const [a, b, m] of ranges) {
-        const prev = out[out.length - 1] as ([number, number] & { m?: boolean }) | undefined
-        if (m && prev && prev.m && prev[1] === a) prev[1] = b
-        else {
-          const r = [a, b] as [number, number] & { m?: boolean }
-          r.m = m
-          out.push(r)
-        }
+        const last = out[out.length - 1]
+        if (m === previousMatch && last) last[1] = b
+        else out.push([a, b])
+        previousMatch = m
       }
       break
+    }
   }
   const pieces: NormalizedString[] = []
   for (const [a, b] of out) if (b > a) pieces.push(a === 0 && b === s.text.length ? s : s.slice(a, b))
@@ -122,10 +124,11 @@ export function byteLevelTransform(s: NormalizedString): void {
   } else s.rebuild(parts)
 }
 
+/** Applies `f` to every piece; empty pieces are dropped, as PreTokenizedString::split does. */
 function perPiece(f: (s: NormalizedString) => NormalizedString[]): PreTokenizer {
   return (pieces) => {
     const out: NormalizedString[] = []
-    for (const p of pieces) for (const q of f(p)) out.push(q)
+    for (const p of pieces) for (const q of f(p)) if (q.text.length > 0) out.push(q)
     return out
   }
 }
