@@ -266,6 +266,13 @@ export async function extendTokenizer(base: Tokenizer, words: WordCounts, option
   const json = structuredClone(base.json) as TokenizerJson
   const vocabEntries: [string, number][] = []
   for (const [t, id] of startModel.vocab) vocabEntries.push([t, id])
+  if (mode === 'add') {
+    // Hugging Face gives an added token that is not in the model's vocabulary the id after the
+    // model's vocabulary; with new tokens in the model, Llama 3's <|begin_of_text|> would move from
+    // 128000 to 128000 + N. Listing the added tokens in the model's vocabulary too (as Llama 2's
+    // <s> is) keeps every id where it was.
+    for (const t of base.added) if (!startModel.vocab.has(t.content)) vocabEntries.push([t.content, t.id])
+  }
   for (const t of learn.tokens) vocabEntries.push([t.token, finalId(t.id)])
   vocabEntries.sort((a, b) => a[1] - b[1])
   json.model.vocab = Object.fromEntries(vocabEntries)

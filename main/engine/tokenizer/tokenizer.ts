@@ -21,7 +21,10 @@ import { escapeRegExp } from './regex'
 export type TokenizerFamily = 'byte-level-bpe' | 'sentencepiece-bpe' | 'bpe'
 
 export interface AddedToken {
+  /** The id Hugging Face gives it (see the constructor). */
   id: number
+  /** The id the file gives, which Hugging Face does not use. */
+  fileId: number
   content: string
   special: boolean
   normalized: boolean
@@ -154,20 +157,31 @@ export class Tokenizer {
       }
     }
     this.markerSplitSafe = safe
-    // added tokens
+    // Added tokens. Hugging Face does not take their ids from the file: a token whose content is in
+    // the model's vocabulary gets that id; any other gets the next id after the model's vocabulary
+    // (its number of entries) and the added tokens so far. The same rule here keeps us id for id.
     const list = json.added_tokens ?? []
     if (!Array.isArray(list)) throw bad(file, 'added_tokens must be a list')
-    this.added = list.map((t, i) => {
+    const modelCount = vocab.size
+    let maxAdded = -1
+    const seen = new Set<string>()
+    this.added = []
+    list.forEach((t, i) => {
       if (!t || typeof t !== 'object' || typeof t.content !== 'string' || !Number.isInteger(t.id)) throw bad(file, `added_tokens[${i}]: needs an integer id and a content string`)
-      return {
-        id: t.id as number,
+      if (seen.has(t.content)) return
+      seen.add(t.content)
+      const id = vocab.get(t.content) ?? (maxAdded < 0 ? modelCount : maxAdded >= modelCount ? maxAdded + 1 : modelCount)
+      maxAdded = Math.max(maxAdded, id)
+      this.added.push({
+        id,
+        fileId: t.id as number,
         content: t.content,
         special: t.special === true,
         normalized: t.normalized === true,
         lstrip: t.lstrip === true,
         rstrip: t.rstrip === true,
         singleWord: t.single_word === true,
-      }
+      })
     })
     for (const t of this.added) {
       this.addedById.set(t.id, t)

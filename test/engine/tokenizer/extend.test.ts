@@ -211,7 +211,10 @@ describe.each(['llama3', 'qwen3'] as const)('add 1000 Hungarian tokens to %s', (
     // new ids start after the added (special) tokens
     expect(r.changes.added[0]!.id).toBe(base.vocabSize)
     const ref = hf(file)
-    const lines = [...demoText('hu').heldout, ...demoText('en').heldout.slice(0, 200)]
+    // special tokens keep their ids (Hugging Face assigns added tokens' ids itself)
+    for (const t of base.added) expect(ref.tokenToId(t.content)).toBe(t.id)
+    expect(ref.getVocabSize(true)).toBe(base.vocabSize + 1000)
+    const lines = ['<|begin_of_text|>Szia<|end_of_text|>', '<|im_start|>user\nSzia<|im_end|>', ...demoText('hu').heldout, ...demoText('en').heldout.slice(0, 200)]
     const got = await hfEncode(ref, lines)
     expect(lines.filter((l, i) => r.tokenizer.encode(l).join(',') !== got[i]!.join(','))).toEqual([])
     const list = [...words.counts.keys()]

@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Tokenizer as HfTokenizer } from 'tokenizers'
 import { Tokenizer } from '../../../main/engine/tokenizer/tokenizer'
@@ -135,5 +135,43 @@ describe('the demo base tokenizer', () => {
     for (const text of [...HARD_CASES.filter((t) => !t.includes('<|')), ...sample(demoText('hu').heldout, 200), ...sample(demoText('en').heldout, 200)]) {
       expect(tok.encode(text)).toEqual(encode(text))
     }
+  })
+})
+
+describe('added tokens', () => {
+  it('match like Hugging Face with lstrip, rstrip, single_word and normalized flags', async () => {
+    const base = JSON.parse(readFileSync(TOKENIZER_FILES.gpt2, 'utf8'))
+    const next = 50257
+    const added = (id: number, content: string, flags: Record<string, boolean>) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: false, ...flags })
+    const json = {
+      ...base,
+      normalizer: { type: 'Lowercase' },
+      added_tokens: [
+        ...base.added_tokens,
+        added(next, '<mask>', { lstrip: true, special: true }),
+        added(next + 1, '[sep]', { rstrip: true, special: true }),
+        added(next + 2, 'cat', { single_word: true }),
+        added(next + 3, 'ünnep', { normalized: true }),
+        added(next + 4, '<mask>x', {}),
+      ],
+    }
+    const file = join(mkdtempSync(join(tmpdir(), 'vernacular-added-')), 'tokenizer.json')
+    writeFileSync(file, JSON.stringify(json))
+    const ref = hf(file)
+    const tok = Tokenizer.fromJSON(JSON.stringify(json), file)
+    const texts = [
+      'a  <mask> b',
+      'a<mask>x b <mask>xx',
+      'x [sep]   y[sep]',
+      'cat concat cats the cat. Cat',
+      'ÜNNEP ünnepi Ünnep',
+      '<|endoftext|>hello<mask>',
+      ...HARD_CASES,
+    ]
+    const expected = await hfEncode(ref, texts)
+    expect(texts.map((t) => tok.encode(t))).toEqual(expected)
+    const decoded = await ref.decodeBatch(expected, true)
+    expect(expected.map((ids) => tok.decode(ids, { skipSpecialTokens: true }))).toEqual(decoded)
+    rmSync(dirname(file), { recursive: true, force: true })
   })
 })

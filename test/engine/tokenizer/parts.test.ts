@@ -21,7 +21,7 @@ const TEXTS = [
 
 const MODEL = { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab: { a: 0 }, merges: [] }
 
-function hfWith(part: { normalizer?: unknown; pre_tokenizer?: unknown }): HfTokenizer {
+function hfWith(part: { normalizer?: unknown; pre_tokenizer?: unknown; decoder?: unknown }): HfTokenizer {
   return HfTokenizer.fromString(
     JSON.stringify({ version: '1.0', truncation: null, padding: null, added_tokens: [], normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, model: MODEL, ...part }),
   )
