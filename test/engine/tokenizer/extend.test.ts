@@ -145,6 +145,8 @@ describe('replace 5000 Llama 2 tokens with Hungarian ones', () => {
     const lines = [...demoText('hu').heldout, ...demoText('en').heldout.slice(0, 300)]
     const got = await hfEncode(ref, lines)
     expect(lines.filter((l, i) => r.tokenizer.encode(l).join(',') !== got[i]!.join(','))).toEqual([])
+    const decoded = await ref.decodeBatch(got, false)
+    expect(got.filter((ids, i) => r.tokenizer.decode(ids) !== decoded[i])).toEqual([])
   })
 
   it('raises English held-out tokens per word by under 1%', async () => {
@@ -217,6 +219,8 @@ describe.each(['llama3', 'qwen3'] as const)('add 1000 Hungarian tokens to %s', (
     const lines = ['<|begin_of_text|>Szia<|end_of_text|>', '<|im_start|>user\nSzia<|im_end|>', ...demoText('hu').heldout, ...demoText('en').heldout.slice(0, 200)]
     const got = await hfEncode(ref, lines)
     expect(lines.filter((l, i) => r.tokenizer.encode(l).join(',') !== got[i]!.join(','))).toEqual([])
+    const decoded = await ref.decodeBatch(got, false)
+    expect(got.filter((ids, i) => r.tokenizer.decode(ids) !== decoded[i])).toEqual([])
     const list = [...words.counts.keys()]
     const seg = await hfEncode(ref, list.map((w) => rawText(base, w)))
     expect(list.filter((w, i) => seg[i]!.join(',') !== r.learn.segment(w).join(','))).toEqual([])
