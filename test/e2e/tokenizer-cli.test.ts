@@ -137,3 +137,26 @@ describe('vernacular tokenizer', () => {
     expect((await fs.readdir(out)).sort()).toEqual(['tokenizer.json', 'vocab-changes.json'])
   })
 })
+
+describe('vernacular tokenizer input files', () => {
+  it('reads .jsonl and .gz corpora like plain text', async () => {
+    const dir = tmp()
+    const lines = demoText('hu').heldout.slice(0, 300)
+    const txt = join(dir, 'hu.txt')
+    const jsonl = join(dir, 'hu.jsonl')
+    const gz = join(dir, 'hu.txt.gz')
+    await fs.writeFile(txt, lines.join('\n') + '\n')
+    await fs.writeFile(jsonl, lines.map((text, i) => JSON.stringify({ id: i, text })).join('\n') + '\n')
+    const { gzipSync } = await import('node:zlib')
+    await fs.writeFile(gz, gzipSync(lines.join('\n') + '\n'))
+    const env = { VERNACULAR_HOME: join(dir, 'home') }
+    const results = []
+    for (const f of [txt, jsonl, gz]) {
+      const r = await runCli(['tokenizer', 'fertility', '--tokenizer', GPT2, '--text', f, '--lang', 'hu', '--json'], { env })
+      expect(r.code, r.stderr).toBe(0)
+      results.push(JSON.parse(r.stdout))
+    }
+    expect(results[1]).toEqual(results[0])
+    expect(results[2]).toEqual(results[0])
+  })
+})

@@ -8,11 +8,14 @@ import { createReadStream } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { EngineError } from '../errors'
-import { readLines, type ReadCounters } from '../corpus/readers'
+import { formatOf, readDocuments, readLines, type ReadCounters } from '../corpus/readers'
 import { readRoleState, roleDir } from '../corpus/store'
 import type { CorpusRole } from '../contract'
 
-/** Lines of a UTF-8 text file (or .gz), empty lines skipped unless `keepEmpty`. */
+/**
+ * Lines of a UTF-8 text file (or .gz), empty lines skipped unless `keepEmpty`; `.jsonl`, `.csv`
+ * and `.tsv` files give the lines of their `text` field or column.
+ */
 export async function* textFileLines(path: string, signal?: AbortSignal, keepEmpty = false): AsyncGenerator<string> {
   let bytes: number
   try {
@@ -25,8 +28,22 @@ export async function* textFileLines(path: string, signal?: AbortSignal, keepEmp
     throw new EngineError(code === 'ENOENT' ? 'not-found' : 'io', code === 'ENOENT' ? `${path}: no such file` : `${path}: ${(e as Error).message}`, { file: path })
   }
   const counters: ReadCounters = { rawBytes: 0, invalidBytesReplaced: 0 }
-  for await (const l of readLines({ path, format: 'txt', compressed: path.endsWith('.gz'), bytes }, { invalidUtf8: 'reject' }, counters, signal)) {
-    if (keepEmpty || l.text.length > 0) yield l.text
+  const kind = formatOf(path) ?? { format: 'txt' as const, compressed: path.toLowerCase().endsWith('.gz') }
+  const file = { path, format: kind.format, compressed: kind.compressed, bytes }
+  try {
+    if (kind.format === 'txt') {
+      for await (const l of readLines(file, { invalidUtf8: 'reject' }, counters, signal)) if (keepEmpty || l.text.length > 0) yield l.text
+    } else {
+      // .jsonl and .csv/.tsv as the Corpus step reads them, with the text in a field or column named "text"
+      const options = { invalidUtf8: 'reject' as const, jsonlField: 'text', csvColumn: 'text', txtMode: 'line' as const }
+      for await (const d of readDocuments(file, options, counters, signal)) for (const l of d.text.split('\n')) if (l.length > 0) yield l
+    }
+  } catch (e) {
+    // the readers' hints speak of the Corpus step's options; here the fix is the file itself
+    if (e instanceof EngineError && /UTF-8/.test(e.message)) {
+      throw new EngineError(e.code, e.message, { file: path, hint: 'Convert the file to UTF-8 first, for example with `iconv -f latin2 -t utf-8 FILE > FILE.utf8`.' })
+    }
+    throw e
   }
 }
 
