@@ -66,44 +66,51 @@ export interface ExtendInput {
   minCount?: number
 }
 
-export async function extendFiles(input: ExtendInput, ctx: Progress = quiet): Promise<ExtendSummary> {
+export interface ExtensionRun {
+  base: Tokenizer
+  mode: ExtendMode
+  count: number
+  minCount?: number
+  /** The target training text (read once). */
+  corpus: AsyncIterable<string>
+  corpusBytes: number
+  /** Replace mode: the English and target text whose base-token frequencies choose the tokens to free. */
+  reference: AsyncIterable<string> | null
+  out: string
+  /** Also write summary.json (a project lists its extended tokenizers from it). */
+  withSummary: boolean
+  warnings: string[]
+}
+
+/** Counts, learns and writes one extended tokenizer: the work behind `tokenizer extend` and the Vocabulary step. */
+export async function runExtension(run: ExtensionRun, ctx: Progress = quiet): Promise<ExtendSummary> {
   const t0 = performance.now()
-  const base = await Tokenizer.fromFile(input.base)
-  const warnings: string[] = []
-  const bytes = await totalBytes(input.corpus)
+  const { base, mode, count, out } = run
   ctx.progress({ fraction: 0, message: 'Counting words…' })
-  const words = await countCorpusWords(base, textFilesLines(input.corpus, ctx.signal), bytes, ctx, 0, 0.4)
+  const words = await countCorpusWords(base, run.corpus, run.corpusBytes, ctx, 0, 0.4)
   let reference
-  if (input.mode === 'replace') {
-    let refFiles = input.reference ?? []
-    if (refFiles.length === 0) {
-      refFiles = input.corpus
-      warnings.push('No --reference text was given, so base-token frequencies were counted on the target corpus alone; English tokens were not protected. Give English and target text with --reference.')
-    }
+  if (mode === 'replace' && run.reference) {
     ctx.progress({ fraction: 0.4, message: 'Counting base tokens on the reference text…' })
-    reference = await countTokens(base, textFilesLines(refFiles, ctx.signal), ctx.signal)
+    reference = await countTokens(base, run.reference, ctx.signal)
   }
   const tCount = performance.now()
-  ctx.progress({ fraction: 0.5, message: `Learning ${input.count} tokens…` })
+  ctx.progress({ fraction: 0.5, message: `Learning ${count} tokens…` })
   const result = await extendTokenizer(base, words, {
-    mode: input.mode,
-    count: input.count,
-    ...(input.minCount !== undefined ? { minCount: input.minCount } : {}),
+    mode,
+    count,
+    ...(run.minCount !== undefined ? { minCount: run.minCount } : {}),
     ...(reference ? { reference } : {}),
     signal: ctx.signal,
-    onProgress: (n) => ctx.progress({ fraction: 0.5 + 0.45 * (n / input.count), message: `Learned ${n} of ${input.count} tokens` }),
+    onProgress: (n) => ctx.progress({ fraction: 0.5 + 0.45 * (n / count), message: `Learned ${n} of ${count} tokens` }),
   })
   const tLearn = performance.now()
   ctx.progress({ fraction: 0.96, message: 'Writing…' })
-  const changesJson = JSON.stringify(result.changes, null, 1)
-  await writeOutputDir(input.out, { 'tokenizer.json': result.json + '\n', 'vocab-changes.json': changesJson + '\n' }, ['tokenizer.json', 'vocab-changes.json'])
-  for (const w of warnings) ctx.log(`warning: ${w}`)
-  return {
-    out: input.out,
-    tokenizerFile: join(input.out, 'tokenizer.json'),
-    changesFile: join(input.out, 'vocab-changes.json'),
-    mode: input.mode,
-    count: input.count,
+  const summary: ExtendSummary = {
+    out,
+    tokenizerFile: join(out, 'tokenizer.json'),
+    changesFile: join(out, 'vocab-changes.json'),
+    mode,
+    count,
     family: base.family,
     baseVocabSize: base.vocabSize,
     vocabSize: result.tokenizer.vocabSize,
@@ -113,8 +120,40 @@ export async function extendFiles(input: ExtendInput, ctx: Progress = quiet): Pr
     reachableShare: reachableShare(result.learn, words.counts),
     corpus: result.changes.corpus,
     seconds: { count: (tCount - t0) / 1000, learn: (tLearn - tCount) / 1000, total: (performance.now() - t0) / 1000 },
-    warnings,
+    warnings: run.warnings,
   }
+  const files: Record<string, string> = { 'tokenizer.json': result.json + '\n', 'vocab-changes.json': JSON.stringify(result.changes, null, 1) + '\n' }
+  if (run.withSummary) files['summary.json'] = JSON.stringify(summary, null, 2) + '\n'
+  await writeOutputDir(out, files, ['tokenizer.json', 'vocab-changes.json', 'summary.json'])
+  for (const w of run.warnings) ctx.log(`warning: ${w}`)
+  return summary
+}
+
+export async function extendFiles(input: ExtendInput, ctx: Progress = quiet): Promise<ExtendSummary> {
+  const warnings: string[] = []
+  let reference: string[] | null = null
+  if (input.mode === 'replace') {
+    reference = input.reference ?? []
+    if (reference.length === 0) {
+      reference = input.corpus
+      warnings.push('No --reference text was given, so base-token frequencies were counted on the target corpus alone; English tokens were not protected. Give English and target text with --reference.')
+    }
+  }
+  return runExtension(
+    {
+      base: await Tokenizer.fromFile(input.base),
+      mode: input.mode,
+      count: input.count,
+      ...(input.minCount !== undefined ? { minCount: input.minCount } : {}),
+      corpus: textFilesLines(input.corpus, ctx.signal),
+      corpusBytes: await totalBytes(input.corpus),
+      reference: reference ? textFilesLines(reference, ctx.signal) : null,
+      out: input.out,
+      withSummary: false,
+      warnings,
+    },
+    ctx,
+  )
 }
 
 export interface SweepInput {

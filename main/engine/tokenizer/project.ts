@@ -16,10 +16,9 @@ import { writeFileAtomic } from '../fsutil'
 import { readManifest } from '../project/manifest'
 import { updateProject } from '../project/projects'
 import { loadTokenizerCached } from './estimate'
-import { countTokens, extendTokenizer, prefixTokenizer, type ExtendMode, type VocabChanges } from './extend'
+import { prefixTokenizer, type ExtendMode, type VocabChanges } from './extend'
 import type { LearnedToken } from './learn'
-import { countCorpusWords, reachableShare, summarize, sweep, type ExtendSummary, type Progress, type SweepResult } from './operations'
-import { writeOutputDir } from './output'
+import { runExtension, summarize, sweep, type ExtendSummary, type Progress, type SweepResult } from './operations'
 import { corpusLines } from './text'
 import { Tokenizer } from './tokenizer'
 
@@ -129,53 +128,28 @@ export async function projectSweep(dir: string, counts: number[], ctx: Progress)
 }
 
 export async function projectExtend(dir: string, mode: ExtendMode, count: number, ctx: Progress): Promise<ExtendSummary> {
-  const t0 = performance.now()
   const { tok: base } = await requireBase(dir)
   if (!(await readRoleState(dir, 'target'))) throw new EngineError('bad-input', 'the target corpus is empty', { hint: 'Add target-language text in the Corpus step first.' })
-  const words = await countCorpusWords(base, corpusLines(dir, 'target', 'train', ctx.signal), await corpusBytes(dir, 'target'), ctx, 0, 0.35)
   const warnings: string[] = []
-  let reference
-  if (mode === 'replace') {
-    ctx.progress({ fraction: 0.35, message: 'Counting base tokens on English and target text…' })
-    const hasEnglish = (await readRoleState(dir, 'english')) !== null
-    if (!hasEnglish) warnings.push('There is no English replay text, so base-token frequencies come from the target text alone and English tokens are not protected.')
-    async function* mix() {
-      yield* corpusLines(dir, 'target', 'train', ctx.signal)
-      if (hasEnglish) yield* corpusLines(dir, 'english', 'train', ctx.signal)
-    }
-    reference = await countTokens(base, mix(), ctx.signal)
+  const hasEnglish = (await readRoleState(dir, 'english')) !== null
+  if (mode === 'replace' && !hasEnglish) warnings.push('There is no English replay text, so base-token frequencies come from the target text alone and English tokens are not protected.')
+  async function* mix() {
+    yield* corpusLines(dir, 'target', 'train', ctx.signal)
+    if (hasEnglish) yield* corpusLines(dir, 'english', 'train', ctx.signal)
   }
-  const tCount = performance.now()
-  const result = await extendTokenizer(base, words, {
-    mode,
-    count,
-    ...(reference ? { reference } : {}),
-    signal: ctx.signal,
-    onProgress: (n) => ctx.progress({ fraction: 0.5 + 0.45 * (n / count), message: `Learned ${n} of ${count} tokens` }),
-  })
-  const tLearn = performance.now()
-  const out = join(dir, TOKENIZER_DIR, `${mode}-${count}`)
-  const summary: ExtendSummary = {
-    out,
-    tokenizerFile: join(out, 'tokenizer.json'),
-    changesFile: join(out, 'vocab-changes.json'),
-    mode,
-    count,
-    family: base.family,
-    baseVocabSize: base.vocabSize,
-    vocabSize: result.tokenizer.vocabSize,
-    added: result.changes.added.length,
-    addedChars: result.changes.added.filter((a) => a.kind === 'char').length,
-    removed: result.changes.removed.length,
-    reachableShare: reachableShare(result.learn, words.counts),
-    corpus: result.changes.corpus,
-    seconds: { count: (tCount - t0) / 1000, learn: (tLearn - tCount) / 1000, total: (performance.now() - t0) / 1000 },
-    warnings,
-  }
-  await writeOutputDir(
-    out,
-    { 'tokenizer.json': result.json + '\n', 'vocab-changes.json': JSON.stringify(result.changes, null, 1) + '\n', 'summary.json': JSON.stringify(summary, null, 2) + '\n' },
-    ['tokenizer.json', 'vocab-changes.json', 'summary.json'],
+  const summary = await runExtension(
+    {
+      base,
+      mode,
+      count,
+      corpus: corpusLines(dir, 'target', 'train', ctx.signal),
+      corpusBytes: await corpusBytes(dir, 'target'),
+      reference: mode === 'replace' ? mix() : null,
+      out: join(dir, TOKENIZER_DIR, `${mode}-${count}`),
+      withSummary: true,
+      warnings,
+    },
+    ctx,
   )
   await updateProject(dir, 'record the vocabulary plan', (m) => ({ ...m, vocabulary: { mode, count } }))
   return summary
