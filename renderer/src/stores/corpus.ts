@@ -4,13 +4,13 @@
  * The profile is reloaded whenever an ingest job of the open project finishes.
  */
 import { defineStore } from 'pinia'
-import { computed, ref, shallowRef } from 'vue'
-import type { CorpusDocument, CorpusRole, CorpusStats, IngestOptions, JobSnapshot, RoleStats, Split } from '../../../main/engine/contract'
+import { computed, shallowRef } from 'vue'
+import type { CorpusDocument, CorpusRole, IngestOptions, JobSnapshot, RoleStats, Split } from '../../../main/engine/contract'
 import { ROLE_VALUES } from '../../../main/engine/contract'
 import { getApi } from '../api/client'
-import { describeError, type DisplayError } from '../errors'
 import { isFinished, useJobsStore } from './jobs'
 import { useProjectStore } from './project'
+import { useProjectResource } from './projectResource'
 
 /** The `kind` of the jobs `corpus.add` starts. */
 export const INGEST_JOB_KIND = 'ingest'
@@ -22,21 +22,17 @@ export const useCorpusStore = defineStore('corpus', () => {
   const jobs = useJobsStore()
   const projects = useProjectStore()
 
-  /** The latest profile the engine sent, with the project folder it was asked for. */
-  const loaded = shallowRef<{ projectDir: string; stats: CorpusStats } | null>(null)
-  const loading = ref(false)
-  /** Why the latest load failed, for the project it was for. */
-  const failed = shallowRef<{ projectDir: string; error: DisplayError } | null>(null)
+  /** The engine's profile of the open project's text. */
+  const profile = useProjectResource((dir) => api.call('corpus.stats', { dir }))
   /** The latest ingest job started from this window, by project folder and role. */
   const jobIds = shallowRef<Readonly<Record<string, Partial<PerRole<string>>>>>({})
   /** Ingest jobs whose finish already caused a reload. */
   const reloadedFor = new Set<string>()
-  /** Only the newest load may set `loaded`: an older reply must not overwrite a newer one. */
-  let loadCount = 0
 
   /** The open project's profile; null until it has been loaded. */
-  const stats = computed<CorpusStats | null>(() => (loaded.value !== null && loaded.value.projectDir === projects.currentDir ? loaded.value.stats : null))
-  const loadError = computed<DisplayError | null>(() => (failed.value !== null && failed.value.projectDir === projects.currentDir ? failed.value.error : null))
+  const stats = profile.value
+  const loading = profile.loading
+  const loadError = profile.loadError
   /** Each role's profile; null while the role has no text (or nothing is loaded yet). */
   const roles = computed<PerRole<RoleStats | null>>(() => perRole((role) => stats.value?.roles.find((r) => r.role === role) ?? null))
   /**
@@ -78,25 +74,7 @@ export const useCorpusStore = defineStore('corpus', () => {
   }
 
   /** Asks the engine for the open project's profile. Failures are kept in `loadError`, not thrown. */
-  async function load(): Promise<CorpusStats | null> {
-    const projectDir = projects.currentDir
-    if (projectDir === null) return null
-    const count = ++loadCount
-    loading.value = true
-    try {
-      const result = await api.call('corpus.stats', { dir: projectDir })
-      if (count === loadCount) {
-        loaded.value = { projectDir, stats: result }
-        failed.value = null
-      }
-      return result
-    } catch (error) {
-      if (count === loadCount) failed.value = { projectDir, error: describeError(error) }
-      return null
-    } finally {
-      if (count === loadCount) loading.value = false
-    }
-  }
+  const load = profile.load
 
   /** Starts ingesting `paths` into the role's corpus; the engine answers at once with the job. */
   async function add(role: CorpusRole, paths: string[], options?: Partial<IngestOptions>): Promise<JobSnapshot> {

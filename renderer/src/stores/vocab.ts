@@ -5,13 +5,13 @@
  * finishes.
  */
 import { defineStore } from 'pinia'
-import { computed, ref, shallowRef } from 'vue'
+import { computed, shallowRef } from 'vue'
 import type { ExtendMode, JobSnapshot, PreviewResult, VocabStatus } from '../../../main/engine/contract'
 import { getApi } from '../api/client'
-import { describeError, type DisplayError } from '../errors'
 import { INGEST_JOB_KIND } from './corpus'
 import { isFinished, useJobsStore } from './jobs'
 import { useProjectStore } from './project'
+import { useProjectResource } from './projectResource'
 
 /** The `kind` of the jobs `vocab.sweep` starts. */
 export const SWEEP_JOB_KIND = 'vocab-sweep'
@@ -26,21 +26,16 @@ export const useVocabStore = defineStore('vocab', () => {
   const jobs = useJobsStore()
   const projects = useProjectStore()
 
-  /** The latest status the engine sent, with the project folder it was asked for. */
-  const loaded = shallowRef<{ projectDir: string; status: VocabStatus } | null>(null)
-  const loading = ref(false)
-  /** Why the latest load failed, for the project it was for. */
-  const failed = shallowRef<{ projectDir: string; error: DisplayError } | null>(null)
+  /** The open project's vocabulary status; null until it has been loaded. */
+  const resource = useProjectResource((dir) => api.call('vocab.status', { dir }))
   /** The latest job of each kind started from this window, by project folder. */
   const jobIds = shallowRef<Readonly<Record<string, Partial<Record<VocabJobKind, string>>>>>({})
   /** Jobs whose finish already caused a reload. */
   const reloadedFor = new Set<string>()
-  /** Only the newest load may set `loaded`: an older reply must not overwrite a newer one. */
-  let loadCount = 0
 
-  /** The open project's status; null until it has been loaded. */
-  const status = computed<VocabStatus | null>(() => (loaded.value !== null && loaded.value.projectDir === projects.currentDir ? loaded.value.status : null))
-  const loadError = computed<DisplayError | null>(() => (failed.value !== null && failed.value.projectDir === projects.currentDir ? failed.value.error : null))
+  const status = resource.value
+  const loading = resource.loading
+  const loadError = resource.loadError
 
   /**
    * The job of a kind to show: the latest started from here while it runs or no other does, else
@@ -78,35 +73,15 @@ export const useVocabStore = defineStore('vocab', () => {
   }
 
   /** Asks the engine for the open project's status. Failures are kept in `loadError`, not thrown. */
-  async function load(): Promise<VocabStatus | null> {
-    const projectDir = projects.currentDir
-    if (projectDir === null) return null
-    const count = ++loadCount
-    loading.value = true
-    try {
-      const result = await api.call('vocab.status', { dir: projectDir })
-      if (count === loadCount) {
-        loaded.value = { projectDir, status: result }
-        failed.value = null
-      }
-      return result
-    } catch (error) {
-      if (count === loadCount) failed.value = { projectDir, error: describeError(error) }
-      return null
-    } finally {
-      if (count === loadCount) loading.value = false
-    }
-  }
+  const load = resource.load
+
 
   /** Makes the tokenizer.json at `path` the project's base tokenizer; engine errors are thrown. */
   async function setBase(path: string): Promise<VocabStatus> {
     const projectDir = requireProjectDir()
     const result = await api.call('vocab.setBase', { dir: projectDir, path })
     // This reply is newer than any load still on its way.
-    loadCount++
-    loading.value = false
-    loaded.value = { projectDir, status: result }
-    failed.value = null
+    resource.set(projectDir, result)
     return result
   }
 
