@@ -17,23 +17,6 @@ export const CHAR_TO_BYTE: ReadonlyMap<string, number> = new Map(BYTE_TO_CHAR.ma
 
 const encoder = new TextEncoder()
 
-/** UTF-8 bytes of `text` spelled in the byte-level alphabet. */
-export function toByteLevel(text: string): string {
-  let ascii = true
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c < 0x21 || c > 0x7e) {
-      ascii = false
-      break
-    }
-  }
-  if (ascii) return text
-  const bytes = encoder.encode(text)
-  let out = ''
-  for (const b of bytes) out += BYTE_TO_CHAR[b]
-  return out
-}
-
 /** The bytes a byte-level string stands for; characters outside the alphabet are UTF-8 encoded as they are. */
 export function fromByteLevel(text: string): Uint8Array {
   const out: number[] = []
