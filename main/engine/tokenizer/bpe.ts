@@ -5,9 +5,8 @@
  */
 export const ID_LIMIT = 1 << 22
 
-export function pairKey(a: number, b: number): number {
-  return a * ID_LIMIT + b
-}
+/** Words with more symbols than this are merged with a heap instead of repeated scans. */
+const LONG_WORD = 48
 
 /**
  * Merge lookup by pair of ids: open addressing over typed arrays (a Map keyed by a*2^22+b would
@@ -176,6 +175,10 @@ export class BpeModel {
 
   /** Applies the ranked merges to a symbol sequence in place. `limit` ignores merges ranked at or after it. */
   mergeSymbols(enc: WordEncoding, spans: boolean, limit = Infinity): void {
+    if (enc.ids.length > LONG_WORD) {
+      this.mergeLongWord(enc, spans, limit)
+      return
+    }
     const { ids, starts, ends } = enc
     const merges = this.merges
     const rank = merges.rank
@@ -197,6 +200,95 @@ export class BpeModel {
         ends.splice(at, 2, ends[at + 1]!)
         starts.splice(at + 1, 1)
       }
+    }
+  }
+
+  /**
+   * The same merges for a long word (a line without spaces, say) in O(n log n): symbols in a linked
+   * list and candidate pairs in a min-heap on (rank, position), as Hugging Face's `merge_all` does;
+   * a popped pair that no longer holds is skipped.
+   */
+  private mergeLongWord(enc: WordEncoding, spans: boolean, limit: number): void {
+    const n = enc.ids.length
+    const id = Int32Array.from(enc.ids)
+    const end = spans ? Int32Array.from(enc.ends) : null
+    const next = new Int32Array(n)
+    const prev = new Int32Array(n)
+    const alive = new Uint8Array(n).fill(1)
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1 < n ? i + 1 : -1
+      prev[i] = i - 1
+    }
+    const merges = this.merges
+    // heap of (rank, position) packed into one number: rank * 2^26 + position (positions < 2^26)
+    const heap: number[] = []
+    const push = (x: number) => {
+      heap.push(x)
+      let i = heap.length - 1
+      while (i > 0) {
+        const p = (i - 1) >> 1
+        if (heap[p]! <= x) break
+        heap[i] = heap[p]!
+        i = p
+      }
+      heap[i] = x
+    }
+    const pop = (): number => {
+      const top = heap[0]!
+      const last = heap.pop()!
+      if (heap.length > 0) {
+        let i = 0
+        for (;;) {
+          const l = 2 * i + 1
+          if (l >= heap.length) break
+          const r = l + 1
+          const c = r < heap.length && heap[r]! < heap[l]! ? r : l
+          if (heap[c]! >= last) break
+          heap[i] = heap[c]!
+          i = c
+        }
+        heap[i] = last
+      }
+      return top
+    }
+    const POS = 1 << 26
+    const consider = (i: number) => {
+      const j = next[i]!
+      if (j < 0) return
+      const slot = merges.find(id[i]!, id[j]!)
+      if (slot >= 0 && merges.rank[slot]! < limit) push(merges.rank[slot]! * POS + i)
+    }
+    for (let i = 0; i + 1 < n; i++) consider(i)
+    while (heap.length > 0) {
+      const top = pop()
+      const rank = Math.floor(top / POS)
+      const i = top - rank * POS
+      const j = next[i]!
+      if (!alive[i] || j < 0) continue
+      const slot = merges.find(id[i]!, id[j]!)
+      if (slot < 0 || merges.rank[slot] !== rank) continue
+      id[i] = merges.into[slot]!
+      if (end) end[i] = end[j]!
+      alive[j] = 0
+      next[i] = next[j]!
+      if (next[j]! >= 0) prev[next[j]!] = i
+      if (prev[i]! >= 0) consider(prev[i]!)
+      consider(i)
+    }
+    const ids: number[] = []
+    const starts: number[] = []
+    const ends: number[] = []
+    for (let i = 0; i >= 0 && i < n; i = next[i]!) {
+      ids.push(id[i]!)
+      if (spans) {
+        starts.push(enc.starts[i]!)
+        ends.push(end![i]!)
+      }
+    }
+    enc.ids.splice(0, enc.ids.length, ...ids)
+    if (spans) {
+      enc.starts.splice(0, enc.starts.length, ...starts)
+      enc.ends.splice(0, enc.ends.length, ...ends)
     }
   }
 

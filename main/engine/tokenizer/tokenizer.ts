@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises'
 import { EngineError } from '../errors'
 import { parseJson } from '../json'
 import { fromByteLevel } from './bytelevel'
-import { BpeModel } from './bpe'
+import { BpeModel, ID_LIMIT } from './bpe'
 import { buildDecoder, type Decoder } from './decoders'
 import { NormalizedString } from './normalized'
 import { buildNormalizer, type Normalizer } from './normalizers'
@@ -106,7 +106,7 @@ export class Tokenizer {
     if (!m.vocab || typeof m.vocab !== 'object' || Array.isArray(m.vocab)) throw bad(file, 'model.vocab must be an object of token → id')
     const vocab = new Map<string, number>()
     for (const [t, id] of Object.entries(m.vocab)) {
-      if (!Number.isInteger(id) || id < 0 || id >= 1 << 22) throw bad(file, `model.vocab: token ${JSON.stringify(t)} has an invalid id ${JSON.stringify(id)}`)
+      if (!Number.isInteger(id) || id < 0 || id >= ID_LIMIT) throw bad(file, `model.vocab: token ${JSON.stringify(t)} has an invalid id ${JSON.stringify(id)}`)
       vocab.set(t, id)
     }
     if (!Array.isArray(m.merges)) throw bad(file, 'model.merges must be a list')

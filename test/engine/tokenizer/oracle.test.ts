@@ -175,3 +175,21 @@ describe('added tokens', () => {
     rmSync(dirname(file), { recursive: true, force: true })
   })
 })
+
+describe('long words', () => {
+  // Lines with their spaces removed become single BPE words of hundreds or thousands of symbols,
+  // which take the heap-based merge path; a sentence of 16,000 letters must not take minutes.
+  const long = [
+    ...sample(demoText('hu').heldout, 40).map((l) => l.replace(/\s+/g, '')),
+    demoText('th').heldout.slice(0, 30).join('').replace(/\s+/g, ''),
+    demoText('hu').train.slice(0, 400).join('').replace(/\s+/g, '').slice(0, 16_000),
+    'a'.repeat(5000),
+    'ab'.repeat(3000),
+  ]
+  it.each(NAMES)('%s encodes them like Hugging Face', async (name) => {
+    const tok = ours(name)
+    const expected = await hfEncode(hf(TOKENIZER_FILES[name]), long)
+    expect(long.filter((t, i) => tok.encode(t).join(',') !== expected[i]!.join(',')).map((t) => t.slice(0, 40))).toEqual([])
+    for (const t of long.slice(0, 5)) expect(tok.encodeDetailed(t).ids).toEqual(tok.encode(t))
+  })
+})
