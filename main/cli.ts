@@ -74,8 +74,13 @@ function describeRole(r: RoleStats): string {
     split('held out', r.heldout),
     `  removed  ${removed.length ? removed.join(', ') : 'nothing'} (kept in ${r.rejectsDir})`,
     `  scripts  ${scripts.join(', ') || '–'}`,
+    r.tokens
+      ? `  tokens   ≈ ${num(r.tokens.train)} train, ≈ ${num(r.tokens.heldout)} held out (${r.tokens.bytesPerToken.toFixed(2)} bytes per token under the base tokenizer, ${r.tokens.tokenizer})`
+      : '',
     `  top words ${r.train.topWords.slice(0, 12).map((w) => w.word).join(' ')}`,
-  ].join('\n')
+  ]
+    .filter(Boolean)
+    .join('\n')
 }
 
 function describeDoctor(r: DoctorReport): string {
@@ -244,6 +249,26 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'tokenizer info',
+    summary: 'What a tokenizer.json is: family, vocabulary, merges, special tokens',
+    usage: 'vernacular tokenizer info T.json [--json]',
+    args: 'T.json',
+    options: { ...JSON_OPT },
+    async run({ engine, out, positionals }) {
+      const [tokenizer] = positionals
+      if (!tokenizer) throw usage(this, 'T.json is required.')
+      const info = await engine.invoke('tokenizer.info', { tokenizer })
+      out.result(info, () =>
+        [
+          `${info.family}${info.byteFallback ? ' with byte fallback' : ''}`,
+          `vocabulary     ${num(info.vocabSize)} ids (${num(info.modelVocab)} in the BPE model)`,
+          `merges         ${num(info.merges)}`,
+          `special tokens ${info.specialTokens.map((t) => `${t.content} (${t.id})`).join(', ') || 'none'}`,
+        ].join('\n'),
+      )
+    },
+  },
+  {
     name: 'tokenizer encode',
     summary: 'Token ids of each line of a text file',
     usage: 'vernacular tokenizer encode --tokenizer T.json --text F [--special] [--json]',
@@ -315,17 +340,76 @@ const COMMANDS: Command[] = [
       const corpus = listOption(this, values, 'corpus')
       const heldoutTarget = stringOption(this, values, 'heldout-target')
       const heldoutEnglish = typeof values['heldout-english'] === 'string' ? values['heldout-english'] : undefined
-      const countsText = stringOption(this, values, 'counts')
-      const counts = countsText.split(',').map((c) => c.trim()).filter(Boolean).map((c) => {
-        const n = Number(c.replace(/k$/i, '000'))
-        if (!Number.isInteger(n) || n < 0) throw usage(this, `--counts must be a comma-separated list of whole numbers, not "${countsText}".`)
-        return n
-      })
+      const counts = countList(this, stringOption(this, values, 'counts'))
       const lang = typeof values.lang === 'string' ? values.lang : 'und'
       const minCount = values['min-count'] === undefined ? undefined : intOption(this, values, 'min-count')
       const { job } = await engine.invoke('tokenizer.sweep', { base, corpus, heldoutTarget, counts, lang, ...(heldoutEnglish ? { heldoutEnglish } : {}), ...(minCount !== undefined ? { minCount } : {}) })
       const r = (await followJob(engine, out, job)) as SweepResult
       out.result(r, () => describeSweep(r))
+    },
+  },
+  {
+    name: 'vocab status',
+    summary: "A project's base tokenizer, last sweep and extended tokenizers",
+    usage: 'vernacular vocab status PROJECT [--json]',
+    args: 'PROJECT',
+    options: { ...JSON_OPT },
+    async run({ engine, out, positionals }) {
+      const [dir] = positionals
+      if (!dir) throw usage(this, 'PROJECT is required.')
+      const s = await engine.invoke('vocab.status', { dir })
+      out.result(s, () =>
+        [
+          s.base ? `Base tokenizer: ${s.base.family}, ${num(s.base.vocabSize)} ids (${s.base.path})` : `No base tokenizer${s.baseProblem ? `: ${s.baseProblem}` : ' yet; set one with `vernacular vocab set-base`.'}`,
+          `Plan: ${s.plan.mode} ${num(s.plan.count)}`,
+          s.sweep ? `\nLast sweep:\n${describeSweep(s.sweep)}` : 'No sweep yet.',
+          s.outputs.length ? `\nExtended tokenizers:\n${s.outputs.map((o) => `  ${o.mode} ${num(o.count)}: ${num(o.vocabSize)} ids, ${o.out}`).join('\n')}` : 'No extended tokenizer yet.',
+        ].join('\n'),
+      )
+    },
+  },
+  {
+    name: 'vocab set-base',
+    summary: "Copy a tokenizer.json into a project as its base tokenizer",
+    usage: 'vernacular vocab set-base PROJECT T.json [--json]',
+    args: 'PROJECT T.json',
+    options: { ...JSON_OPT },
+    async run({ engine, out, positionals }) {
+      const [dir, tokenizer] = positionals
+      if (!dir || !tokenizer) throw usage(this, 'PROJECT and T.json are required.')
+      const s = await engine.invoke('vocab.setBase', { dir, path: tokenizer })
+      out.result(s, () => `Base tokenizer set: ${s.base?.family}, ${num(s.base?.vocabSize ?? 0)} ids.`)
+    },
+  },
+  {
+    name: 'vocab sweep',
+    summary: "Fertility per number of new tokens on a project's corpora (kept for the app's chart and preview)",
+    usage: 'vernacular vocab sweep PROJECT --counts 0,1000,5000 [--json]',
+    args: 'PROJECT',
+    options: { ...JSON_OPT, counts: { type: 'string' } },
+    async run({ engine, out, positionals, values }) {
+      const [dir] = positionals
+      if (!dir) throw usage(this, 'PROJECT is required.')
+      const counts = countList(this, stringOption(this, values, 'counts'))
+      const { job } = await engine.invoke('vocab.sweep', { dir, counts })
+      const r = (await followJob(engine, out, job)) as SweepResult
+      out.result(r, () => describeSweep(r))
+    },
+  },
+  {
+    name: 'vocab extend',
+    summary: "Write an extended tokenizer from a project's corpora (tokenizer/<mode>-<count>/)",
+    usage: 'vernacular vocab extend PROJECT --mode add|replace --count N [--json]',
+    args: 'PROJECT',
+    options: { ...JSON_OPT, mode: { type: 'string', short: 'm' }, count: { type: 'string', short: 'n' } },
+    async run({ engine, out, positionals, values }) {
+      const [dir] = positionals
+      if (!dir) throw usage(this, 'PROJECT is required.')
+      const mode = stringOption(this, values, 'mode')
+      if (mode !== 'add' && mode !== 'replace') throw usage(this, `--mode must be add or replace, not "${mode}".`)
+      const { job } = await engine.invoke('vocab.extend', { dir, mode, count: intOption(this, values, 'count') })
+      const r = (await followJob(engine, out, job)) as ExtendSummary
+      out.result(r, () => describeExtend(r))
     },
   },
   {
@@ -389,6 +473,19 @@ function listOption(cmd: Command, values: Record<string, unknown>, name: string)
   const list = Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []
   if (list.length === 0) throw usage(cmd, `--${name} needs at least one file.`)
   return list
+}
+
+/** `0,1000,5k` → [0, 1000, 5000]. */
+function countList(cmd: Command, text: string): number[] {
+  return text
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean)
+    .map((c) => {
+      const n = Number(c.replace(/k$/i, '000'))
+      if (!Number.isInteger(n) || n < 0) throw usage(cmd, `--counts must be a comma-separated list of whole numbers, not "${text}".`)
+      return n
+    })
 }
 
 function intOption(cmd: Command, values: Record<string, unknown>, name: string): number {

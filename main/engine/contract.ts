@@ -499,6 +499,7 @@ export const methods = {
       .object({ dir: fsPath, role: z.enum(ROLE_VALUES), split: z.enum(SPLITS).default('heldout'), n: z.number().int().min(1).max(100).default(5), seed: z.number().int().optional() })
       .strict(),
   },
+  'tokenizer.info': { params: z.object({ tokenizer: fsPath }).strict() },
   /** Ids of each line of a text file (empty lines give empty lists). */
   'tokenizer.encode': { params: z.object({ tokenizer: fsPath, text: fsPath, addSpecialTokens: z.boolean().default(false) }).strict() },
   'tokenizer.fertility': { params: z.object({ tokenizer: fsPath, text: fsPath, lang: z.string().min(1).max(35).default('und') }).strict() },
@@ -566,6 +567,7 @@ export interface Results {
   'corpus.add': { job: JobSnapshot }
   'corpus.stats': CorpusStats
   'corpus.sample': { documents: CorpusDocument[] }
+  'tokenizer.info': TokenizerSummary
   'tokenizer.encode': { ids: number[][]; tokens: number }
   'tokenizer.fertility': Fertility
   /** The job's result, when done, is an `ExtendSummary`. */

@@ -43,6 +43,16 @@ describe('vernacular tokenizer', () => {
     expect(human.stdout.split('\n')[0]).toBe(expected[0]!.join(' '))
   })
 
+  it('info: family, vocabulary, merges and special tokens', async () => {
+    const f = await files()
+    const r = await runCli(['tokenizer', 'info', LLAMA2, '--json'], { env: f.env })
+    expect(r.code).toBe(0)
+    expect(json(r.stdout)).toMatchObject({ family: 'sentencepiece-bpe', vocabSize: 32000, modelVocab: 32000, byteFallback: true, specialTokens: [{ id: 0, content: '<unk>' }, { id: 1, content: '<s>' }, { id: 2, content: '</s>' }] })
+    const human = await runCli(['tokenizer', 'info', GPT2], { env: f.env })
+    expect(human.stdout).toContain('byte-level-bpe')
+    expect(human.stdout).toContain('<|endoftext|> (50256)')
+  })
+
   it('fertility: the documented fields', async () => {
     const f = await files()
     const r = await runCli(['tokenizer', 'fertility', '--tokenizer', GPT2, '--text', f.heldout, '--lang', 'hu', '--json'], { env: f.env })
@@ -158,5 +168,30 @@ describe('vernacular tokenizer input files', () => {
     }
     expect(results[1]).toEqual(results[0])
     expect(results[2]).toEqual(results[0])
+  })
+})
+
+describe('vernacular vocab (on a project)', () => {
+  it('sets the base tokenizer, sweeps, extends and reports the status', async () => {
+    const dir = tmp()
+    const env = { VERNACULAR_HOME: join(dir, 'home') }
+    const project = join(dir, 'p')
+    const text = join(dir, 'hu.txt')
+    await fs.writeFile(text, demoText('hu').train.slice(0, 4000).join('\n') + '\n')
+    expect((await runCli(['project', 'create', project, '--name', 'P', '--language', 'hu'], { env })).code).toBe(0)
+    expect((await runCli(['corpus', 'add', project, '--role', 'target', text, '--txt-mode', 'line'], { env })).code).toBe(0)
+    const base = await runCli(['vocab', 'set-base', project, GPT2, '--json'], { env })
+    expect(json(base.stdout)).toMatchObject({ base: { family: 'byte-level-bpe', vocabSize: 50257 } })
+    const sweep = await runCli(['vocab', 'sweep', project, '--counts', '0,300', '--json'], { env })
+    expect(sweep.code, sweep.stderr).toBe(0)
+    expect((json(sweep.stdout) as { points: { count: number }[] }).points.map((p) => p.count)).toEqual([0, 300])
+    const extend = await runCli(['vocab', 'extend', project, '--mode', 'add', '--count', '300', '--json'], { env })
+    expect(json(extend.stdout)).toMatchObject({ mode: 'add', count: 300, vocabSize: 50557 })
+    const status = json((await runCli(['vocab', 'status', project, '--json'], { env })).stdout) as { plan: unknown; outputs: unknown[]; sweep: unknown }
+    expect(status.plan).toEqual({ mode: 'add', count: 300 })
+    expect(status.outputs).toHaveLength(1)
+    expect(status.sweep).not.toBeNull()
+    const stats = json((await runCli(['corpus', 'stats', project, '--json'], { env })).stdout) as { roles: { tokens: { train: number } | null }[] }
+    expect(stats.roles[0]!.tokens!.train).toBeGreaterThan(0)
   })
 })

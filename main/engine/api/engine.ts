@@ -27,7 +27,8 @@ import { defaultProjectsDir, resolveUserPath, vernacularHome } from '../settings
 import { matMulBenchmark } from '../system/benchmark'
 import { doctor } from '../system/doctor'
 import { estimateTokens } from '../tokenizer/estimate'
-import { extendFiles, encodeFile, fertilityFile, sweepFiles } from '../tokenizer/operations'
+import { extendFiles, encodeFile, fertilityFile, summarize, sweepFiles } from '../tokenizer/operations'
+import { Tokenizer } from '../tokenizer/tokenizer'
 import { previewTokenization, projectExtend, projectSweep, setBaseTokenizer, vocabStatus } from '../tokenizer/project'
 import { VERNACULAR_VERSION } from '../version'
 
@@ -139,6 +140,7 @@ export class Engine {
         return { dir: projectDir, roles }
       },
       'corpus.sample': async ({ dir, role, split, n, seed }) => ({ documents: await sampleDocuments(path(dir), role, split, n, seed) }),
+      'tokenizer.info': async ({ tokenizer }) => summarize(await Tokenizer.fromFile(path(tokenizer)), path(tokenizer)),
       'tokenizer.encode': ({ tokenizer, text, addSpecialTokens }) => encodeFile(path(tokenizer), path(text), addSpecialTokens),
       'tokenizer.fertility': ({ tokenizer, text, lang }) => fertilityFile(path(tokenizer), path(text), lang),
       'tokenizer.extend': async ({ base, corpus, mode, count, reference, out, minCount }) => ({
