@@ -304,71 +304,56 @@ export class Tokenizer {
     return out
   }
 
-  /** Normalised, pre-tokenized words of the text, and the added tokens between them, in order. */
-  private *segments(text: string, track: boolean): Generator<{ word: NormalizedString; token: AddedToken | null }> {
-    const root = NormalizedString.from(text, 0, track)
-    for (const a of this.splitAdded(root, this.rawAdded)) {
-      if (a.token) {
-        yield { word: a.piece, token: a.token }
-        continue
-      }
-      const piece = a.piece
-      this.normalizer?.(piece)
-      for (const b of this.splitAdded(piece, this.normAdded)) {
-        if (b.token) {
-          yield { word: b.piece, token: b.token }
-          continue
-        }
-        const words = this.preTokenizer ? this.preTokenizer([b.piece]) : [b.piece]
-        for (const w of words) {
-          if (w.text.length === 0) continue
-          if (this.markerSplitSafe) for (const part of splitAtMarker(w, this.wordMarker!)) yield { word: part, token: null }
-          else yield { word: w, token: null }
-        }
-      }
-    }
-  }
-
   /** The words BPE sees for this text (model alphabet), without added tokens: what a BPE learner counts. */
   words(text: string): string[] {
     const out: string[] = []
-    this.forEachWord(text, (w) => out.push(w), null)
+    this.forEachWord(text, false, (w) => out.push(w), null)
     return out
   }
 
-  /** The fast, untracked walk over a text: each BPE word (model alphabet) and each added token, in order. */
-  private forEachWord(text: string, onWord: (word: string) => void, onAdded: ((t: AddedToken) => void) | null): void {
-    const root = NormalizedString.from(text, 0, false)
+  /**
+   * The walk over a text that encoding and learning share: each BPE word (in the model's alphabet)
+   * as the units [from, from + word.length) of a normalised piece, and each added token with its
+   * piece, in order. Alignment to the input is tracked only when `track` is set.
+   */
+  private forEachWord(
+    text: string,
+    track: boolean,
+    onWord: (word: string, piece: NormalizedString, from: number) => void,
+    onAdded: ((t: AddedToken, piece: NormalizedString) => void) | null,
+  ): void {
+    const root = NormalizedString.from(text, 0, track)
     const marker = this.markerSplitSafe ? this.wordMarker! : null
     for (const a of this.splitAdded(root, this.rawAdded)) {
       if (a.token) {
-        onAdded?.(a.token)
+        onAdded?.(a.token, a.piece)
         continue
       }
       this.normalizer?.(a.piece)
       for (const b of this.splitAdded(a.piece, this.normAdded)) {
         if (b.token) {
-          onAdded?.(b.token)
+          onAdded?.(b.token, b.piece)
           continue
         }
         for (const w of this.preTokenizer ? this.preTokenizer([b.piece]) : [b.piece]) {
           const t = w.text
           if (t.length === 0) continue
           if (!marker) {
-            onWord(t)
+            onWord(t, w, 0)
             continue
           }
-          // split before each word mark that follows other text (see splitAtMarker)
+          // SentencePiece style: split before each word mark that follows other text; BPE's result
+          // is the same (markerSplitSafe) and words stay short and cacheable
           let from = 0
           let at = t.indexOf(marker, 1)
           while (at >= 0) {
             if (!t.startsWith(marker, at - marker.length)) {
-              onWord(t.slice(from, at))
+              onWord(t.slice(from, at), w, from)
               from = at
             }
             at = t.indexOf(marker, at + marker.length)
           }
-          onWord(from === 0 ? t : t.slice(from))
+          onWord(from === 0 ? t : t.slice(from), w, from)
         }
       }
     }
@@ -381,6 +366,7 @@ export class Tokenizer {
     const model = this.model
     this.forEachWord(
       text,
+      false,
       (w) => {
         for (const id of model.encodeWord(w)) ids.push(id)
       },
@@ -394,20 +380,23 @@ export class Tokenizer {
     const ids: number[] = []
     const offsets: [number, number][] = []
     const added: boolean[] = []
-    for (const s of this.segments(text, true)) {
-      if (s.token) {
-        ids.push(s.token.id)
-        offsets.push(s.word.span(0, s.word.text.length))
+    this.forEachWord(
+      text,
+      true,
+      (word, piece, from) => {
+        const enc = this.model.encodeWordWithSpans(word)
+        for (let i = 0; i < enc.ids.length; i++) {
+          ids.push(enc.ids[i]!)
+          offsets.push(piece.span(from + enc.starts[i]!, from + enc.ends[i]!))
+          added.push(false)
+        }
+      },
+      (token, piece) => {
+        ids.push(token.id)
+        offsets.push(piece.span(0, piece.text.length))
         added.push(true)
-        continue
-      }
-      const enc = this.model.encodeWordWithSpans(s.word.text)
-      for (let i = 0; i < enc.ids.length; i++) {
-        ids.push(enc.ids[i]!)
-        offsets.push(s.word.span(enc.starts[i]!, enc.ends[i]!))
-        added.push(false)
-      }
-    }
+      },
+    )
     return { ids, offsets, added }
   }
 
@@ -432,24 +421,6 @@ export class Tokenizer {
     if (!this.decoder) return tokens.join(' ')
     return this.decoder(tokens).join('')
   }
-}
-
-/** Splits a SentencePiece-style piece before each word mark that follows other text. */
-function splitAtMarker(w: NormalizedString, marker: string): NormalizedString[] {
-  const text = w.text
-  let from = 0
-  let at = text.indexOf(marker, 1)
-  if (at < 0) return [w]
-  const out: NormalizedString[] = []
-  while (at >= 0) {
-    if (!text.startsWith(marker, at - marker.length)) {
-      out.push(w.slice(from, at))
-      from = at
-    }
-    at = text.indexOf(marker, at + marker.length)
-  }
-  out.push(from === 0 ? w : w.slice(from, text.length))
-  return out
 }
 
 /** The content of a `Replace " " → X` normalizer (SentencePiece's `▁`), if the normalizer has one. */
