@@ -16,9 +16,16 @@ const estimates = new Map<string, TokenEstimate>()
 export async function loadTokenizerCached(path: string): Promise<Tokenizer> {
   const { mtimeMs } = await stat(path)
   const hit = tokenizers.get(path)
-  if (hit && hit.mtimeMs === mtimeMs) return hit.tok
+  if (hit && hit.mtimeMs === mtimeMs) {
+    tokenizers.delete(path)
+    tokenizers.set(path, hit)
+    return hit.tok
+  }
   const tok = await Tokenizer.fromFile(path)
+  // a large vocabulary takes tens of MB in memory: keep the few most recently loaded
+  tokenizers.delete(path)
   tokenizers.set(path, { mtimeMs, tok })
+  while (tokenizers.size > 3) tokenizers.delete(tokenizers.keys().next().value!)
   return tok
 }
 
@@ -49,6 +56,7 @@ export async function estimateTokens(dir: string, role: CorpusRole, stats: RoleS
     train: bytesPerToken > 0 ? Math.round(stats.train.bytes / bytesPerToken) : 0,
     heldout: bytesPerToken > 0 ? Math.round(stats.heldout.bytes / bytesPerToken) : 0,
   }
+  if (estimates.size > 100) estimates.clear()
   estimates.set(key, estimate)
   return estimate
 }
