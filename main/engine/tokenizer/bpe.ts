@@ -173,10 +173,10 @@ export class BpeModel {
     return { ids, starts, ends }
   }
 
-  /** Applies the ranked merges to a symbol sequence in place. `limit` ignores merges ranked at or after it. */
-  mergeSymbols(enc: WordEncoding, spans: boolean, limit = Infinity): void {
+  /** Applies the ranked merges to a symbol sequence in place. */
+  mergeSymbols(enc: WordEncoding, spans: boolean): void {
     if (enc.ids.length > LONG_WORD) {
-      this.mergeLongWord(enc, spans, limit)
+      this.mergeLongWord(enc, spans)
       return
     }
     const { ids, starts, ends } = enc
@@ -194,7 +194,7 @@ export class BpeModel {
           slot = i
         }
       }
-      if (at < 0 || best >= limit) return
+      if (at < 0) return
       ids.splice(at, 2, merges.into[slot]!)
       if (spans) {
         ends.splice(at, 2, ends[at + 1]!)
@@ -208,7 +208,7 @@ export class BpeModel {
    * list and candidate pairs in a min-heap on (rank, position), as Hugging Face's `merge_all` does;
    * a popped pair that no longer holds is skipped.
    */
-  private mergeLongWord(enc: WordEncoding, spans: boolean, limit: number): void {
+  private mergeLongWord(enc: WordEncoding, spans: boolean): void {
     const n = enc.ids.length
     const id = Int32Array.from(enc.ids)
     const end = spans ? Int32Array.from(enc.ends) : null
@@ -256,7 +256,7 @@ export class BpeModel {
       const j = next[i]!
       if (j < 0) return
       const slot = merges.find(id[i]!, id[j]!)
-      if (slot >= 0 && merges.rank[slot]! < limit) push(merges.rank[slot]! * POS + i)
+      if (slot >= 0) push(merges.rank[slot]! * POS + i)
     }
     for (let i = 0; i + 1 < n; i++) consider(i)
     while (heap.length > 0) {
@@ -318,8 +318,4 @@ export class BpeModel {
     return enc
   }
 
-  /** Symbols of a word before any merge (what a learner starts from). */
-  initialSymbols(word: string): number[] {
-    return this.symbols(word, false).ids
-  }
 }

@@ -131,9 +131,6 @@ class PairHeap {
   private counts: number[] = []
   private slots: number[] = []
   constructor(private readonly table: PairTable) {}
-  get size(): number {
-    return this.counts.length
-  }
   private above(i: number, j: number): boolean {
     const a = this.counts[i]!
     const b = this.counts[j]!
@@ -244,14 +241,12 @@ export async function learnContinuedBpe(base: BpeModel, words: Map<string, numbe
   }
 
   // tokens that may not take part in a merge: byte-fallback pieces and <unk>
-  const frozen = new Set<number>()
-  for (const id of base.byteIds) if (id >= 0) frozen.add(id)
-  if (base.unkId >= 0) frozen.add(base.unkId)
+  const isFrozen = new Uint8Array(Math.max(nextId, startModel.tokens.length) + options.maxTokens + 1)
+  for (const id of base.byteIds) if (id >= 0) isFrozen[id] = 1
+  if (base.unkId >= 0) isFrozen[base.unkId] = 1
 
   // 3. pair counts and where each pair occurs
   const table = new PairTable()
-  const isFrozen = new Uint8Array(Math.max(nextId, startModel.tokens.length) + options.maxTokens + 1)
-  for (const id of frozen) isFrozen[id] = 1
   for (let w = 0; w < syms.length; w++) {
     const s = syms[w]!
     const c = counts[w]!

@@ -16,11 +16,11 @@ import { writeFileAtomic } from '../fsutil'
 import { readManifest } from '../project/manifest'
 import { updateProject } from '../project/projects'
 import { loadTokenizerCached } from './estimate'
-import { prefixTokenizer, type ExtendMode, type VocabChanges } from './extend'
+import { prefixTokenizer, type ExtendMode } from './extend'
 import type { LearnedToken } from './learn'
 import { runExtension, summarize, sweep, type ExtendSummary, type Progress, type SweepResult } from './operations'
 import { corpusLines } from './text'
-import { Tokenizer } from './tokenizer'
+import { readTokenizerText, Tokenizer } from './tokenizer'
 
 export const TOKENIZER_DIR = 'tokenizer'
 const BASE_REL = join(TOKENIZER_DIR, 'base', 'tokenizer.json')
@@ -28,7 +28,6 @@ const SWEEP_REL = join(TOKENIZER_DIR, 'sweep.json')
 
 interface SavedSweep extends SweepResult {
   format: 'vernacular-sweep'
-  baseSha: string
   learnedTokens: LearnedToken[]
 }
 
@@ -54,10 +53,11 @@ const cache = new Map<string, { key: string; tok: Tokenizer; learn: { tokens: Le
 /** Copies a tokenizer.json into the project after checking that Vernacular can use it. */
 export async function setBaseTokenizer(dir: string, source: string): Promise<VocabStatus> {
   const src = resolve(source)
-  const tok = await Tokenizer.fromFile(src)
+  const text = await readTokenizerText(src)
+  Tokenizer.fromJSON(text, src) // refuse what cannot be used before anything is written
   const target = join(dir, BASE_REL)
   await fs.mkdir(join(dir, TOKENIZER_DIR, 'base'), { recursive: true })
-  await writeFileAtomic(target, JSON.stringify(tok.json, null, 2) + '\n')
+  await writeFileAtomic(target, text) // the file as the user gave it, byte for byte
   await fs.rm(join(dir, SWEEP_REL), { force: true })
   await updateProject(dir, 'set the base tokenizer', (m) => ({ ...m, baseTokenizer: { path: relative(dir, target) } }))
   cache.delete(dir)
@@ -79,7 +79,7 @@ export async function vocabStatus(dir: string): Promise<VocabStatus> {
   let sweepResult: SweepResult | null
   try {
     const saved = JSON.parse(await fs.readFile(join(dir, SWEEP_REL), 'utf8')) as SavedSweep
-    const { learnedTokens: _l, format: _f, baseSha: _b, ...rest } = saved
+    const { learnedTokens: _l, format: _f, ...rest } = saved
     sweepResult = rest
   } catch {
     sweepResult = null
@@ -120,7 +120,7 @@ export async function projectSweep(dir: string, counts: number[], ctx: Progress)
     { base: tok, corpus: corpusLines(dir, 'target', 'train', ctx.signal), corpusBytes: await corpusBytes(dir, 'target'), heldoutTarget, heldoutEnglish, counts, targetLanguage: m.language },
     ctx,
   )
-  const saved: SavedSweep = { format: 'vernacular-sweep', baseSha: '', ...result }
+  const saved: SavedSweep = { format: 'vernacular-sweep', ...result }
   await writeFileAtomic(join(dir, SWEEP_REL), JSON.stringify(saved) + '\n')
   cache.delete(dir)
   const { learnedTokens: _, ...rest } = result
@@ -153,11 +153,6 @@ export async function projectExtend(dir: string, mode: ExtendMode, count: number
   )
   await updateProject(dir, 'record the vocabulary plan', (m) => ({ ...m, vocabulary: { mode, count } }))
   return summary
-}
-
-/** The changes of an extended tokenizer in the project (the model step reads them). */
-export async function readVocabChanges(dir: string, mode: ExtendMode, count: number): Promise<VocabChanges> {
-  return JSON.parse(await fs.readFile(join(dir, TOKENIZER_DIR, `${mode}-${count}`, 'vocab-changes.json'), 'utf8')) as VocabChanges
 }
 
 function previewTokens(tok: Tokenizer, text: string, newFrom: number): PreviewToken[] {

@@ -23,8 +23,6 @@ export type TokenizerFamily = 'byte-level-bpe' | 'sentencepiece-bpe' | 'bpe'
 export interface AddedToken {
   /** The id Hugging Face gives it (see the constructor). */
   id: number
-  /** The id the file gives, which Hugging Face does not use. */
-  fileId: number
   content: string
   special: boolean
   normalized: boolean
@@ -174,7 +172,6 @@ export class Tokenizer {
       maxAdded = Math.max(maxAdded, id)
       this.added.push({
         id,
-        fileId: t.id as number,
         content: t.content,
         special: t.special === true,
         normalized: t.normalized === true,
@@ -222,17 +219,9 @@ export class Tokenizer {
   }
 
   static async fromFile(file: string): Promise<Tokenizer> {
-    let text: string
-    try {
-      text = await readFile(file, 'utf8')
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code
-      if (code === 'ENOENT') throw new EngineError('not-found', `${file}: no such file`, { file, hint: 'Give the path of a tokenizer.json.' })
-      if (code === 'EISDIR') throw new EngineError('bad-input', `${file} is a folder`, { file, hint: 'Give the tokenizer.json inside it.' })
-      throw new EngineError('io', `${file}: ${(e as Error).message}`, { file })
-    }
-    return Tokenizer.fromJSON(text, file)
+    return Tokenizer.fromJSON(await readTokenizerText(file), file)
   }
+
 
   /** The same pipeline with another BPE model (the sweep's prefixes of the learned merges). */
   withModel(model: BpeModel): Tokenizer {
@@ -400,15 +389,6 @@ export class Tokenizer {
     return { ids, offsets, added }
   }
 
-  /** Ids the post-processor puts around a sequence (for example `[1]` for Llama's `<s>`). */
-  specialTokensAround(): { before: number[]; after: number[] } {
-    if (!this.postProcessor) return { before: [], after: [] }
-    const marker = -1
-    const out = this.postProcessor([marker])
-    const at = out.indexOf(marker)
-    return { before: out.slice(0, at), after: out.slice(at + 1) }
-  }
-
   // ---- decoding --------------------------------------------------------------------------
 
   decode(ids: number[], options: { skipSpecialTokens?: boolean } = {}): string {
@@ -439,4 +419,16 @@ function findReplaceMarker(json: unknown): string | null {
     if (p && p.String === ' ' && typeof n.content === 'string' && n.content.length > 0) return n.content
   }
   return null
+}
+
+/** The text of a tokenizer.json, with errors that say what is wrong with the path. */
+export async function readTokenizerText(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8')
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new EngineError('not-found', `${file}: no such file`, { file, hint: 'Give the path of a tokenizer.json.' })
+    if (code === 'EISDIR') throw new EngineError('bad-input', `${file} is a folder`, { file, hint: 'Give the tokenizer.json inside it.' })
+    throw new EngineError('io', `${file}: ${(e as Error).message}`, { file })
+  }
 }

@@ -35,6 +35,7 @@ describe('vocabulary step operations', () => {
       const status = await engine.invoke('vocab.setBase', { dir, path: TOKENIZER_FILES.gpt2 })
       expect(status.base).toMatchObject({ family: 'byte-level-bpe', vocabSize: 50257, merges: 50000 })
       expect((await engine.invoke('project.open', { dir })).manifest.baseTokenizer).toEqual({ path: join('tokenizer', 'base', 'tokenizer.json') })
+      expect(await fs.readFile(join(dir, 'tokenizer', 'base', 'tokenizer.json'))).toEqual(await fs.readFile(TOKENIZER_FILES.gpt2))
 
       // token estimates: bytes per token on a sample, applied to the totals
       const roles = (await engine.invoke('corpus.stats', { dir })).roles
