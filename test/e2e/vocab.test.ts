@@ -1,39 +1,14 @@
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchChromium, startWebMode, type WebMode } from '../helpers/browser'
-import { ROOT } from '../helpers/cli'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { useDemoWebMode } from '../helpers/browser'
 
-let browser: Browser
-let web: WebMode
-let home: string
-const shots = join(ROOT, 'test-results')
+const session = useDemoWebMode()
+const shots = session.shots
 
-beforeAll(async () => {
-  const { mkdtempSync } = await import('node:fs')
-  const { tmpdir } = await import('node:os')
-  home = mkdtempSync(join(tmpdir(), 'vernacular-e2e-vocab-'))
-  browser = await launchChromium()
-  web = await startWebMode({ VERNACULAR_HOME: home }, ['--demo'])
-  await fs.mkdir(shots, { recursive: true })
-})
-
-afterAll(async () => {
-  await browser?.close()
-  await web?.stop()
-  if (home) await fs.rm(home, { recursive: true, force: true })
-})
-
-async function newPage(): Promise<Page> {
-  // The numbers are read back from the page, so the locale that formats them is fixed.
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US' })
-  const page = await context.newPage()
-  page.on('pageerror', (e) => {
-    throw e
-  })
-  return page
-}
+// The numbers are read back from the page, so the locale that formats them is fixed.
+const newPage = (): Promise<Page> => session.newPage({ viewport: { width: 1280, height: 900 }, locale: 'en-US' })
 
 const digits = (s: string | null) => Number((s ?? '').replace(/\D/g, ''))
 const decimal = (s: string | null) => Number((s ?? '').replace(/[^\d.]/g, ''))
@@ -44,7 +19,7 @@ const SENTENCE = 'A magyar nyelv az uráli nyelvcsalád legnagyobb tagja, anyany
 describe('the Vocabulary step in Chromium', () => {
   it('sweeps vocabulary sizes, previews tokens and writes an extended tokenizer for the demo', async () => {
     const page = await newPage()
-    await page.goto(web.url)
+    await page.goto(session.web.url)
     await expect.poll(() => page.getByTestId('project-title').textContent()).toBe('Hungarian demo')
     await page.getByTestId('wizard-step-vocabulary').click()
     await expect.poll(() => page.getByTestId('vocab-step').isVisible()).toBe(true)
@@ -97,7 +72,7 @@ describe('the Vocabulary step in Chromium', () => {
     expect(await outputs.first().getAttribute('data-mode')).toBe('add')
     expect(await outputs.first().getAttribute('data-count')).toBe('200')
     expect(await outputs.first().textContent()).toContain('50,457')
-    await fs.access(join(home, 'demo', 'tokenizer', 'add-200', 'tokenizer.json'))
+    await fs.access(join(session.home, 'demo', 'tokenizer', 'add-200', 'tokenizer.json'))
     expect(await page.getByTestId('vocab-error').count()).toBe(0)
     await page.screenshot({ path: join(shots, 'vocab-extended.png'), fullPage: true })
 

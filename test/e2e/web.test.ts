@@ -1,49 +1,24 @@
-import { promises as fs } from 'node:fs'
+import { mkdtempSync, promises as fs } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchChromium, startWebMode, type WebMode } from '../helpers/browser'
-import { ROOT } from '../helpers/cli'
+import { afterAll, describe, expect, it } from 'vitest'
+import { useDemoWebMode } from '../helpers/browser'
 
-let browser: Browser
-let web: WebMode
-let home: string
-let workDir: string
-const shots = join(ROOT, 'test-results')
-
-beforeAll(async () => {
-  const { mkdtempSync } = await import('node:fs')
-  const { tmpdir } = await import('node:os')
-  home = mkdtempSync(join(tmpdir(), 'vernacular-e2e-home-'))
-  workDir = mkdtempSync(join(tmpdir(), 'vernacular-e2e-work-'))
-  browser = await launchChromium()
-  web = await startWebMode({ VERNACULAR_HOME: home }, ['--demo'])
-  await fs.mkdir(shots, { recursive: true })
-})
-
-afterAll(async () => {
-  await browser?.close()
-  await web?.stop()
-  for (const d of [home, workDir]) if (d) await fs.rm(d, { recursive: true, force: true })
-})
-
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-  const page = await context.newPage()
-  page.on('pageerror', (e) => {
-    throw e
-  })
-  return page
-}
+const session = useDemoWebMode()
+const shots = session.shots
+const newPage = () => session.newPage()
+/** Where the tests create projects and files of their own. */
+const workDir = mkdtempSync(join(tmpdir(), 'vernacular-e2e-work-'))
+afterAll(() => fs.rm(workDir, { recursive: true, force: true }))
 
 describe('web mode in Chromium', () => {
   it('refuses the page and the API without the session token', async () => {
     const page = await newPage()
-    const base = web.url.split('?')[0]!.split('#')[0]!
+    const base = session.web.url.split('?')[0]!.split('#')[0]!
     const none = await page.goto(base)
     expect(none?.status()).toBe(403)
     expect(await page.textContent('body')).toContain('npm run serve')
-    const wrong = await page.goto(`${base}?token=${web.token.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a'))}`)
+    const wrong = await page.goto(`${base}?token=${session.web.token.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a'))}`)
     expect(wrong?.status()).toBe(403)
     // A WebSocket opened from a page without the token is refused too.
     const wsRefused = await page.evaluate(
@@ -53,7 +28,7 @@ describe('web mode in Chromium', () => {
           ws.onopen = () => resolve(false)
           ws.onerror = () => resolve(true)
         }),
-      web.port,
+      session.web.port,
     )
     expect(wsRefused).toBe(true)
     await page.context().close()
@@ -61,7 +36,7 @@ describe('web mode in Chromium', () => {
 
   it('opens the demo project from the URL that serve --demo prints', async () => {
     const page = await newPage()
-    await page.goto(web.url)
+    await page.goto(session.web.url)
     await expect.poll(() => page.getByTestId('project-title').textContent()).toBe('Hungarian demo')
     expect(await page.getByTestId('mode-pill').textContent()).toContain('Web')
     // The token is taken out of the address bar once stored.
@@ -72,12 +47,12 @@ describe('web mode in Chromium', () => {
 
   it('shows the demo corpora, ingested in the background, with the engine\'s numbers', async () => {
     const page = await newPage()
-    await page.goto(web.url)
+    await page.goto(session.web.url)
     await page.getByTestId('wizard-step-corpus').click()
     const panel = page.getByTestId('corpus-stats-target')
     await expect.poll(() => panel.isVisible(), { timeout: 60_000 }).toBe(true)
     await expect.poll(() => page.getByTestId('corpus-stats-english').isVisible(), { timeout: 60_000 }).toBe(true)
-    const state = JSON.parse(await fs.readFile(join(home, 'demo', 'corpora', 'target', 'corpus.json'), 'utf8')) as { sources: { profile: { train: { documents: number; words: number }; heldout: { documents: number } } }[] }
+    const state = JSON.parse(await fs.readFile(join(session.home, 'demo', 'corpora', 'target', 'corpus.json'), 'utf8')) as { sources: { profile: { train: { documents: number; words: number }; heldout: { documents: number } } }[] }
     const sum = (f: (s: (typeof state.sources)[number]) => number) => state.sources.reduce((a, s) => a + f(s), 0)
     const digits = (s: string | null) => Number((s ?? '').replace(/\D/g, ''))
     expect(digits(await page.getByTestId('corpus-train-docs-target').textContent())).toBe(sum((s) => s.profile.train.documents))
@@ -93,7 +68,7 @@ describe('web mode in Chromium', () => {
 
   it('reports a bad corpus file in the Corpus step, naming the file', async () => {
     const page = await newPage()
-    await page.goto(web.url)
+    await page.goto(session.web.url)
     await page.getByTestId('wizard-step-corpus').click()
     const bad = join(workDir, 'latin2.txt')
     await fs.writeFile(bad, Buffer.concat([Buffer.from('Jó sor, rendes UTF-8 szöveggel.\nRossz sor: '), Buffer.from([0xe9, 0x0a])]))
@@ -105,7 +80,7 @@ describe('web mode in Chromium', () => {
 
   it('creates a project through the UI, which then exists on disk', async () => {
     const page = await newPage()
-    await page.goto(web.url.split('#')[0]!)
+    await page.goto(session.web.url.split('#')[0]!)
     await page.getByTestId('new-project').click()
     const dir = join(workDir, 'magyar-proba')
     await page.getByTestId('project-name').fill('Magyar próba')
@@ -137,7 +112,7 @@ describe('web mode in Chromium', () => {
 
   it('shows engine errors in the form and lists recent projects', async () => {
     const page = await newPage()
-    await page.goto(web.url.split('#')[0]!)
+    await page.goto(session.web.url.split('#')[0]!)
     await expect.poll(() => page.getByTestId('recent-item').count()).toBeGreaterThanOrEqual(2)
     expect(await page.getByTestId('recent-list').textContent()).toContain('Magyar adaptáció')
     await page.screenshot({ path: join(shots, 'home.png') })
@@ -155,7 +130,7 @@ describe('web mode in Chromium', () => {
 
   it('shows the backend and runs the benchmark job with progress', async () => {
     const page = await newPage()
-    await page.goto(web.url.split('#')[0]! + '#/system')
+    await page.goto(session.web.url.split('#')[0]! + '#/system')
     await expect.poll(() => page.getByTestId('doctor-backend').textContent(), { timeout: 30_000 }).toMatch(/^(wasm|cpu|node|node-gpu)$/)
     await page.getByTestId('run-benchmark').click()
     await expect.poll(() => page.getByTestId('job-item').count()).toBeGreaterThanOrEqual(1)

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, promises as fs } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { chromium, type Browser } from 'playwright-core'
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core'
+import { afterAll, beforeAll } from 'vitest'
 import { ROOT } from './cli'
 
 /** Debian's Chromium; Playwright's own browser downloads are not possible here. */
@@ -49,5 +51,53 @@ export async function startWebMode(env: NodeJS.ProcessEnv, args: string[] = []):
         child.once('exit', () => resolve())
         child.kill('SIGTERM')
       }),
+  }
+}
+
+/**
+ * A browser test file's fixture: Debian's Chromium and web mode on the demo project with its own
+ * temporary VERNACULAR_HOME, started before the file's tests and cleaned up after them.
+ */
+export interface DemoSession {
+  readonly web: WebMode
+  readonly home: string
+  /** Where screenshots go (test-results/). */
+  readonly shots: string
+  /** A page in a fresh context; an uncaught error on the page fails the test. */
+  newPage(options?: BrowserContextOptions): Promise<Page>
+}
+
+export function useDemoWebMode(): DemoSession {
+  let browser: Browser | undefined
+  let web: WebMode | undefined
+  let home = ''
+  const shots = join(ROOT, 'test-results')
+  beforeAll(async () => {
+    home = mkdtempSync(join(tmpdir(), 'vernacular-e2e-home-'))
+    browser = await launchChromium()
+    web = await startWebMode({ VERNACULAR_HOME: home }, ['--demo'])
+    await fs.mkdir(shots, { recursive: true })
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await web?.stop()
+    if (home) await fs.rm(home, { recursive: true, force: true })
+  })
+  return {
+    get web() {
+      return web!
+    },
+    get home() {
+      return home
+    },
+    shots,
+    async newPage(options = { viewport: { width: 1280, height: 800 } }) {
+      const context = await browser!.newContext(options)
+      const page = await context.newPage()
+      page.on('pageerror', (e) => {
+        throw e
+      })
+      return page
+    },
   }
 }
