@@ -99,6 +99,9 @@ export function parseBackendName(value: string, source: string): BackendName | '
 export async function selectBackend(opts: SelectOptions = {}): Promise<BackendChoice> {
   const load = opts.load ?? ((pkg: string) => nodeRequire(pkg))
   const tf = load('@tensorflow/tfjs-core') as Tf
+  // tfjs-core's Node bundle registers no gradients; the `@tensorflow/tfjs` bundle registers them all
+  // in this same copy of tfjs-core (as tfjs-node does by loading it). Training needs them.
+  load('@tensorflow/tfjs')
   // Production mode: no console banners from tfjs (they would break `--json` output on stderr);
   // `doctor` says which backend is in use and why.
   tf.env().set('PROD', true)

@@ -14,7 +14,7 @@ import { fertility } from './fertility'
 export type { ExtendSummary, SweepPoint, SweepResult, TokenizerSummary }
 import type { LearnedToken } from './learn'
 import { learnContinuedBpe } from './learn'
-import { writeOutputDir } from './output'
+import { writeOutputDir } from '../outputdir'
 import { textFileLines, textFilesLines } from './text'
 import { Tokenizer } from './tokenizer'
 

@@ -7,10 +7,20 @@
 import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { EngineError } from '../errors'
-import { syncDir, writeFileAtomic } from '../fsutil'
+import { EngineError } from './errors'
+import { syncDir, writeFileAtomic } from './fsutil'
 
-export async function writeOutputDir(out: string, files: Record<string, string>, ownFiles: string[]): Promise<void> {
+export async function writeOutputDir(out: string, files: Record<string, string | Uint8Array>, ownFiles: readonly string[] | ((name: string) => boolean)): Promise<void> {
+  await writeOutputDirWith(out, ownFiles, async (staging) => {
+    for (const [name, content] of Object.entries(files)) await writeFileAtomic(join(staging, name), content)
+  })
+}
+
+/**
+ * The same, for outputs too large to hold in memory: `fill` writes the files into the staging
+ * folder it is given (and should sync them); the folder is renamed into place only if it succeeds.
+ */
+export async function writeOutputDirWith(out: string, ownFiles: readonly string[] | ((name: string) => boolean), fill: (staging: string) => Promise<void>): Promise<void> {
   const parent = dirname(out)
   let existing: string[] | null = null
   try {
@@ -22,7 +32,8 @@ export async function writeOutputDir(out: string, files: Record<string, string>,
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new EngineError('io', `${out}: ${(e as Error).message}`, { file: out })
   }
   if (existing) {
-    const foreign = existing.filter((f) => !ownFiles.includes(f))
+    const own = typeof ownFiles === 'function' ? ownFiles : (f: string) => ownFiles.includes(f)
+    const foreign = existing.filter((f) => !own(f))
     if (foreign.length > 0) {
       throw new EngineError('bad-input', `${out} already exists and holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''})`, {
         file: out,
@@ -40,7 +51,7 @@ export async function writeOutputDir(out: string, files: Record<string, string>,
   const old = join(parent, `.${basename(out)}.old-${tag}`)
   try {
     await fs.mkdir(staging)
-    for (const [name, content] of Object.entries(files)) await writeFileAtomic(join(staging, name), content)
+    await fill(staging)
     if (existing) await fs.rename(out, old)
     await fs.rename(staging, out)
     await syncDir(parent)

@@ -1,0 +1,47 @@
+/**
+ * GPT-2 (`GPT2LMHeadModel`), forward pass top to bottom as in Radford et al. 2019:
+ * token + learned position embeddings, then pre-LayerNorm blocks of causal self-attention and a
+ * `gelu_new` MLP, a final LayerNorm, and the output head tied to the token embeddings (applied by
+ * the caller, see model.ts). Weights are held as Hugging Face stores them (Conv1D: [in, out]).
+ */
+import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core'
+import type { Tf } from '../backend/select'
+import type { Gpt2Config } from './config'
+import { causalAttention, causalMask, embed, geluNew, layerNorm, linear } from './ops'
+
+export type ParamLookup = (name: string) => Tensor
+
+/** ids [B, T] (int32) → final hidden states [B, T, D]. */
+export function gpt2Hidden(tf: Tf, config: Gpt2Config, p: ParamLookup, ids: Tensor2D): Tensor {
+  const [B, T] = ids.shape
+  const D = config.hiddenSize
+  const H = config.numHeads
+  const hd = config.headDim
+  const eps = config.layerNormEps
+  const w1 = (name: string) => p(name) as Tensor1D
+  const w2 = (name: string) => p(name) as Tensor2D
+
+  // Embeddings: the token's row plus its position's row.
+  const positions = tf.slice(w2('wpe.weight'), [0, 0], [T, D])
+  let x = tf.add(embed(tf, w2('wte.weight'), ids), positions)
+
+  const mask = causalMask(tf, T)
+  const toHeads = (t: Tensor) => tf.transpose(tf.reshape(t, [B, T, H, hd]), [0, 2, 1, 3])
+
+  for (let i = 0; i < config.numLayers; i++) {
+    const l = `h.${i}.`
+    // Causal self-attention on the normalised input, added back to the residual stream.
+    const a = layerNorm(tf, x, w1(l + 'ln_1.weight'), w1(l + 'ln_1.bias'), eps)
+    const qkv = linear(tf, a, w2(l + 'attn.c_attn.weight'), w1(l + 'attn.c_attn.bias'))
+    const [q, k, v] = tf.split(qkv, 3, 2) as [Tensor, Tensor, Tensor]
+    const y = causalAttention(tf, toHeads(q), toHeads(k), toHeads(v), mask, 1 / Math.sqrt(hd))
+    const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B, T, D])
+    x = tf.add(x, linear(tf, merged, w2(l + 'attn.c_proj.weight'), w1(l + 'attn.c_proj.bias')))
+
+    // The MLP: expand, gelu_new, project back.
+    const m = layerNorm(tf, x, w1(l + 'ln_2.weight'), w1(l + 'ln_2.bias'), eps)
+    const hidden = geluNew(tf, linear(tf, m, w2(l + 'mlp.c_fc.weight'), w1(l + 'mlp.c_fc.bias')))
+    x = tf.add(x, linear(tf, hidden, w2(l + 'mlp.c_proj.weight'), w1(l + 'mlp.c_proj.bias')))
+  }
+  return layerNorm(tf, x, w1('ln_f.weight'), w1('ln_f.bias'), eps)
+}

@@ -1,0 +1,114 @@
+/**
+ * The Llama family (`LlamaForCausalLM`; also Mistral and Qwen2, which differ only in flags),
+ * forward pass top to bottom as in Touvron et al. 2023: token embeddings, then pre-RMSNorm blocks
+ * of grouped-query causal self-attention with rotary position embeddings and a SwiGLU MLP, a final
+ * RMSNorm; the output head (tied or not) is applied by the caller, see model.ts.
+ *
+ * Linear weights are held as [in, out] (transposed from PyTorch's [out, in] on load).
+ */
+import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core'
+import type { Tf } from '../backend/select'
+import type { LlamaConfig } from './config'
+import type { ParamLookup } from './gpt2'
+import { causalAttention, causalMask, embed, linear, rmsNorm, silu } from './ops'
+
+/**
+ * Rotary frequencies, computed in float32 step by step as transformers does
+ * (`1 / theta^(2i/d)`), with Llama 3's long-context rescaling when configured.
+ */
+export function ropeInvFreq(config: LlamaConfig): Float32Array {
+  const d = config.headDim
+  const f = Math.fround
+  const inv = new Float32Array(d / 2)
+  for (let i = 0; i < d / 2; i++) inv[i] = f(1 / f(Math.pow(config.ropeTheta, f((2 * i) / d))))
+  const s = config.ropeScaling
+  if (s?.type === 'llama3') {
+    const lowWavelen = s.originalMaxPositions / s.lowFreqFactor
+    const highWavelen = s.originalMaxPositions / s.highFreqFactor
+    for (let i = 0; i < inv.length; i++) {
+      const freq = inv[i] as number
+      const wavelen = (2 * Math.PI) / freq
+      if (wavelen < highWavelen) continue
+      if (wavelen > lowWavelen) inv[i] = freq / s.factor
+      else {
+        const smooth = (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor)
+        inv[i] = (1 - smooth) * (freq / s.factor) + smooth * freq
+      }
+    }
+  }
+  return inv
+}
+
+/** cos and sin tables [T, headDim] in HF's rotate-half layout (the half-size table repeated). */
+export function ropeTables(config: LlamaConfig, T: number): { cos: Float32Array; sin: Float32Array } {
+  const inv = ropeInvFreq(config)
+  const half = inv.length
+  const d = config.headDim
+  const scale = config.ropeScaling?.type === 'linear' ? 1 / config.ropeScaling.factor : 1
+  const cos = new Float32Array(T * d)
+  const sin = new Float32Array(T * d)
+  for (let t = 0; t < T; t++) {
+    const pos = Math.fround(t * scale)
+    for (let i = 0; i < half; i++) {
+      const angle = Math.fround(pos * (inv[i] as number))
+      const c = Math.cos(angle)
+      const s = Math.sin(angle)
+      cos[t * d + i] = c
+      cos[t * d + half + i] = c
+      sin[t * d + i] = s
+      sin[t * d + half + i] = s
+    }
+  }
+  return { cos, sin }
+}
+
+/** x·cos + rotate_half(x)·sin on the last axis, where rotate_half(x) = [−x₂, x₁]. */
+function applyRope(tf: Tf, x: Tensor, cos: Tensor2D, sin: Tensor2D): Tensor {
+  const [x1, x2] = tf.split(x, 2, x.rank - 1) as [Tensor, Tensor]
+  const rotated = tf.concat([tf.neg(x2), x1], x.rank - 1)
+  return tf.add(tf.mul(x, cos), tf.mul(rotated, sin))
+}
+
+/** ids [B, T] (int32) → final hidden states [B, T, D]. */
+export function llamaHidden(tf: Tf, config: LlamaConfig, p: ParamLookup, ids: Tensor2D): Tensor {
+  const [B, T] = ids.shape
+  const H = config.numHeads
+  const Hkv = config.numKvHeads
+  const g = H / Hkv
+  const hd = config.headDim
+  const eps = config.rmsNormEps
+  const w1 = (name: string) => p(name) as Tensor1D
+  const w2 = (name: string) => p(name) as Tensor2D
+  const bias = (name: string, present: boolean) => (present ? w1(name) : undefined)
+
+  let x = embed(tf, w2('embed_tokens.weight'), ids)
+
+  const tables = ropeTables(config, T)
+  const cos = tf.tensor2d(tables.cos, [T, hd])
+  const sin = tf.tensor2d(tables.sin, [T, hd])
+  // Query heads that share a key/value head are stacked along the sequence axis, so grouped-query
+  // attention needs no copies of k and v: q [B, Hkv, g·T, hd] against k, v [B, Hkv, T, hd].
+  const mask = causalMask(tf, T, g)
+
+  for (let i = 0; i < config.numLayers; i++) {
+    const l = `layers.${i}.`
+    // Self-attention on the RMS-normalised input.
+    const n = rmsNorm(tf, x, w1(l + 'input_layernorm.weight'), eps)
+    const q = linear(tf, n, w2(l + 'self_attn.q_proj.weight'), bias(l + 'self_attn.q_proj.bias', config.qkvBias))
+    const k = linear(tf, n, w2(l + 'self_attn.k_proj.weight'), bias(l + 'self_attn.k_proj.bias', config.qkvBias))
+    const v = linear(tf, n, w2(l + 'self_attn.v_proj.weight'), bias(l + 'self_attn.v_proj.bias', config.qkvBias))
+    const qh = applyRope(tf, tf.transpose(tf.reshape(q, [B, T, H, hd]), [0, 2, 1, 3]), cos, sin)
+    const kh = applyRope(tf, tf.transpose(tf.reshape(k, [B, T, Hkv, hd]), [0, 2, 1, 3]), cos, sin)
+    const vh = tf.transpose(tf.reshape(v, [B, T, Hkv, hd]), [0, 2, 1, 3])
+    const y = causalAttention(tf, tf.reshape(qh, [B, Hkv, g * T, hd]), kh, vh, mask, 1 / Math.sqrt(hd))
+    const merged = tf.reshape(tf.transpose(tf.reshape(y, [B, H, T, hd]), [0, 2, 1, 3]), [B, T, H * hd])
+    x = tf.add(x, linear(tf, merged, w2(l + 'self_attn.o_proj.weight'), bias(l + 'self_attn.o_proj.bias', config.oBias)))
+
+    // SwiGLU MLP: down(silu(gate(n)) · up(n)).
+    const m = rmsNorm(tf, x, w1(l + 'post_attention_layernorm.weight'), eps)
+    const gate = silu(tf, linear(tf, m, w2(l + 'mlp.gate_proj.weight'), bias(l + 'mlp.gate_proj.bias', config.mlpBias)))
+    const up = linear(tf, m, w2(l + 'mlp.up_proj.weight'), bias(l + 'mlp.up_proj.bias', config.mlpBias))
+    x = tf.add(x, linear(tf, tf.mul(gate, up), w2(l + 'mlp.down_proj.weight'), bias(l + 'mlp.down_proj.bias', config.mlpBias)))
+  }
+  return rmsNorm(tf, x, w1('norm.weight'), eps)
+}

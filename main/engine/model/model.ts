@@ -1,0 +1,204 @@
+/**
+ * A causal language model in TensorFlow.js: its configuration, its parameters as variables (our
+ * names, held shapes; see names.ts), and the forward pass of its architecture with the output
+ * head on top. Loading reads a Hugging Face folder tensor by tensor; saving writes one back.
+ */
+import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Variable } from '@tensorflow/tfjs-core'
+import { promises as fs } from 'node:fs'
+import { join } from 'node:path'
+import type { Tf } from '../backend/select'
+import { EngineError } from '../errors'
+import type { HfCheckpoint } from './checkpoint'
+import { type ModelConfig, configJson } from './config'
+import { type FloatDtype, fromFloat32 } from './dtype'
+import { gpt2Hidden } from './gpt2'
+import { llamaHidden } from './llama'
+import { HEAD_NAME, type ParamSpec, embeddingName, heldShape, paramSpecs, storedName } from './names'
+import { matMul2dT, tokenNll, weightedMean } from './ops'
+import { type TensorToWrite, type ShardedWriteResult, readTensorFloat32, writeSafetensorsSharded } from './safetensors'
+
+export interface LoadProgress {
+  done: number
+  total: number
+  name: string
+}
+
+/** A deterministic normal generator (mulberry32 + Box–Muller), for initialisation that a seed reproduces. */
+export function normalRng(seed: number): () => number {
+  let s = seed >>> 0
+  const uniform = () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  let spare: number | null = null
+  return () => {
+    if (spare !== null) {
+      const v = spare
+      spare = null
+      return v
+    }
+    let u = 0
+    while (u === 0) u = uniform()
+    const v = uniform()
+    const r = Math.sqrt(-2 * Math.log(u))
+    spare = r * Math.sin(2 * Math.PI * v)
+    return r * Math.cos(2 * Math.PI * v)
+  }
+}
+
+/** Row-major [rows, cols] → [cols, rows]. */
+export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length)
+  const B = 64
+  for (let i0 = 0; i0 < rows; i0 += B) {
+    for (let j0 = 0; j0 < cols; j0 += B) {
+      const i1 = Math.min(rows, i0 + B)
+      const j1 = Math.min(cols, j0 + B)
+      for (let i = i0; i < i1; i++) for (let j = j0; j < j1; j++) out[j * rows + i] = data[i * cols + j] as number
+    }
+  }
+  return out
+}
+
+export class CausalLM {
+  readonly specs: ParamSpec[]
+
+  private constructor(
+    readonly tf: Tf,
+    readonly config: ModelConfig,
+    readonly params: Map<string, Variable>,
+  ) {
+    this.specs = paramSpecs(config)
+  }
+
+  /** Loads a checkpoint's weights (widened to float32) into variables. */
+  static async load(tf: Tf, ckpt: HfCheckpoint, opts: { trainable?: boolean; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal } = {}): Promise<CausalLM> {
+    const params = new Map<string, Variable>()
+    try {
+      let done = 0
+      for (const { spec, info } of ckpt.tensors) {
+        opts.signal?.throwIfAborted()
+        let data = await readTensorFloat32(info)
+        if (spec.transposed) data = transpose2d(data, spec.shape[0] as number, spec.shape[1] as number)
+        params.set(spec.name, tf.variable(tf.tensor(data, heldShape(spec), 'float32'), opts.trainable ?? true))
+        opts.onProgress?.({ done: ++done, total: ckpt.tensors.length, name: spec.name })
+      }
+    } catch (e) {
+      for (const v of params.values()) v.dispose()
+      throw e
+    }
+    return new CausalLM(tf, ckpt.config, params)
+  }
+
+  /**
+   * A freshly initialised model, as transformers initialises one: normal(0, 0.02) matrices and
+   * embeddings, zero biases, unit norms (for benchmarks, tests and the demo model).
+   */
+  static init(tf: Tf, config: ModelConfig, seed = 0, std = 0.02): CausalLM {
+    const rng = normalRng(seed)
+    const params = new Map<string, Variable>()
+    for (const spec of paramSpecs(config)) {
+      const shape = heldShape(spec)
+      const n = shape.reduce((a, b) => a * b, 1)
+      const data = new Float32Array(n)
+      if (spec.kind === 'norm') data.fill(1)
+      else if (spec.kind !== 'bias') for (let i = 0; i < n; i++) data[i] = rng() * std
+      params.set(spec.name, tf.variable(tf.tensor(data, shape, 'float32'), true))
+    }
+    return new CausalLM(tf, config, params)
+  }
+
+  param(name: string): Tensor {
+    const v = this.params.get(name)
+    if (!v) throw new Error(`no parameter ${name}`)
+    return v
+  }
+
+  /** The matrix the output head multiplies with: lm_head, or the input embeddings when tied. */
+  headMatrix(): Tensor2D {
+    return this.param(this.config.tied ? embeddingName(this.config) : HEAD_NAME) as Tensor2D
+  }
+
+  /** The longest sequence this model can take. */
+  get maxSequence(): number {
+    const c = this.config
+    return c.arch === 'llama' && c.slidingWindow ? Math.min(c.maxPositions, c.slidingWindow) : c.maxPositions
+  }
+
+  private checkIds(ids: Tensor2D): void {
+    const T = ids.shape[1]
+    if (T > this.maxSequence) {
+      throw new EngineError('invalid-request', `A sequence of ${T} tokens is longer than this model takes (${this.maxSequence}).`, { hint: 'Use shorter sequences.' })
+    }
+  }
+
+  /** ids [B, T] int32 → final hidden states [B, T, D]. */
+  hidden(ids: Tensor2D): Tensor3D {
+    this.checkIds(ids)
+    const p = (name: string) => this.param(name)
+    const c = this.config
+    return (c.arch === 'gpt2' ? gpt2Hidden(this.tf, c, p, ids) : llamaHidden(this.tf, c, p, ids)) as Tensor3D
+  }
+
+  /** ids [B, T] int32 → logits [B, T, V]. */
+  logits(ids: Tensor2D): Tensor3D {
+    const tf = this.tf
+    return tf.tidy(() => {
+      const [B, T] = ids.shape
+      const h = tf.reshape(this.hidden(ids), [B * T, this.config.hiddenSize]) as Tensor2D
+      return tf.reshape(matMul2dT(tf, h, this.headMatrix()), [B, T, this.config.vocabSize]) as Tensor3D
+    })
+  }
+
+  /**
+   * Next-token negative log-likelihood in nats at every position: ids [B, T] → [B, T−1], position
+   * t scoring ids[t+1] given ids[..t].
+   */
+  nextTokenNll(ids: Tensor2D): Tensor2D {
+    const tf = this.tf
+    return tf.tidy(() => {
+      const [B, T] = ids.shape
+      const inputs = tf.slice(ids, [0, 0], [B, T - 1]) as Tensor2D
+      const targets = tf.reshape(tf.slice(ids, [0, 1], [B, T - 1]), [-1]) as Tensor1D
+      const h = tf.reshape(this.hidden(inputs), [B * (T - 1), this.config.hiddenSize]) as Tensor2D
+      return tf.reshape(tokenNll(tf, matMul2dT(tf, h, this.headMatrix()), targets), [B, T - 1]) as Tensor2D
+    })
+  }
+
+  /** Mean next-token cross-entropy over the positions whose weight is 1 (inputs and targets given). */
+  loss(inputs: Tensor2D, targets: Tensor2D, weights?: Tensor2D): Scalar {
+    const tf = this.tf
+    const [B, T] = inputs.shape
+    const h = tf.reshape(this.hidden(inputs), [B * T, this.config.hiddenSize]) as Tensor2D
+    const nll = tokenNll(tf, matMul2dT(tf, h, this.headMatrix()), tf.reshape(targets, [-1]) as Tensor1D)
+    return weights ? weightedMean(tf, nll, tf.reshape(weights, [-1]) as Tensor1D) : (tf.mean(nll) as Scalar)
+  }
+
+  /** The parameters in Hugging Face's layout, ready to write (converted to `dtype`). */
+  tensorsToWrite(dtype: FloatDtype): TensorToWrite[] {
+    return this.specs.map((spec) => ({
+      name: storedName(this.config, spec.name),
+      dtype,
+      shape: spec.shape,
+      data: async () => {
+        let data = (await this.param(spec.name).data()) as Float32Array
+        if (spec.transposed) data = transpose2d(data, spec.shape[1] as number, spec.shape[0] as number)
+        return fromFloat32(data, dtype)
+      },
+    }))
+  }
+
+  /** Writes config.json and the weights into an existing folder (the caller stages and renames it). */
+  async writeWeights(dir: string, dtype: FloatDtype = 'F32', maxShardBytes?: number): Promise<ShardedWriteResult> {
+    await fs.writeFile(join(dir, 'config.json'), JSON.stringify(configJson(this.config, { dtype }), null, 2) + '\n')
+    return writeSafetensorsSharded(dir, this.tensorsToWrite(dtype), maxShardBytes)
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose()
+    this.params.clear()
+  }
+}

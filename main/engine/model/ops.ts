@@ -1,0 +1,181 @@
+/**
+ * The building blocks both architectures share, written for every backend we fall back to.
+ *
+ * Two things differ from the obvious tfjs code, both measured on the wasm backend (see
+ * PERFORMANCE.md):
+ * - wasm's matMul is fast only for a plain 2-D product; with `transposeA`/`transposeB` it is 10 to
+ *   40 times slower. The projections and their gradients (dX = dY·Wᵀ, dW = Xᵀ·dY) are therefore
+ *   custom gradients that transpose explicitly and then multiply plainly. Backends whose transposed
+ *   products are fast (native TensorFlow) use the flags instead.
+ * - wasm has no `UnsortedSegmentSum`, which tfjs's gradient of `gather` needs; the embedding lookup
+ *   has its own gradient that scatter-adds the rows of dY with `scatterND` (which sums duplicate
+ *   indices on every backend).
+ */
+import type { Rank, Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core'
+import type { Tf } from '../backend/select'
+
+/** Whether products with a transposed operand are better done as an explicit transpose first. */
+function explicitTranspose(tf: Tf): boolean {
+  const b = tf.getBackend()
+  return b === 'wasm' || b === 'cpu'
+}
+
+type SaveFn = (tensors: Tensor[]) => void
+interface CustomResult {
+  value: Tensor
+  gradFunc: (dy: Tensor, saved: Tensor[]) => Tensor | Tensor[]
+}
+
+/** `tf.customGrad` with the inputs as an array and the save function apart, for typed call sites. */
+function customGrad(tf: Tf, f: (inputs: Tensor[], save: SaveFn) => CustomResult): (...inputs: Tensor[]) => Tensor {
+  const g = tf.customGrad(((...args: unknown[]) => {
+    const save = args.pop() as SaveFn
+    return f(args as Tensor[], save)
+  }) as Parameters<Tf['customGrad']>[0])
+  return (...inputs: Tensor[]) => g(...inputs)
+}
+
+/** a · bᵀ for 2-D a [n, k] and b [m, k]. */
+export function matMulNT(tf: Tf, a: Tensor2D, b: Tensor2D): Tensor2D {
+  return explicitTranspose(tf) ? tf.tidy(() => tf.matMul(a, tf.transpose(b))) : tf.matMul(a, b, false, true)
+}
+
+/** aᵀ · b for 2-D a [k, n] and b [k, m]. */
+export function matMulTN(tf: Tf, a: Tensor2D, b: Tensor2D): Tensor2D {
+  return explicitTranspose(tf) ? tf.tidy(() => tf.matMul(tf.transpose(a), b)) : tf.matMul(a, b, true, false)
+}
+
+/** x [n, in] · w [in, out], with gradients as plain 2-D products. */
+export function matMul2d(tf: Tf, x: Tensor2D, w: Tensor2D): Tensor2D {
+  const f = customGrad(tf, ([xx, ww], save) => {
+    save([xx as Tensor, ww as Tensor])
+    return {
+      value: tf.matMul(xx as Tensor2D, ww as Tensor2D),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sx, sw] = saved as [Tensor2D, Tensor2D]
+        return [matMulNT(tf, dy as Tensor2D, sw), matMulTN(tf, sx, dy as Tensor2D)]
+      },
+    }
+  })
+  return f(x, w) as Tensor2D
+}
+
+/** x [n, k] · wᵀ for w [m, k] (the output head against the embedding matrix), gradients as plain products. */
+export function matMul2dT(tf: Tf, x: Tensor2D, w: Tensor2D): Tensor2D {
+  const f = customGrad(tf, ([xx, ww], save) => {
+    save([xx as Tensor, ww as Tensor])
+    return {
+      value: matMulNT(tf, xx as Tensor2D, ww as Tensor2D),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sx, sw] = saved as [Tensor2D, Tensor2D]
+        return [tf.matMul(dy as Tensor2D, sw), matMulTN(tf, dy as Tensor2D, sx)]
+      },
+    }
+  })
+  return f(x, w) as Tensor2D
+}
+
+/** A linear layer on the last axis: x [..., in] · w [in, out] (+ b). */
+export function linear(tf: Tf, x: Tensor, w: Tensor2D, b?: Tensor1D): Tensor {
+  const inDim = w.shape[0]
+  const outDim = w.shape[1]
+  const lead = x.shape.slice(0, -1)
+  const y2 = matMul2d(tf, tf.reshape(x, [-1, inDim]), w)
+  const y = b ? tf.add(y2, b) : y2
+  return tf.reshape(y, [...lead, outDim])
+}
+
+/** Rows of `table` [V, D] for `ids` (int32, any shape) → [...ids.shape, D]; gradient by scatter-add. */
+export function embed(tf: Tf, table: Tensor2D, ids: Tensor): Tensor {
+  const flat = tf.reshape(ids, [-1]) as Tensor1D
+  const [V, D] = table.shape
+  const f = customGrad(tf, ([t]) => ({
+    value: tf.gather(t as Tensor, flat),
+    gradFunc: (dy: Tensor) => tf.scatterND(tf.reshape(flat, [-1, 1]), dy, [V, D]),
+  }))
+  return tf.reshape(f(table), [...ids.shape, D])
+}
+
+/** LayerNorm over the last axis, as torch.nn.LayerNorm (biased variance). */
+export function layerNorm(tf: Tf, x: Tensor, gamma: Tensor1D, beta: Tensor1D, eps: number): Tensor {
+  const axis = x.rank - 1
+  const mean = tf.mean(x, axis, true)
+  const centered = tf.sub(x, mean)
+  const variance = tf.mean(tf.square(centered), axis, true)
+  return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, eps))), gamma), beta)
+}
+
+/** RMSNorm over the last axis, as Llama's: w · x / sqrt(mean(x²) + eps). */
+export function rmsNorm(tf: Tf, x: Tensor, weight: Tensor1D, eps: number): Tensor {
+  const ms = tf.mean(tf.square(x), x.rank - 1, true)
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), weight)
+}
+
+/** GPT-2's `gelu_new`: the tanh approximation of GELU. */
+export function geluNew(tf: Tf, x: Tensor): Tensor {
+  const c = Math.sqrt(2 / Math.PI)
+  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), c)
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1))
+}
+
+/** SiLU (swish): x · sigmoid(x). */
+export function silu(tf: Tf, x: Tensor): Tensor {
+  return tf.mul(x, tf.sigmoid(x))
+}
+
+/**
+ * An additive causal mask for `groups` stacked query blocks of length T against T keys:
+ * row r (position r mod T) sees keys 0..r mod T. Shape [groups·T, T].
+ */
+export function causalMask(tf: Tf, T: number, groups = 1): Tensor2D {
+  const m = new Float32Array(groups * T * T)
+  for (let g = 0; g < groups; g++) {
+    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[(g * T + i) * T + j] = -1e30
+  }
+  return tf.tensor2d(m, [groups * T, T])
+}
+
+/**
+ * Scaled dot-product attention with a causal mask, grouped for GQA:
+ * q [B, Hkv, g·T, hd] (the g query heads sharing kv head j stacked along the sequence axis),
+ * k, v [B, Hkv, T, hd] → [B, Hkv, g·T, hd]. With g = 1 it is ordinary multi-head attention.
+ */
+export function causalAttention(tf: Tf, q: Tensor, k: Tensor, v: Tensor, mask: Tensor2D, scale: number): Tensor {
+  const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), mask)
+  return tf.matMul(tf.softmax(scores), v)
+}
+
+/**
+ * Negative log-likelihood of each target under softmax(logits): logits [N, V], targets int32 [N]
+ * → [N], in nats. Its gradient, softmax − one-hot, is written out so no gather gradient is needed.
+ */
+export function tokenNll(tf: Tf, logits: Tensor2D, targets: Tensor1D): Tensor1D {
+  const [N, V] = logits.shape
+  const f = customGrad(tf, ([input], save) => {
+    const l = input as Tensor
+    const lse = tf.logSumExp(l, 1)
+    const flatIdx = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), tf.cast(targets, 'int32'))
+    const picked = tf.gather(tf.reshape(l, [-1]), flatIdx)
+    save([l])
+    return {
+      value: tf.sub(lse, picked),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sl] = saved as [Tensor2D]
+        const probs = tf.softmax(sl)
+        // One-hot as int32, then cast: wasm's OneHot with a float32 dtype writes the int32 bit
+        // pattern (1 reads as 1.4e-45), a tfjs 4.22 bug.
+        const oneHot = tf.cast(tf.oneHot(tf.cast(targets, 'int32') as Tensor1D, V), 'float32')
+        return tf.mul(tf.sub(probs, oneHot), tf.expandDims(dy, 1))
+      },
+    }
+  })
+  return f(logits) as Tensor1D
+}
+
+/** Mean of `values` weighted by `weights` (1 for tokens that count, 0 for padding). */
+export function weightedMean(tf: Tf, values: Tensor1D, weights: Tensor1D): Scalar {
+  return tf.div(tf.sum(tf.mul(values, weights)), tf.maximum(tf.sum(weights), 1)) as Scalar
+}
+
+export type AnyTensor = Tensor<Rank>
+export type { Tensor, Tensor1D, Tensor2D, Tensor3D }
