@@ -463,6 +463,92 @@ export interface PreviewResult {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------------------------
+
+export const EMBEDDING_INIT_VALUES = ['mean', 'random'] as const
+export type EmbeddingInitMethod = (typeof EMBEDDING_INIT_VALUES)[number]
+export const OPTIMIZER_VALUES = ['adamw', 'sgd'] as const
+
+export interface ModelInfo {
+  dir: string
+  /** The transformers class, e.g. LlamaForCausalLM. */
+  architecture: string
+  modelType: string
+  /** Which of our two forward passes runs it. */
+  family: 'gpt2' | 'llama'
+  parameters: number
+  /** Embedding rows (config.json `vocab_size`). */
+  vocabulary: number
+  layers: number
+  dims: { hidden: number; intermediate: number; heads: number; kvHeads: number; headDim: number }
+  maxPositions: number
+  /** How the weights are stored: float32, float16 or bfloat16. */
+  dtype: string
+  tied: boolean
+  weightFiles: string[]
+  weightBytes: number
+  tokenizer: { file: string; vocabSize: number; family: string; vocabSha256: string } | null
+  /** Why the folder's tokenizer.json cannot be used, if it cannot. */
+  tokenizerProblem: string | null
+}
+
+export interface ScoreResult {
+  /** Tokens scored (predicted), over all lines. */
+  tokens: number
+  /** UTF-8 bytes of the scored lines. */
+  bytes: number
+  /** Summed next-token negative log-likelihood, in nats. */
+  nll: number
+  bitsPerByte: number
+  lines: number
+  /** The token each line began with, or null if the tokenizer has none (then each line's first token is not scored). */
+  bos: string | null
+  unscoredFirstTokens: number
+  nllPerToken: number
+}
+
+export interface MemoryEstimateResult {
+  parameters: number
+  weights: number
+  gradients: number
+  optimizer: number
+  activations: number
+  total: number
+}
+
+export interface ResizeSummary {
+  out: string
+  mode: ExtendMode
+  init: EmbeddingInitMethod
+  rowsBefore: number
+  rowsAfter: number
+  appended: number
+  overwritten: number
+  padding: { from: number; to: number } | null
+  matrices: string[]
+  seconds: number
+}
+
+export interface BaseModelStatus {
+  /** The folder as the manifest records it (absolute), or null before one is chosen. */
+  path: string | null
+  info: ModelInfo | null
+  /** Why the chosen folder cannot be used, if it cannot. */
+  problem: string | null
+  /** How the model's tokenizer relates to the project's base tokenizer. */
+  tokenizer: 'same' | 'different' | 'model-has-none' | 'project-has-none' | null
+  training: { batch: number; seqLen: number; optimizer: 'adamw' }
+  estimate: MemoryEstimateResult | null
+  /** Where training would run and how much memory it has. */
+  device: { kind: 'gpu' | 'cpu'; name: string; memoryBytes: number | null; backend: string }
+  /** Whether the estimate fits the device's memory (null when the memory is unknown). */
+  fits: boolean | null
+  /** Resized models in the project (models/<mode>-<count>-<init>/). */
+  resized: ResizeSummary[]
+}
+
+// ---------------------------------------------------------------------------------------------
 // Methods: one entry each, `params` validated at the boundary
 // ---------------------------------------------------------------------------------------------
 
@@ -538,6 +624,35 @@ export const methods = {
   'vocab.extend': { params: z.object({ dir: fsPath, mode: z.enum(VOCABULARY_MODES), count: z.number().int().min(1).max(200_000) }).strict() },
   /** How `text` splits under the base tokenizer and with the first `count` tokens of the last sweep. */
   'vocab.preview': { params: z.object({ dir: fsPath, text: z.string().max(20_000), count: z.number().int().min(0).max(200_000) }).strict() },
+  'model.info': { params: z.object({ model: fsPath }).strict() },
+  'model.logits': { params: z.object({ model: fsPath, ids: z.array(z.number().int().min(0)).min(1).max(4096) }).strict() },
+  'model.score': { params: z.object({ model: fsPath, tokenizer: fsPath, text: fsPath }).strict() },
+  'model.estimate': {
+    params: z
+      .object({ model: fsPath, batch: z.number().int().min(1).max(4096), seqLen: z.number().int().min(2).max(131_072), optimizer: z.enum(OPTIMIZER_VALUES).default('adamw') })
+      .strict(),
+  },
+  'model.resize': {
+    params: z
+      .object({
+        model: fsPath,
+        changes: fsPath,
+        init: z.enum(EMBEDDING_INIT_VALUES).default('mean'),
+        out: fsPath,
+        seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+        padMultiple: z.number().int().min(1).max(4096).optional(),
+      })
+      .strict(),
+  },
+  'baseModel.status': { params: z.object({ dir: fsPath }).strict() },
+  /** Records a Hugging Face model folder as the project's base model, after checking it loads. */
+  'baseModel.set': { params: z.object({ dir: fsPath, path: fsPath }).strict() },
+  /** Resizes the base model for the project's extended tokenizer tokenizer/<mode>-<count>/. */
+  'baseModel.resize': {
+    params: z
+      .object({ dir: fsPath, mode: z.enum(VOCABULARY_MODES), count: z.number().int().min(1).max(200_000), init: z.enum(EMBEDDING_INIT_VALUES).default('mean'), padMultiple: z.number().int().min(1).max(4096).optional() })
+      .strict(),
+  },
   'jobs.list': { params: z.object({ projectDir: fsPath.optional() }).strict() },
   'jobs.get': { params: z.object({ id: z.string().min(1) }).strict() },
   'jobs.cancel': { params: z.object({ id: z.string().min(1) }).strict() },
@@ -581,6 +696,17 @@ export interface Results {
   /** The job's result, when done, is an `ExtendSummary`. */
   'vocab.extend': { job: JobSnapshot }
   'vocab.preview': PreviewResult
+  'model.info': ModelInfo
+  'model.logits': { logits: number[][] }
+  /** The job's result, when done, is a `ScoreResult`. */
+  'model.score': { job: JobSnapshot }
+  'model.estimate': MemoryEstimateResult
+  /** The job's result, when done, is a `ResizeSummary`. */
+  'model.resize': { job: JobSnapshot }
+  'baseModel.status': BaseModelStatus
+  'baseModel.set': BaseModelStatus
+  /** The job's result, when done, is a `ResizeSummary`. */
+  'baseModel.resize': { job: JobSnapshot }
   'jobs.list': JobSnapshot[]
   'jobs.get': JobSnapshot
   'jobs.cancel': JobSnapshot

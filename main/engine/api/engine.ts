@@ -19,7 +19,12 @@ import { sampleDocuments } from '../corpus/sample'
 import { readRoleState, roleStats } from '../corpus/store'
 import { EngineError, toErrorInfo } from '../errors'
 import { JobManager } from '../jobs/manager'
-import { demoBaseTokenizer, demoCorpora, ensureDemoProject } from '../project/demo'
+import { openCheckpoint } from '../model/checkpoint'
+import { estimateMemory } from '../model/memory'
+import { modelInfo, modelLogits, scoreFile } from '../model/operations'
+import { baseModelStatus, projectResize, setBaseModel } from '../model/project'
+import { resizeModel } from '../model/resize'
+import { demoBaseTokenizer, demoCorpora, ensureDemoBaseModel, ensureDemoProject } from '../project/demo'
 import { readManifest } from '../project/manifest'
 import { createProject, openProject, renameProject } from '../project/projects'
 import { forgetProject, listRecentProjects, rememberProject } from '../project/recent'
@@ -101,12 +106,18 @@ export class Engine {
         for (const { role, paths } of busy ? [] : demoCorpora(template)) {
           if (!(await readRoleState(summary.dir, role))) this.startIngest(summary.dir, role, paths)
         }
+        let changed = false
         const baseTokenizer = demoBaseTokenizer(template)
         if (baseTokenizer && !summary.manifest.baseTokenizer) {
           await setBaseTokenizer(summary.dir, baseTokenizer)
-          return openProject(summary.dir)
+          changed = true
         }
-        return summary
+        if (template.baseModel && !summary.manifest.baseModel) {
+          const model = await ensureDemoBaseModel(summary.dir, template)
+          if (model) await setBaseModel(summary.dir, model)
+          changed = true
+        }
+        return changed ? openProject(summary.dir) : summary
       },
       'project.rename': async ({ dir, name }) => {
         const summary = await renameProject(path(dir), name)
@@ -205,6 +216,52 @@ export class Engine {
         }
       },
       'vocab.preview': ({ dir, text, count }) => previewTokenization(path(dir), text, count),
+      'model.info': ({ model }) => modelInfo(path(model)),
+      'model.logits': ({ model, ids }) => modelLogits(path(model), ids),
+      'model.score': async ({ model, tokenizer, text }) => ({
+        job: this.jobs.start({ kind: 'model-score', title: `Score ${text}`, run: (ctx) => scoreFile(path(model), path(tokenizer), path(text), ctx) }),
+      }),
+      'model.estimate': async ({ model, batch, seqLen, optimizer }) => estimateMemory((await openCheckpoint(path(model))).config, { batch, seqLen, optimizer }),
+      'model.resize': async ({ model, changes, init, out, seed, padMultiple }) => {
+        await openCheckpoint(path(model)) // fail now, not inside the job, if it is no model folder
+        return {
+          job: this.jobs.start({
+            kind: 'model-resize',
+            title: `Resize ${model} (${init})`,
+            run: async (ctx) => {
+              const t0 = performance.now()
+              const r = await resizeModel(path(model), path(changes), path(out), {
+                init,
+                ...(seed !== undefined ? { seed } : {}),
+                padMultiple: padMultiple ?? null,
+                signal: ctx.signal,
+                onProgress: (p) => ctx.progress(p),
+              })
+              return { out: path(out), mode: r.changes.mode, init: r.init, rowsBefore: r.rows.before, rowsAfter: r.rows.after, appended: r.newRows.appended, overwritten: r.newRows.overwritten, padding: r.padding, matrices: r.matrices, seconds: (performance.now() - t0) / 1000 }
+            },
+          }),
+        }
+      },
+      'baseModel.status': ({ dir }) => baseModelStatus(path(dir)),
+      'baseModel.set': async ({ dir, path: p }) => {
+        const projectDir = path(dir)
+        const status = await setBaseModel(projectDir, path(p))
+        this.emit({ type: 'project', dir: projectDir, manifest: await readManifest(projectDir) })
+        return status
+      },
+      'baseModel.resize': async ({ dir, mode, count, init, padMultiple }) => {
+        const projectDir = path(dir)
+        await readManifest(projectDir)
+        return {
+          job: this.jobs.start({
+            kind: 'model-resize',
+            title: `Resize the base model for ${mode} ${count} (${init})`,
+            projectDir,
+            labels: { mode, count: String(count), init },
+            run: (ctx) => projectResize(projectDir, mode, count, init, padMultiple, ctx),
+          }),
+        }
+      },
       'jobs.list': async ({ projectDir }) => this.jobs.list(projectDir === undefined ? {} : { projectDir: path(projectDir) }),
       'jobs.get': async ({ id }) => this.jobs.get(id),
       'jobs.cancel': async ({ id }) => this.jobs.cancel(id),

@@ -83,7 +83,8 @@ export class CausalLM {
         opts.signal?.throwIfAborted()
         let data = await readTensorFloat32(info)
         if (spec.transposed) data = transpose2d(data, spec.shape[0] as number, spec.shape[1] as number)
-        params.set(spec.name, tf.variable(tf.tensor(data, heldShape(spec), 'float32'), opts.trainable ?? true))
+        // tidy frees the temporary tensor; the variable keeps its data.
+        params.set(spec.name, tf.tidy(() => tf.variable(tf.tensor(data, heldShape(spec), 'float32'), opts.trainable ?? true)))
         opts.onProgress?.({ done: ++done, total: ckpt.tensors.length, name: spec.name })
       }
     } catch (e) {
@@ -106,7 +107,7 @@ export class CausalLM {
       const data = new Float32Array(n)
       if (spec.kind === 'norm') data.fill(1)
       else if (spec.kind !== 'bias') for (let i = 0; i < n; i++) data[i] = rng() * std
-      params.set(spec.name, tf.variable(tf.tensor(data, shape, 'float32'), true))
+      params.set(spec.name, tf.tidy(() => tf.variable(tf.tensor(data, shape, 'float32'), true)))
     }
     return new CausalLM(tf, config, params)
   }

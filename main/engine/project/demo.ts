@@ -4,6 +4,9 @@ import { z } from 'zod'
 import type { CorpusRole, ProjectSummary } from '../contract'
 import { EngineError } from '../errors'
 import { pathExists } from '../fsutil'
+import { parseModelConfig } from '../model/config'
+import { writeInitialisedModel } from '../model/init'
+import { writeOutputDirWith } from '../outputdir'
 import { resourcesDir } from '../resources'
 import { manifestPath } from './manifest'
 import { createProject, openProject } from './projects'
@@ -16,6 +19,11 @@ const template = z.object({
   corpora: z.object({ target: z.array(z.string()), english: z.array(z.string()) }).partial().optional(),
   /** The base tokenizer.json, relative to resources/demo. */
   baseTokenizer: z.string().optional(),
+  /**
+   * The base model: a config.json (relative to resources/demo) whose weights are initialised on
+   * first use (no pretrained weights can ship or be downloaded), with the base tokenizer beside it.
+   */
+  baseModel: z.object({ config: z.string(), seed: z.number().int().default(0) }).optional(),
 })
 
 export type DemoTemplate = z.infer<typeof template>
@@ -37,6 +45,21 @@ export function demoCorpora(spec: DemoTemplate): { role: CorpusRole; paths: stri
 /** The demo's base tokenizer.json as an absolute path, if the template names one. */
 export function demoBaseTokenizer(spec: DemoTemplate): string | null {
   return spec.baseTokenizer ? join(resourcesDir(), 'demo', spec.baseTokenizer) : null
+}
+
+/** The demo's base model folder inside the demo project, written on first use. */
+export async function ensureDemoBaseModel(projectDir: string, spec: DemoTemplate): Promise<string | null> {
+  if (!spec.baseModel) return null
+  const out = join(projectDir, 'base-model')
+  if (await pathExists(join(out, 'config.json'))) return out
+  const configFile = join(resourcesDir(), 'demo', spec.baseModel.config)
+  const config = parseModelConfig(JSON.parse(await fs.readFile(configFile, 'utf8')), configFile)
+  await writeOutputDirWith(out, () => false, async (staging) => {
+    await writeInitialisedModel(staging, config, { seed: spec.baseModel?.seed ?? 0, dtype: config.dtype })
+    const tokenizer = demoBaseTokenizer(spec)
+    if (tokenizer) await fs.copyFile(tokenizer, join(staging, 'tokenizer.json'))
+  })
+  return out
 }
 
 /** Opens the demo project, creating it from `resources/demo/project.json` the first time. */

@@ -1,0 +1,213 @@
+/**
+ * The model operations the CLI and the app call: describe a model folder, compute logits, score a
+ * text (bits per byte), resize for an extended tokenizer.
+ */
+import type { Tensor2D } from '@tensorflow/tfjs-core'
+import { promises as fs } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { engineBackend } from '../backend/select'
+import type { ModelInfo, ScoreResult } from '../contract'
+import { EngineError } from '../errors'
+import type { JobContext } from '../jobs/manager'
+import { vocabFingerprint } from '../tokenizer/extend'
+import { textFileLines } from '../tokenizer/text'
+import { Tokenizer } from '../tokenizer/tokenizer'
+import { type HfCheckpoint, openCheckpoint } from './checkpoint'
+import { TORCH_DTYPE } from './dtype'
+import { CausalLM } from './model'
+
+export const ARCHITECTURE_CLASS: Record<string, string> = {
+  gpt2: 'GPT2LMHeadModel',
+  llama: 'LlamaForCausalLM',
+  mistral: 'MistralForCausalLM',
+  qwen2: 'Qwen2ForCausalLM',
+}
+
+export async function describeCheckpoint(ckpt: HfCheckpoint): Promise<ModelInfo> {
+  const c = ckpt.config
+  const archs = c.raw.architectures
+  let tokenizer: ModelInfo['tokenizer'] = null
+  let tokenizerProblem: string | null = null
+  if (ckpt.tokenizerFile) {
+    try {
+      const tok = await Tokenizer.fromFile(ckpt.tokenizerFile)
+      tokenizer = { file: ckpt.tokenizerFile, vocabSize: tok.vocabSize, family: tok.family, vocabSha256: vocabFingerprint(tok) }
+    } catch (e) {
+      tokenizerProblem = (e as Error).message
+    }
+  }
+  let weightBytes = 0
+  for (const f of ckpt.weightFiles) weightBytes += (await fs.stat(join(ckpt.dir, f))).size
+  return {
+    dir: ckpt.dir,
+    architecture: Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : (ARCHITECTURE_CLASS[c.modelType] ?? c.modelType),
+    modelType: c.modelType,
+    family: c.arch,
+    parameters: ckpt.parameterCount,
+    vocabulary: c.vocabSize,
+    layers: c.numLayers,
+    dims: {
+      hidden: c.hiddenSize,
+      intermediate: c.arch === 'gpt2' ? c.innerSize : c.intermediateSize,
+      heads: c.numHeads,
+      kvHeads: c.arch === 'gpt2' ? c.numHeads : c.numKvHeads,
+      headDim: c.headDim,
+    },
+    maxPositions: c.maxPositions,
+    dtype: TORCH_DTYPE[ckpt.storedDtype],
+    tied: c.tied,
+    weightFiles: ckpt.weightFiles,
+    weightBytes,
+    tokenizer,
+    tokenizerProblem,
+  }
+}
+
+export async function modelInfo(dir: string): Promise<ModelInfo> {
+  return describeCheckpoint(await openCheckpoint(dir))
+}
+
+async function loadModel(dir: string, ctx?: JobContext): Promise<CausalLM> {
+  const ckpt = await openCheckpoint(dir)
+  const { tf, report } = await engineBackend()
+  ctx?.log(`backend ${report.name}: ${report.why}`)
+  return CausalLM.load(tf, ckpt, {
+    trainable: false,
+    ...(ctx ? { signal: ctx.signal, onProgress: (p) => ctx.progress({ done: p.done, total: p.total, message: `Loading ${p.name}` }) } : {}),
+  })
+}
+
+/** Logits for one sequence of ids: one row of vocabulary-sized logits per position. */
+export async function modelLogits(dir: string, ids: number[]): Promise<{ logits: number[][] }> {
+  const model = await loadModel(dir)
+  try {
+    const V = model.config.vocabSize
+    const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= V)
+    if (bad !== undefined) throw new EngineError('invalid-request', `Token id ${bad} is outside this model's vocabulary (0 … ${V - 1}).`, { hint: 'Give ids the model knows.' })
+    if (ids.length === 0) throw new EngineError('invalid-request', 'No token ids given.', { hint: 'Give at least one id, e.g. --ids 1,2,3.' })
+    const { tf } = model
+    const input = tf.tensor2d([ids], [1, ids.length], 'int32') as Tensor2D
+    const out = model.logits(input)
+    const data = (await out.data()) as Float32Array
+    tf.dispose([input, out])
+    const logits: number[][] = []
+    for (let t = 0; t < ids.length; t++) logits.push(Array.from(data.subarray(t * V, (t + 1) * V)))
+    return { logits }
+  } finally {
+    model.dispose()
+  }
+}
+
+/**
+ * The id each scored line starts with: the tokenizer's BOS as `tokenizer_config.json` beside it
+ * names it, else the token its post-processor puts first, else the model's `bos_token_id`
+ * (GPT-2's is `<|endoftext|>`, as lm-evaluation-harness uses it).
+ */
+export async function beginningOfSequence(tok: Tokenizer, tokenizerFile: string, modelBos: number | null): Promise<{ id: number; token: string } | null> {
+  try {
+    const cfg = JSON.parse(await fs.readFile(join(dirname(tokenizerFile), 'tokenizer_config.json'), 'utf8')) as { bos_token?: unknown }
+    const bos = typeof cfg.bos_token === 'string' ? cfg.bos_token : (cfg.bos_token as { content?: unknown } | undefined)?.content
+    const id = typeof bos === 'string' ? tok.tokenToId(bos) : undefined
+    if (id !== undefined) return { id, token: bos as string }
+  } catch {
+    // No tokenizer_config.json beside it: use the next source.
+  }
+  const withSpecial = tok.encode('a', { addSpecialTokens: true })
+  const plain = tok.encode('a')
+  if (withSpecial.length > plain.length && tok.specialIds.has(withSpecial[0] as number) && withSpecial[0] !== plain[0]) {
+    const id = withSpecial[0] as number
+    return { id, token: tok.idToToken(id) ?? String(id) }
+  }
+  if (modelBos !== null && tok.idToToken(modelBos) !== undefined) return { id: modelBos, token: tok.idToToken(modelBos) as string }
+  return null
+}
+
+interface Window {
+  ids: number[]
+}
+
+/**
+ * Splits a line's ids (BOS first, if any) into windows of at most `maxLen` inputs. Each window
+ * predicts the ids after its first, and starts with the last id of the window before, so every
+ * token after the first is predicted exactly once (lm-evaluation-harness's rolling windows).
+ */
+export function rollingWindows(ids: number[], maxLen: number): Window[] {
+  const out: Window[] = []
+  for (let start = 0; start < ids.length - 1; start += maxLen - 1) out.push({ ids: ids.slice(start, Math.min(ids.length, start + maxLen)) })
+  return out
+}
+
+/**
+ * Summed next-token negative log-likelihood (nats) of each line of a text file, lines scored
+ * independently, each after the BOS if there is one; and bits per byte over the lines' UTF-8 bytes.
+ */
+export async function scoreFile(modelDir: string, tokenizerFile: string, textFile: string, ctx?: JobContext, batchTokens = 4096): Promise<ScoreResult> {
+  const tok = await Tokenizer.fromFile(tokenizerFile)
+  const model = await loadModel(modelDir, ctx)
+  try {
+    if (tok.vocabSize > model.config.vocabSize) {
+      throw new EngineError('bad-input', `${tokenizerFile} has ${tok.vocabSize} tokens but the model has only ${model.config.vocabSize} embedding rows.`, {
+        file: tokenizerFile,
+        hint: 'Score with the tokenizer that belongs to the model (for an extended tokenizer, resize the model first with `vernacular model resize`).',
+      })
+    }
+    const bos = await beginningOfSequence(tok, tokenizerFile, model.config.bosTokenId)
+    const windows: number[][] = []
+    let bytes = 0
+    let lines = 0
+    let unscored = 0
+    const encoder = new TextEncoder()
+    for await (const line of textFileLines(textFile)) {
+      if (line.trim() === '') continue
+      lines++
+      bytes += encoder.encode(line).length
+      const ids = tok.encode(line)
+      if (bos) ids.unshift(bos.id)
+      else unscored++
+      for (const w of rollingWindows(ids, model.maxSequence)) windows.push(w.ids)
+    }
+    if (lines === 0) throw new EngineError('bad-input', `${textFile} has no text to score.`, { file: textFile, hint: 'Give a text file with one document or sentence per line.' })
+    // Similar lengths together, so padding wastes little.
+    const order = windows.map((_, i) => i).sort((a, b) => (windows[a] as number[]).length - (windows[b] as number[]).length)
+    const { tf } = model
+    let nll = 0
+    let tokens = 0
+    let i = 0
+    while (i < order.length) {
+      ctx?.throwIfCancelled()
+      const maxLen = (windows[order[Math.min(order.length - 1, i)] as number] as number[]).length
+      let j = i
+      // Grow the batch while the padded size stays within budget (lengths only grow along `order`).
+      while (j < order.length && (j - i + 1) * (windows[order[j] as number] as number[]).length <= Math.max(batchTokens, maxLen)) j++
+      const batch = order.slice(i, Math.max(j, i + 1)).map((k) => windows[k] as number[])
+      const T = Math.max(...batch.map((w) => w.length))
+      const flat = new Int32Array(batch.length * T)
+      batch.forEach((w, r) => flat.set(w, r * T))
+      if (T >= 2) {
+        const ids = tf.tensor2d(flat, [batch.length, T], 'int32') as Tensor2D
+        const out = model.nextTokenNll(ids)
+        const data = (await out.data()) as Float32Array
+        tf.dispose([ids, out])
+        batch.forEach((w, r) => {
+          for (let t = 0; t < w.length - 1; t++) nll += data[r * (T - 1) + t] as number
+          tokens += w.length - 1
+        })
+      }
+      i += batch.length
+      ctx?.progress({ done: i, total: order.length, message: `Scored ${i} of ${order.length} sequences` })
+      await new Promise((r) => setImmediate(r))
+    }
+    return {
+      tokens,
+      bytes,
+      nll,
+      bitsPerByte: nll / Math.LN2 / bytes,
+      lines,
+      bos: bos?.token ?? null,
+      unscoredFirstTokens: unscored,
+      nllPerToken: tokens ? nll / tokens : 0,
+    }
+  } finally {
+    model.dispose()
+  }
+}

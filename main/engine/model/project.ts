@@ -1,0 +1,139 @@
+/**
+ * The Base-model step of a project: the Hugging Face folder it adapts (recorded by path, never
+ * copied: models are large), whether training it fits this machine, and the resized models made
+ * from it for the project's extended tokenizers.
+ *
+ *   models/<mode>-<count>-<init>/     the base model resized for tokenizer/<mode>-<count>/
+ */
+import { promises as fs } from 'node:fs'
+import { totalmem } from 'node:os'
+import { isAbsolute, join, relative, resolve } from 'node:path'
+import { engineBackend } from '../backend/select'
+import type { BaseModelStatus, EmbeddingInitMethod, ExtendMode, ResizeSummary } from '../contract'
+import { EngineError } from '../errors'
+import type { JobContext } from '../jobs/manager'
+import { readManifest } from '../project/manifest'
+import { updateProject } from '../project/projects'
+import { detectGpus } from '../system/gpus'
+import { vocabFingerprint } from '../tokenizer/extend'
+import { loadTokenizerCached } from '../tokenizer/estimate'
+import { setBaseTokenizer, TOKENIZER_DIR } from '../tokenizer/project'
+import { openCheckpoint } from './checkpoint'
+import { estimateMemory } from './memory'
+import { describeCheckpoint } from './operations'
+import { type ResizeRecord, resizeModel } from './resize'
+
+export const MODELS_DIR = 'models'
+
+/** wasm32 addresses at most 4 GiB, whatever the machine has. */
+const WASM_LIMIT = 4 * 1024 ** 3
+
+function resolveIn(dir: string, p: string): string {
+  return isAbsolute(p) ? p : join(dir, p)
+}
+
+/** Checks a model folder loads, records it as the project's base model, and adopts its tokenizer if the project has none. */
+export async function setBaseModel(dir: string, source: string): Promise<BaseModelStatus> {
+  const src = resolve(source)
+  const ckpt = await openCheckpoint(src)
+  const inside = !relative(dir, ckpt.dir).startsWith('..') && !isAbsolute(relative(dir, ckpt.dir))
+  await updateProject(dir, 'set the base model', (m) => ({ ...m, baseModel: { path: inside ? relative(dir, ckpt.dir) : ckpt.dir } }))
+  const m = await readManifest(dir)
+  if (!m.baseTokenizer && ckpt.tokenizerFile) await setBaseTokenizer(dir, ckpt.tokenizerFile)
+  return baseModelStatus(dir)
+}
+
+function summaryOf(out: string, r: ResizeRecord, seconds: number): ResizeSummary {
+  return {
+    out,
+    mode: r.changes.mode,
+    init: r.init,
+    rowsBefore: r.rows.before,
+    rowsAfter: r.rows.after,
+    appended: r.newRows.appended,
+    overwritten: r.newRows.overwritten,
+    padding: r.padding,
+    matrices: r.matrices,
+    seconds,
+  }
+}
+
+async function listResized(dir: string): Promise<ResizeSummary[]> {
+  const root = join(dir, MODELS_DIR)
+  let names: string[]
+  try {
+    names = (await fs.readdir(root)).filter((n) => !n.startsWith('.')).sort()
+  } catch {
+    return []
+  }
+  const out: ResizeSummary[] = []
+  for (const n of names) {
+    try {
+      const r = JSON.parse(await fs.readFile(join(root, n, 'resize.json'), 'utf8')) as ResizeRecord & { seconds?: number }
+      if (r.format === 'vernacular-resize') out.push(summaryOf(join(root, n), r, r.seconds ?? 0))
+    } catch {
+      // Not a resized model (or one being written): skip it.
+    }
+  }
+  return out
+}
+
+/** Where training would run, and its memory. */
+async function trainingDevice(): Promise<BaseModelStatus['device']> {
+  const { report } = await engineBackend()
+  if (report.name === 'node-gpu') {
+    const gpu = (await detectGpus())[0]
+    return { kind: 'gpu', name: gpu?.name ?? 'CUDA GPU', memoryBytes: gpu?.memoryBytes ?? null, backend: report.name }
+  }
+  const ram = totalmem()
+  if (report.name === 'wasm') return { kind: 'cpu', name: 'CPU (WebAssembly, at most 4 GiB)', memoryBytes: Math.min(ram, WASM_LIMIT), backend: report.name }
+  return { kind: 'cpu', name: 'CPU (system memory)', memoryBytes: ram, backend: report.name }
+}
+
+export async function baseModelStatus(dir: string): Promise<BaseModelStatus> {
+  const m = await readManifest(dir)
+  const training = { batch: m.training.batchSize, seqLen: m.training.sequenceLength, optimizer: 'adamw' as const }
+  const device = await trainingDevice()
+  const status: BaseModelStatus = { path: null, info: null, problem: null, tokenizer: null, training, estimate: null, device, fits: null, resized: await listResized(dir) }
+  if (!m.baseModel) return status
+  status.path = resolveIn(dir, m.baseModel.path)
+  try {
+    const ckpt = await openCheckpoint(status.path)
+    status.info = await describeCheckpoint(ckpt)
+    status.estimate = estimateMemory(ckpt.config, { batch: training.batch, seqLen: Math.min(training.seqLen, ckpt.config.maxPositions), optimizer: 'adamw' })
+    status.fits = device.memoryBytes === null ? null : status.estimate.total <= device.memoryBytes
+    if (!m.baseTokenizer) status.tokenizer = 'project-has-none'
+    else if (!status.info.tokenizer) status.tokenizer = 'model-has-none'
+    else {
+      const projectTok = await loadTokenizerCached(resolveIn(dir, m.baseTokenizer.path))
+      status.tokenizer = vocabFingerprint(projectTok) === status.info.tokenizer.vocabSha256 ? 'same' : 'different'
+    }
+  } catch (e) {
+    status.problem = (e as Error).message
+  }
+  return status
+}
+
+/** Resizes the base model for tokenizer/<mode>-<count>/ into models/<mode>-<count>-<init>/. */
+export async function projectResize(dir: string, mode: ExtendMode, count: number, init: EmbeddingInitMethod, padMultiple: number | undefined, ctx: JobContext): Promise<ResizeSummary> {
+  const m = await readManifest(dir)
+  if (!m.baseModel) throw new EngineError('bad-input', 'The project has no base model yet.', { hint: 'Choose a Hugging Face model folder in the Base model step first.' })
+  const changes = join(dir, TOKENIZER_DIR, `${mode}-${count}`, 'vocab-changes.json')
+  try {
+    await fs.access(changes)
+  } catch {
+    throw new EngineError('not-found', `The project has no extended tokenizer ${mode}-${count} (${changes} is missing).`, { file: changes, hint: `Extend the tokenizer (${mode} ${count}) in the Vocabulary step first.` })
+  }
+  const out = join(dir, MODELS_DIR, `${mode}-${count}-${init}`)
+  const t0 = performance.now()
+  const record = await resizeModel(resolveIn(dir, m.baseModel.path), changes, out, {
+    init,
+    seed: m.training.seed,
+    padMultiple: padMultiple ?? null,
+    signal: ctx.signal,
+    onProgress: (p) => ctx.progress({ done: p.done, total: p.total, message: p.message }),
+  })
+  const seconds = (performance.now() - t0) / 1000
+  ctx.log(`resized ${record.rows.before} → ${record.rows.after} rows (${record.newRows.appended} appended, ${record.newRows.overwritten} overwritten) in ${seconds.toFixed(1)} s`)
+  return summaryOf(out, record, seconds)
+}

@@ -1,0 +1,179 @@
+import { promises as fs, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import type { Tensor2D } from '@tensorflow/tfjs-core'
+import { selectBackend } from '../../../main/engine/backend/select'
+import { openCheckpoint } from '../../../main/engine/model/checkpoint'
+import { parseModelConfig } from '../../../main/engine/model/config'
+import { writeInitialisedModel } from '../../../main/engine/model/init'
+import { estimateMemory, parameterCount } from '../../../main/engine/model/memory'
+import { CausalLM } from '../../../main/engine/model/model'
+import { beginningOfSequence, rollingWindows, scoreFile } from '../../../main/engine/model/operations'
+import { AdamW } from '../../../main/engine/model/optimizer'
+import { Tokenizer } from '../../../main/engine/tokenizer/tokenizer'
+import { useTmp } from '../../helpers/tmp'
+import { TOKENIZER_FILES, demoText } from '../tokenizer/fixtures'
+
+const tmp = useTmp()
+const FIXTURES = join(__dirname, 'fixtures')
+
+describe('saving a model', () => {
+  it('writes a folder that loads back to the same logits (F32 exactly, BF16 within rounding)', async () => {
+    const { tf } = await selectBackend({ requested: 'wasm' })
+    const exp = JSON.parse(readFileSync(join(FIXTURES, 'qwen2', 'expected.json'), 'utf8')) as { ids: number[][] }
+    const model = await CausalLM.load(tf, await openCheckpoint(join(FIXTURES, 'qwen2')))
+    const ids = tf.tensor2d(exp.ids, undefined, 'int32') as Tensor2D
+    const logitsOf = async (m: CausalLM) => {
+      const t = m.logits(ids)
+      const data = (await t.data()) as Float32Array
+      t.dispose()
+      return data
+    }
+    const want = await logitsOf(model)
+    for (const dtype of ['F32', 'BF16'] as const) {
+      const dir = tmp()
+      const written = await model.writeWeights(dir, dtype)
+      expect(written.files).toEqual(['model.safetensors'])
+      const ckpt = await openCheckpoint(dir)
+      expect(ckpt.storedDtype).toBe(dtype)
+      // HF names with the module prefix; q/k/v weights back in PyTorch's [out, in] layout.
+      expect(ckpt.tensors.find((t) => t.spec.name === 'layers.0.self_attn.q_proj.weight')!.info).toMatchObject({ name: 'model.layers.0.self_attn.q_proj.weight', shape: [32, 32] })
+      expect(JSON.parse(await fs.readFile(join(dir, 'config.json'), 'utf8'))).toMatchObject({ model_type: 'qwen2', torch_dtype: dtype === 'F32' ? 'float32' : 'bfloat16' })
+      const back = await CausalLM.load(tf, ckpt)
+      const got = await logitsOf(back)
+      let maxDiff = 0
+      for (let i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!))
+      if (dtype === 'F32') expect(maxDiff).toBe(0)
+      else expect(maxDiff).toBeLessThan(0.2)
+      back.dispose()
+    }
+    model.dispose()
+    ids.dispose()
+  })
+})
+
+describe('memory estimate', () => {
+  // Configurations unlike those the coefficients were measured on (see memory.ts).
+  const cases = [
+    { raw: { model_type: 'gpt2', n_embd: 80, n_layer: 3, n_head: 5, n_positions: 128, vocab_size: 3000 }, batch: 6, seqLen: 40 },
+    { raw: { model_type: 'llama', hidden_size: 96, intermediate_size: 200, num_hidden_layers: 2, num_attention_heads: 6, num_key_value_heads: 2, vocab_size: 1500 }, batch: 4, seqLen: 72 },
+    { raw: { model_type: 'qwen2', hidden_size: 64, intermediate_size: 176, num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 1, vocab_size: 5000, tie_word_embeddings: true }, batch: 3, seqLen: 64 },
+  ]
+  it.each(cases)('is within 25% of the peak of a real AdamW training step ($raw.model_type)', async ({ raw, batch, seqLen }) => {
+    const { tf } = await selectBackend({ requested: 'wasm' })
+    const config = parseModelConfig(raw, 'config.json')
+    const start = tf.memory().numBytes
+    const model = CausalLM.init(tf, config, 3)
+    const weightBytes = tf.memory().numBytes - start
+    const opt = new AdamW(tf, { lr: 1e-3, weightDecay: 0.1 })
+    const vars = [...model.params.values()]
+    expect(vars.reduce((n, v) => n + v.size, 0)).toBe(parameterCount(config))
+    const ids = tf.randomUniform([batch, seqLen + 1], 0, config.vocabSize, 'int32')
+    const inputs = tf.slice(ids, [0, 0], [batch, seqLen]) as Tensor2D
+    const targets = tf.slice(ids, [0, 1], [batch, seqLen]) as Tensor2D
+    const step = () => {
+      const { value, grads } = tf.variableGrads(() => model.loss(inputs, targets), vars)
+      opt.apply(vars.map((v) => [v, grads[v.name]!]))
+      tf.dispose([value, ...Object.values(grads)])
+    }
+    const first = await tf.profile(step)
+    const second = await tf.profile(step)
+    const inputBytes = (ids.size + inputs.size + targets.size) * 4
+    const measured = Math.max(first.peakBytes, second.peakBytes) - inputBytes - start
+    const estimate = estimateMemory(config, { batch, seqLen, optimizer: 'adamw' })
+    expect(estimate.weights).toBe(weightBytes)
+    expect(estimate.total / measured).toBeGreaterThan(0.75)
+    expect(estimate.total / measured).toBeLessThan(1.25)
+    // After the step: weights and the two moments, nothing leaked.
+    expect(tf.memory().numBytes - inputBytes - start).toBe(estimate.weights + estimate.optimizer)
+    model.dispose()
+    opt.dispose()
+    tf.dispose([ids, inputs, targets])
+  })
+
+  it('grows with batch and sequence as activations do, and drops the optimiser for SGD', () => {
+    const config = parseModelConfig({ model_type: 'llama', hidden_size: 2048, intermediate_size: 5632, num_hidden_layers: 22, num_attention_heads: 32, num_key_value_heads: 4, vocab_size: 32000 }, 'tinyllama')
+    const a = estimateMemory(config, { batch: 4, seqLen: 512, optimizer: 'adamw' })
+    const b = estimateMemory(config, { batch: 8, seqLen: 512, optimizer: 'adamw' })
+    expect(a.parameters).toBe(1_100_048_384) // TinyLlama-1.1B
+    expect(b.activations).toBeGreaterThan(1.9 * a.activations)
+    expect(b.weights).toBe(a.weights)
+    expect(estimateMemory(config, { batch: 4, seqLen: 512, optimizer: 'sgd' }).optimizer).toBe(0)
+    expect(a.optimizer).toBe(2 * a.weights)
+  })
+})
+
+describe('scoring text', () => {
+  async function smallModel(positions: number): Promise<string> {
+    const dir = tmp()
+    await writeInitialisedModel(dir, parseModelConfig({ model_type: 'gpt2', vocab_size: 50257, n_embd: 16, n_layer: 1, n_head: 2, n_positions: positions, bos_token_id: 50256 }, 'x'), { seed: 5, std: 0.5 })
+    await fs.copyFile(TOKENIZER_FILES.gpt2, join(dir, 'tokenizer.json'))
+    return dir
+  }
+
+  it('sums each line’s next-token NLL after the BOS, as the logits give it, and reports bits per byte', async () => {
+    const dir = await smallModel(64)
+    const lines = demoText('hu').heldout.slice(0, 6).map((l) => l.slice(0, 80))
+    const text = join(dir, 'lines.txt')
+    await fs.writeFile(text, lines.join('\n') + '\n\n')
+    const r = await scoreFile(dir, join(dir, 'tokenizer.json'), text)
+    const tok = await Tokenizer.fromFile(join(dir, 'tokenizer.json'))
+    expect(r.bos).toBe('<|endoftext|>')
+    // The same sums from the logits, one line at a time, in float64.
+    const { tf } = await selectBackend({ requested: 'wasm' })
+    const model = await CausalLM.load(tf, await openCheckpoint(dir))
+    let nll = 0
+    let tokens = 0
+    for (const line of lines) {
+      const ids = [50256, ...tok.encode(line)]
+      const t = tf.tensor2d([ids], undefined, 'int32') as Tensor2D
+      const out = model.logits(t)
+      const logits = (await out.data()) as Float32Array
+      tf.dispose([t, out])
+      for (let p = 0; p < ids.length - 1; p++) {
+        const row = logits.subarray(p * 50257, (p + 1) * 50257)
+        let max = -Infinity
+        for (const v of row) max = Math.max(max, v)
+        let sum = 0
+        for (const v of row) sum += Math.exp(v - max)
+        nll += max + Math.log(sum) - row[ids[p + 1]!]!
+        tokens++
+      }
+    }
+    model.dispose()
+    expect(r.tokens).toBe(tokens)
+    expect(r.lines).toBe(6)
+    expect(r.bytes).toBe(lines.reduce((n, l) => n + Buffer.byteLength(l), 0))
+    expect(Math.abs(r.nll - nll) / nll).toBeLessThan(1e-5)
+    expect(r.bitsPerByte).toBeCloseTo(r.nll / Math.LN2 / r.bytes, 12)
+    // An untrained model is close to uniform: about log2(50257) bits per token.
+    expect(r.nllPerToken / Math.LN2).toBeGreaterThan(14)
+  })
+
+  it('scores lines longer than the context in windows, each token once', async () => {
+    const dir = await smallModel(16)
+    const line = demoText('hu').train.find((l) => l.length > 300)!
+    const text = join(dir, 'long.txt')
+    await fs.writeFile(text, line + '\n')
+    const r = await scoreFile(dir, join(dir, 'tokenizer.json'), text)
+    const tok = await Tokenizer.fromFile(join(dir, 'tokenizer.json'))
+    expect(r.tokens).toBe(tok.encode(line).length)
+    expect(rollingWindows([0, 1, 2, 3, 4, 5, 6], 3).map((w) => w.ids)).toEqual([
+      [0, 1, 2],
+      [2, 3, 4],
+      [4, 5, 6],
+    ])
+  })
+
+  it('finds the BOS in tokenizer_config.json, the post-processor, or the model config', async () => {
+    const llama = await Tokenizer.fromFile(TOKENIZER_FILES.llama2)
+    expect(await beginningOfSequence(llama, TOKENIZER_FILES.llama2, null)).toEqual({ id: 1, token: '<s>' })
+    const gpt2 = await Tokenizer.fromFile(TOKENIZER_FILES.gpt2)
+    expect(await beginningOfSequence(gpt2, TOKENIZER_FILES.gpt2, null)).toBeNull()
+    expect(await beginningOfSequence(gpt2, TOKENIZER_FILES.gpt2, 50256)).toEqual({ id: 50256, token: '<|endoftext|>' })
+    const dir = tmp()
+    await fs.copyFile(TOKENIZER_FILES.gpt2, join(dir, 'tokenizer.json'))
+    await fs.writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: { content: '<|endoftext|>' } }))
+    expect(await beginningOfSequence(gpt2, join(dir, 'tokenizer.json'), null)).toEqual({ id: 50256, token: '<|endoftext|>' })
+  })
+})
