@@ -59,3 +59,26 @@ export function linearScale(domainMin: number, domainMax: number, rangeMin: numb
   if (!(Math.abs(span) > 0) || !Number.isFinite(span)) return () => (rangeMin + rangeMax) / 2
   return (value) => rangeMin + ((value - domainMin) / span) * (rangeMax - rangeMin)
 }
+
+/** A binary unit for an axis of bytes, and its size. */
+export interface ByteUnit {
+  name: 'B' | 'KiB' | 'MiB' | 'GiB' | 'TiB'
+  size: number
+}
+
+const BYTE_UNITS: readonly ByteUnit[] = [
+  { name: 'TiB', size: 1024 ** 4 },
+  { name: 'GiB', size: 1024 ** 3 },
+  { name: 'MiB', size: 1024 ** 2 },
+  { name: 'KiB', size: 1024 },
+  { name: 'B', size: 1 },
+]
+
+/**
+ * Ticks for an axis of bytes from 0 up to at least `maxBytes`, round in the largest binary unit
+ * the maximum reaches (0, 2, 4, 6 GiB rather than 0, 1.86, 3.73 GiB), and that unit.
+ */
+export function byteTicks(maxBytes: number, count = 5): { ticks: number[]; unit: ByteUnit } {
+  const unit = BYTE_UNITS.find((u) => maxBytes >= u.size) ?? BYTE_UNITS.at(-1)!
+  return { ticks: niceTicks(maxBytes / unit.size, count).map((tick) => tick * unit.size), unit }
+}

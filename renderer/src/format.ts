@@ -121,3 +121,12 @@ export function formatSeconds(seconds: number, locale: string = 'en'): string {
   const rest = total % 60
   return rest === 0 ? `${minutes} min` : `${minutes} min ${rest} s`
 }
+
+/**
+ * A large count in short form, as model sizes are written: 3,349,312 → "3.35M", 124,439,808 →
+ * "124M", 1,100,048,384 → "1.1B". Below a thousand the number itself.
+ */
+export function formatCompact(value: number, locale: string = 'en'): string {
+  if (!Number.isFinite(value)) return '—'
+  return new Intl.NumberFormat([locale, 'en'], { notation: 'compact', maximumSignificantDigits: 3 }).format(value)
+}

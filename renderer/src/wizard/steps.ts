@@ -30,8 +30,8 @@ export const WIZARD_STEPS: readonly WizardStep[] = [
   {
     id: 'base-model',
     label: 'Base model',
-    summary: 'Choose a Hugging Face model folder, read its configuration and tokenizer, and check that training it fits in this machine’s memory.',
-    built: false,
+    summary: 'Choose a Hugging Face model folder, read its configuration and tokenizer, check that training it fits in this machine’s memory, and resize its embeddings for an extended tokenizer.',
+    built: true,
   },
   {
     id: 'vocabulary',
