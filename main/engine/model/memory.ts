@@ -7,14 +7,16 @@
  * - activations: the float32 values alive at the peak of a training step. In tfjs every
  *   intermediate of the forward pass stays alive until the backward pass ends, so this is a sum
  *   over our forward pass's tensors: per layer, multiples of N·D (N = batch × sequence tokens,
- *   D the hidden size), N·I (MLP width), the B·H·T² attention scores and, for grouped-query
- *   attention, N·(kv heads × head size); once, N·V for the logits and the loss, N·D for the
- *   embeddings; and a few copies of the largest matrix for the optimiser's temporaries.
- *   The multiples were measured with `tf.profile` on 24 configurations per family and are checked
- *   again by `npm run bench:memory` and by a test against a real training step.
+ *   D the hidden size), N·I (MLP width) and the B·H·T² attention scores; once, N·D for the
+ *   embeddings and one chunk of logits (the head and loss never hold all N·V of them, see
+ *   `headNll`). When the batch is tiny, AdamW's temporaries for the largest matrix are the peak
+ *   instead. The multiples were measured with `tf.profile` on 24 configurations per family (all
+ *   24 within 17%) and are checked again by `npm run bench:memory` and by a test against a real
+ *   training step.
  */
 import type { ModelConfig } from './config'
 import { heldShape, paramSpecs } from './names'
+import { HEAD_CHUNK } from './ops'
 
 export type OptimizerKind = 'adamw' | 'sgd'
 
@@ -33,11 +35,14 @@ export interface MemoryEstimate {
   total: number
 }
 
-/** Float32 values alive per unit of each term (see the comment above). */
+/** Float32 values alive at the peak per unit of each term (see the comment above). */
 const COEFFICIENTS = {
-  gpt2: { layerND: 88, layerNI: 30, layerScores: 9, layerNKv: 0, NV: 6, ND: 20, maxMatrix: 4 },
-  llama: { layerND: 71, layerNI: 22, layerScores: 9, layerNKv: 23, NV: 5.5, ND: 18, maxMatrix: 3.5 },
+  gpt2: { layerND: 77.7, layerNI: 28.8, layerScores: 7.2, headChunkV: 3.7, ND: 48.5 },
+  llama: { layerND: 77.8, layerNI: 21.1, layerScores: 7.2, headChunkV: 4.2, ND: 35.3 },
 } as const
+
+/** AdamW's temporaries while it updates the largest matrix, when they outweigh the activations. */
+const OPTIMIZER_PEAK_MATRICES = 13
 
 export function parameterCount(config: ModelConfig): number {
   return paramSpecs(config).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0)
@@ -49,13 +54,13 @@ export function estimateMemory(config: ModelConfig, opts: MemoryOptions): Memory
   const N = opts.batch * opts.seqLen
   const D = config.hiddenSize
   const I = config.arch === 'gpt2' ? config.innerSize : config.intermediateSize
-  const kv = config.arch === 'gpt2' ? 0 : config.numKvHeads * config.headDim
   const scores = opts.batch * config.numHeads * opts.seqLen * opts.seqLen
   const c = COEFFICIENTS[config.arch]
   const L = config.numLayers
   const weights = 4 * P
   const gradients = 4 * P
   const optimizer = opts.optimizer === 'adamw' ? 8 * P : 0
-  const activations = 4 * (L * (c.layerND * N * D + c.layerNI * N * I + c.layerScores * scores + c.layerNKv * N * kv) + c.NV * N * config.vocabSize + c.ND * N * D + c.maxMatrix * maxMatrix)
+  const forward = L * (c.layerND * N * D + c.layerNI * N * I + c.layerScores * scores) + c.headChunkV * Math.min(N, HEAD_CHUNK) * config.vocabSize + c.ND * N * D
+  const activations = 4 * Math.max(forward, OPTIMIZER_PEAK_MATRICES * maxMatrix)
   return { parameters: P, weights, gradients, optimizer, activations, total: weights + gradients + optimizer + activations }
 }

@@ -14,7 +14,7 @@ import { type FloatDtype, fromFloat32 } from './dtype'
 import { gpt2Hidden } from './gpt2'
 import { llamaHidden } from './llama'
 import { HEAD_NAME, type ParamSpec, embeddingName, heldShape, paramSpecs, storedName } from './names'
-import { matMul2dT, tokenNll, weightedMean } from './ops'
+import { headNll, matMul2dT, weightedMean } from './ops'
 import { type TensorToWrite, type ShardedWriteResult, readTensorFloat32, writeSafetensorsSharded } from './safetensors'
 
 export interface LoadProgress {
@@ -165,7 +165,7 @@ export class CausalLM {
       const inputs = tf.slice(ids, [0, 0], [B, T - 1]) as Tensor2D
       const targets = tf.reshape(tf.slice(ids, [0, 1], [B, T - 1]), [-1]) as Tensor1D
       const h = tf.reshape(this.hidden(inputs), [B * (T - 1), this.config.hiddenSize]) as Tensor2D
-      return tf.reshape(tokenNll(tf, matMul2dT(tf, h, this.headMatrix()), targets), [B, T - 1]) as Tensor2D
+      return tf.reshape(headNll(tf, h, this.headMatrix(), targets), [B, T - 1]) as Tensor2D
     })
   }
 
@@ -174,7 +174,7 @@ export class CausalLM {
     const tf = this.tf
     const [B, T] = inputs.shape
     const h = tf.reshape(this.hidden(inputs), [B * T, this.config.hiddenSize]) as Tensor2D
-    const nll = tokenNll(tf, matMul2dT(tf, h, this.headMatrix()), tf.reshape(targets, [-1]) as Tensor1D)
+    const nll = headNll(tf, h, this.headMatrix(), tf.reshape(targets, [-1]) as Tensor1D)
     return weights ? weightedMean(tf, nll, tf.reshape(weights, [-1]) as Tensor1D) : (tf.mean(nll) as Scalar)
   }
 

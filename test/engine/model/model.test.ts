@@ -1,7 +1,7 @@
 import { promises as fs, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { Tensor2D } from '@tensorflow/tfjs-core'
+import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core'
 import { selectBackend } from '../../../main/engine/backend/select'
 import { openCheckpoint } from '../../../main/engine/model/checkpoint'
 import { parseModelConfig } from '../../../main/engine/model/config'
@@ -9,6 +9,7 @@ import { writeInitialisedModel } from '../../../main/engine/model/init'
 import { estimateMemory, parameterCount } from '../../../main/engine/model/memory'
 import { CausalLM } from '../../../main/engine/model/model'
 import { beginningOfSequence, rollingWindows, scoreFile } from '../../../main/engine/model/operations'
+import { headNll } from '../../../main/engine/model/ops'
 import { AdamW } from '../../../main/engine/model/optimizer'
 import { Tokenizer } from '../../../main/engine/tokenizer/tokenizer'
 import { useTmp } from '../../helpers/tmp'
@@ -49,6 +50,37 @@ describe('saving a model', () => {
     }
     model.dispose()
     ids.dispose()
+  })
+})
+
+describe('the output head and loss', () => {
+  it('gives the same NLL and gradients whatever the chunk size, on cpu and wasm', async () => {
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const { tf } = await selectBackend({ requested: backend })
+      const h = tf.variable(tf.randomNormal([37, 12], 0, 1, 'float32', 1))
+      const w = tf.variable(tf.randomNormal([53, 12], 0, 1, 'float32', 2))
+      const targets = tf.tensor1d(Array.from({ length: 37 }, (_, i) => (i * 7) % 53), 'int32')
+      const run = (chunk: number) => tf.variableGrads(() => tf.sum(tf.mul(headNll(tf, h as Tensor2D, w as Tensor2D, targets, chunk), tf.linspace(0.5, 1.5, 37))) as Scalar, [h, w])
+      const whole = run(1024)
+      const chunked = run(8)
+      // The reference: full logits, log-softmax, picked by hand.
+      const logits = (await tf.matMul(h, w, false, true).array()) as number[][]
+      const t = (await targets.array()) as number[]
+      let want = 0
+      logits.forEach((row, i) => {
+        const max = Math.max(...row)
+        const lse = max + Math.log(row.reduce((a, v) => a + Math.exp(v - max), 0))
+        want += (lse - row[t[i]!]!) * (0.5 + i / 36)
+      })
+      expect((await whole.value.data())[0]!).toBeCloseTo(want, 3)
+      expect((await chunked.value.data())[0]!).toBeCloseTo(want, 3)
+      for (const v of [h, w]) {
+        const a = (await whole.grads[v.name]!.data()) as Float32Array
+        const b = (await chunked.grads[v.name]!.data()) as Float32Array
+        expect(Math.max(...a.map((x, i) => Math.abs(x - b[i]!)))).toBeLessThan(1e-5)
+      }
+      tf.dispose([h, w, targets, whole.value, chunked.value, ...Object.values(whole.grads), ...Object.values(chunked.grads)])
+    }
   })
 })
 
