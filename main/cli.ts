@@ -712,7 +712,7 @@ function describeBaseModel(s: BaseModelStatus): string {
     describeModel(s.info),
     `its tokenizer is   ${s.tokenizer ? tokenizer[s.tokenizer] : '–'}`,
     '',
-    `Training at batch ${s.training.batch} × ${s.training.seqLen} tokens with AdamW needs about ${s.estimate ? formatBytes(s.estimate.total) : '?'}; ${s.device.name} has ${s.device.memoryBytes === null ? 'unknown memory' : formatBytes(s.device.memoryBytes)}${s.fits === null ? '.' : s.fits ? ': it fits.' : ': it does NOT fit.'}`,
+    `Training at batch ${s.training.batch} × ${Math.min(s.training.seqLen, s.info.maxPositions)} tokens${s.training.seqLen > s.info.maxPositions ? ` (the project's ${s.training.seqLen} cut to the model's context)` : ''} with AdamW needs about ${s.estimate ? formatBytes(s.estimate.total) : '?'}; ${s.device.name} has ${s.device.memoryBytes === null ? 'unknown memory' : formatBytes(s.device.memoryBytes)}${s.fits === null ? '.' : s.fits ? ': it fits.' : ': it does NOT fit.'}`,
     s.resized.length ? `\nResized models:\n${s.resized.map((r) => `  ${r.mode} ${r.init}: ${r.rowsAfter} rows, ${r.out}`).join('\n')}` : '',
   ]
     .filter((l) => l !== undefined)
