@@ -14,6 +14,7 @@
  *   24 within 17%) and are checked again by `npm run bench:memory` and by a test against a real
  *   training step.
  */
+import type { MemoryEstimateResult } from '../contract'
 import type { ModelConfig } from './config'
 import { heldShape, paramSpecs } from './names'
 import { HEAD_CHUNK } from './ops'
@@ -24,15 +25,6 @@ export interface MemoryOptions {
   batch: number
   seqLen: number
   optimizer: OptimizerKind
-}
-
-export interface MemoryEstimate {
-  parameters: number
-  weights: number
-  gradients: number
-  optimizer: number
-  activations: number
-  total: number
 }
 
 /** Float32 values alive at the peak per unit of each term (see the comment above). */
@@ -48,7 +40,7 @@ export function parameterCount(config: ModelConfig): number {
   return paramSpecs(config).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0)
 }
 
-export function estimateMemory(config: ModelConfig, opts: MemoryOptions): MemoryEstimate {
+export function estimateMemory(config: ModelConfig, opts: MemoryOptions): MemoryEstimateResult {
   const P = parameterCount(config)
   const maxMatrix = Math.max(...paramSpecs(config).map((s) => heldShape(s).reduce((a, b) => a * b, 1)))
   const N = opts.batch * opts.seqLen
