@@ -4,12 +4,11 @@
  * model carries every field it came with (with `vocab_size` and `torch_dtype` updated).
  */
 import { EngineError } from '../errors'
-import { type FloatDtype, dtypeFromTorch } from './dtype'
+import { type FloatDtype, TORCH_DTYPE, dtypeFromTorch } from './dtype'
 
 /** The `model_type` values we run, and the family each belongs to. */
 export const SUPPORTED_MODEL_TYPES = { gpt2: 'gpt2', llama: 'llama', mistral: 'llama', qwen2: 'llama' } as const
 export type ModelType = keyof typeof SUPPORTED_MODEL_TYPES
-export type Architecture = (typeof SUPPORTED_MODEL_TYPES)[ModelType]
 
 interface CommonConfig {
   modelType: ModelType
@@ -182,6 +181,6 @@ export function parseModelConfig(raw: unknown, file: string): ModelConfig {
 export function configJson(config: ModelConfig, changes: { vocabSize?: number; dtype?: FloatDtype } = {}): Record<string, unknown> {
   const out: Record<string, unknown> = { ...config.raw }
   if (changes.vocabSize !== undefined) out.vocab_size = changes.vocabSize
-  if (changes.dtype !== undefined) out.torch_dtype = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[changes.dtype]
+  if (changes.dtype !== undefined) out.torch_dtype = TORCH_DTYPE[changes.dtype]
   return out
 }

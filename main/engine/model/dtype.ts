@@ -25,8 +25,6 @@ export const DTYPE_BYTES: Readonly<Record<string, number>> = {
   U64: 8,
 }
 
-export const FLOAT_DTYPES: readonly FloatDtype[] = ['F32', 'F16', 'BF16']
-
 /** The name `config.json` uses (`torch_dtype`) for each storage type, and back. */
 export const TORCH_DTYPE: Readonly<Record<FloatDtype, string>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }
 

@@ -7,8 +7,8 @@
  */
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
-import type { ModelConfig } from './config'
-import { type FloatDtype, TORCH_DTYPE, fromFloat32 } from './dtype'
+import { type ModelConfig, configJson } from './config'
+import { type FloatDtype, fromFloat32 } from './dtype'
 import { normalRng } from './model'
 import { paramSpecs, storedName } from './names'
 import { type TensorToWrite, writeSafetensorsSharded } from './safetensors'
@@ -34,5 +34,5 @@ export async function writeInitialisedModel(dir: string, config: ModelConfig, op
   }))
   await fs.mkdir(dir, { recursive: true })
   await writeSafetensorsSharded(dir, tensors)
-  await fs.writeFile(join(dir, 'config.json'), JSON.stringify({ ...config.raw, torch_dtype: TORCH_DTYPE[dtype] }, null, 2) + '\n')
+  await fs.writeFile(join(dir, 'config.json'), JSON.stringify(configJson(config, { dtype }), null, 2) + '\n')
 }

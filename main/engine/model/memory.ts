@@ -14,17 +14,15 @@
  *   24 within 17%) and are checked again by `npm run bench:memory` and by a test against a real
  *   training step.
  */
-import type { MemoryEstimateResult } from '../contract'
+import type { MemoryEstimateResult, OPTIMIZER_VALUES } from '../contract'
 import type { ModelConfig } from './config'
 import { heldShape, paramSpecs } from './names'
 import { HEAD_CHUNK } from './ops'
 
-export type OptimizerKind = 'adamw' | 'sgd'
-
 export interface MemoryOptions {
   batch: number
   seqLen: number
-  optimizer: OptimizerKind
+  optimizer: (typeof OPTIMIZER_VALUES)[number]
 }
 
 /** Float32 values alive at the peak per unit of each term (see the comment above). */

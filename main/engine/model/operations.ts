@@ -9,6 +9,7 @@ import { engineBackend } from '../backend/select'
 import type { ModelInfo, ScoreResult } from '../contract'
 import { EngineError } from '../errors'
 import type { JobContext } from '../jobs/manager'
+import { loadTokenizerCached } from '../tokenizer/estimate'
 import { vocabFingerprint } from '../tokenizer/extend'
 import { textFileLines } from '../tokenizer/text'
 import { Tokenizer } from '../tokenizer/tokenizer'
@@ -30,7 +31,7 @@ export async function describeCheckpoint(ckpt: HfCheckpoint): Promise<ModelInfo>
   let tokenizerProblem: string | null = null
   if (ckpt.tokenizerFile) {
     try {
-      const tok = await Tokenizer.fromFile(ckpt.tokenizerFile)
+      const tok = await loadTokenizerCached(ckpt.tokenizerFile)
       tokenizer = { file: ckpt.tokenizerFile, vocabSize: tok.vocabSize, family: tok.family, vocabSha256: vocabFingerprint(tok) }
     } catch (e) {
       tokenizerProblem = (e as Error).message

@@ -11,7 +11,7 @@
  *   has its own gradient that scatter-adds the rows of dY with `scatterND` (which sums duplicate
  *   indices on every backend).
  */
-import type { Rank, Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core'
+import type { Scalar, Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core'
 import type { Tf } from '../backend/select'
 
 /** Whether products with a transposed operand are better done as an explicit transpose first. */
@@ -213,6 +213,3 @@ export function headNll(tf: Tf, h: Tensor2D, w: Tensor2D, targets: Tensor1D, chu
 export function weightedMean(tf: Tf, values: Tensor1D, weights: Tensor1D): Scalar {
   return tf.div(tf.sum(tf.mul(values, weights)), tf.maximum(tf.sum(weights), 1)) as Scalar
 }
-
-export type AnyTensor = Tensor<Rank>
-export type { Tensor, Tensor1D, Tensor2D, Tensor3D }

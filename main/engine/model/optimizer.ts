@@ -63,9 +63,6 @@ export class AdamW {
     }
   }
 
-  /** Bytes of optimiser state per parameter (two float32 moments). */
-  static readonly stateBytesPerParam = 8
-
   dispose(): void {
     for (const { m, v } of this.moments.values()) {
       m.dispose()

@@ -22,6 +22,7 @@
 import { createHash } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
+import type { EmbeddingInitMethod } from '../contract'
 import { EngineError, fsError } from '../errors'
 import { writeOutputDirWith } from '../outputdir'
 import type { VocabChanges } from '../tokenizer/extend'
@@ -34,8 +35,7 @@ import { normalRng } from './model'
 import { HEAD_NAME, embeddingName } from './names'
 import { type TensorToWrite, isWeightFileName, readTensorBytes, writeSafetensorsSharded } from './safetensors'
 
-export type EmbeddingInit = 'mean' | 'random'
-export const EMBEDDING_INITS: readonly EmbeddingInit[] = ['mean', 'random']
+type EmbeddingInit = EmbeddingInitMethod
 
 export interface ResizeOptions {
   init: EmbeddingInit
