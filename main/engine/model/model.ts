@@ -17,6 +17,9 @@ import { HEAD_NAME, type ParamSpec, embeddingName, heldShape, paramSpecs, stored
 import { headNll, matMul2dT, weightedMean } from './ops'
 import { type TensorToWrite, type ShardedWriteResult, readTensorFloat32, writeSafetensorsSharded } from './safetensors'
 
+/** wasm32 addresses at most 4 GiB, whatever the machine has. */
+export const WASM_MEMORY_LIMIT = 4 * 1024 ** 3
+
 export interface LoadProgress {
   done: number
   total: number
@@ -76,6 +79,13 @@ export class CausalLM {
 
   /** Loads a checkpoint's weights (widened to float32) into variables. */
   static async load(tf: Tf, ckpt: HfCheckpoint, opts: { trainable?: boolean; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal } = {}): Promise<CausalLM> {
+    const bytes = 4 * ckpt.parameterCount
+    if (tf.getBackend() === 'wasm' && bytes > WASM_MEMORY_LIMIT) {
+      throw new EngineError('unavailable', `${ckpt.dir} has ${(ckpt.parameterCount / 1e9).toFixed(2)} billion parameters, ${(bytes / 2 ** 30).toFixed(1)} GiB in float32: more than the WebAssembly backend can address (4 GiB).`, {
+        file: ckpt.dir,
+        hint: 'Install @tensorflow/tfjs-node-gpu (a CUDA machine) or @tensorflow/tfjs-node so that a native backend is used, or choose a smaller model.',
+      })
+    }
     const params = new Map<string, Variable>()
     try {
       let done = 0

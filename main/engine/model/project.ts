@@ -20,13 +20,11 @@ import { loadTokenizerCached } from '../tokenizer/estimate'
 import { setBaseTokenizer, TOKENIZER_DIR } from '../tokenizer/project'
 import { openCheckpoint } from './checkpoint'
 import { estimateMemory } from './memory'
+import { WASM_MEMORY_LIMIT } from './model'
 import { describeCheckpoint } from './operations'
 import { type ResizeRecord, resizeModel } from './resize'
 
 export const MODELS_DIR = 'models'
-
-/** wasm32 addresses at most 4 GiB, whatever the machine has. */
-const WASM_LIMIT = 4 * 1024 ** 3
 
 function resolveIn(dir: string, p: string): string {
   return isAbsolute(p) ? p : join(dir, p)
@@ -86,7 +84,7 @@ async function trainingDevice(): Promise<BaseModelStatus['device']> {
     return { kind: 'gpu', name: gpu?.name ?? 'CUDA GPU', memoryBytes: gpu?.memoryBytes ?? null, backend: report.name }
   }
   const ram = totalmem()
-  if (report.name === 'wasm') return { kind: 'cpu', name: 'CPU (WebAssembly, at most 4 GiB)', memoryBytes: Math.min(ram, WASM_LIMIT), backend: report.name }
+  if (report.name === 'wasm') return { kind: 'cpu', name: 'CPU (WebAssembly, at most 4 GiB)', memoryBytes: Math.min(ram, WASM_MEMORY_LIMIT), backend: report.name }
   return { kind: 'cpu', name: 'CPU (system memory)', memoryBytes: ram, backend: report.name }
 }
 

@@ -53,6 +53,21 @@ describe('saving a model', () => {
   })
 })
 
+describe('loading', () => {
+  it('refuses, before reading anything, a model too large for the WebAssembly backend', async () => {
+    const { tf } = await selectBackend({ requested: 'wasm' })
+    const ckpt = await openCheckpoint(join(FIXTURES, 'llama'))
+    const tensors = tf.memory().numTensors
+    // The same folder, as if it held TinyLlama's 1.1 billion parameters.
+    await expect(CausalLM.load(tf, { ...ckpt, parameterCount: 1_100_048_384 })).rejects.toMatchObject({
+      code: 'unavailable',
+      message: expect.stringMatching(/1\.10 billion parameters, 4\.1 GiB in float32: more than the WebAssembly backend can address/),
+      hint: expect.stringMatching(/tfjs-node/),
+    })
+    expect(tf.memory().numTensors).toBe(tensors)
+  })
+})
+
 describe('the output head and loss', () => {
   it('gives the same NLL and gradients whatever the chunk size, on cpu and wasm', async () => {
     for (const backend of ['cpu', 'wasm'] as const) {
