@@ -7,7 +7,7 @@ import { EngineError } from '../errors'
 import { type FloatDtype, TORCH_DTYPE, dtypeFromTorch } from './dtype'
 
 /** The `model_type` values we run, and the family each belongs to. */
-export const SUPPORTED_MODEL_TYPES = { gpt2: 'gpt2', llama: 'llama', mistral: 'llama', qwen2: 'llama' } as const
+export const SUPPORTED_MODEL_TYPES = { gpt2: 'gpt2', llama: 'llama', mistral: 'llama', qwen2: 'llama', qwen3: 'llama' } as const
 export type ModelType = keyof typeof SUPPORTED_MODEL_TYPES
 
 interface CommonConfig {
@@ -51,6 +51,8 @@ export interface LlamaConfig extends CommonConfig {
   /** Bias on the output projection (Llama with `attention_bias`). */
   oBias: boolean
   mlpBias: boolean
+  /** Qwen3's RMSNorm of each query and key head before the rotary embedding. */
+  qkNorm: boolean
   /** Mistral's sliding attention window; we attend over whole sequences, so longer inputs are refused. */
   slidingWindow: number | null
 }
@@ -69,7 +71,7 @@ export function parseModelConfig(raw: unknown, file: string): ModelConfig {
   if (typeof modelType !== 'string' || !(modelType in SUPPORTED_MODEL_TYPES)) {
     throw new EngineError('bad-input', `${file}: model_type ${JSON.stringify(modelType ?? null)} is not supported.`, {
       file,
-      hint: `Vernacular runs these model types: ${Object.keys(SUPPORTED_MODEL_TYPES).join(', ')} (GPT-2; Llama, TinyLlama, SmolLM/SmolLM2; Mistral; Qwen2/2.5).`,
+      hint: `Vernacular runs these model types: ${Object.keys(SUPPORTED_MODEL_TYPES).join(', ')} (GPT-2; Llama, TinyLlama, SmolLM/SmolLM2; Mistral; Qwen2/2.5; Qwen3).`,
     })
   }
   const int = (key: string, fallback?: number): number => {
@@ -150,7 +152,12 @@ export function parseModelConfig(raw: unknown, file: string): ModelConfig {
   }
   const attentionBias = c.attention_bias === true
   const qkvBias = mt === 'qwen2' ? true : attentionBias
-  const slidingWindow = mt === 'mistral' && typeof c.sliding_window === 'number' ? c.sliding_window : mt === 'qwen2' && c.use_sliding_window === true && typeof c.sliding_window === 'number' ? c.sliding_window : null
+  const slidingWindow =
+    mt === 'mistral' && typeof c.sliding_window === 'number'
+      ? c.sliding_window
+      : (mt === 'qwen2' || mt === 'qwen3') && c.use_sliding_window === true && typeof c.sliding_window === 'number'
+        ? c.sliding_window
+        : null
   return {
     arch: 'llama',
     modelType: mt,
@@ -168,6 +175,7 @@ export function parseModelConfig(raw: unknown, file: string): ModelConfig {
     qkvBias,
     oBias: mt === 'qwen2' ? false : attentionBias,
     mlpBias: c.mlp_bias === true,
+    qkNorm: mt === 'qwen3',
     slidingWindow,
     tied: c.tie_word_embeddings === true,
     dtype,

@@ -1,5 +1,5 @@
 /**
- * The Llama family (`LlamaForCausalLM`; also Mistral and Qwen2, which differ only in flags),
+ * The Llama family (`LlamaForCausalLM`; also Mistral, Qwen2 and Qwen3, which differ only in flags),
  * forward pass top to bottom as in Touvron et al. 2023: token embeddings, then pre-RMSNorm blocks
  * of grouped-query causal self-attention with rotary position embeddings and a SwiGLU MLP, a final
  * RMSNorm; the output head (tied or not) is applied by the caller, see model.ts.
@@ -97,8 +97,11 @@ export function llamaHidden(tf: Tf, config: LlamaConfig, p: ParamLookup, ids: Te
     const q = linear(tf, n, w2(l + 'self_attn.q_proj.weight'), bias(l + 'self_attn.q_proj.bias', config.qkvBias))
     const k = linear(tf, n, w2(l + 'self_attn.k_proj.weight'), bias(l + 'self_attn.k_proj.bias', config.qkvBias))
     const v = linear(tf, n, w2(l + 'self_attn.v_proj.weight'), bias(l + 'self_attn.v_proj.bias', config.qkvBias))
-    const qh = applyRope(tf, tf.transpose(tf.reshape(q, [B, T, H, hd]), [0, 2, 1, 3]), cos, sin)
-    const kh = applyRope(tf, tf.transpose(tf.reshape(k, [B, T, Hkv, hd]), [0, 2, 1, 3]), cos, sin)
+    // Qwen3 normalises each query and key head (RMSNorm over the head's dimensions) before rope.
+    const qHeads = config.qkNorm ? rmsNorm(tf, tf.reshape(q, [B, T, H, hd]), w1(l + 'self_attn.q_norm.weight'), eps) : tf.reshape(q, [B, T, H, hd])
+    const kHeads = config.qkNorm ? rmsNorm(tf, tf.reshape(k, [B, T, Hkv, hd]), w1(l + 'self_attn.k_norm.weight'), eps) : tf.reshape(k, [B, T, Hkv, hd])
+    const qh = applyRope(tf, tf.transpose(qHeads, [0, 2, 1, 3]), cos, sin)
+    const kh = applyRope(tf, tf.transpose(kHeads, [0, 2, 1, 3]), cos, sin)
     const vh = tf.transpose(tf.reshape(v, [B, T, Hkv, hd]), [0, 2, 1, 3])
     const y = causalAttention(tf, tf.reshape(qh, [B, Hkv, g * T, hd]), kh, vh, mask, 1 / Math.sqrt(hd))
     const merged = tf.reshape(tf.transpose(tf.reshape(y, [B, H, T, hd]), [0, 2, 1, 3]), [B, T, H * hd])

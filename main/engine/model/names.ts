@@ -74,6 +74,10 @@ export function paramSpecs(config: ModelConfig): ParamSpec[] {
       if (config.qkvBias) add(p + 'self_attn.v_proj.bias', [kvDim], 'bias')
       add(p + 'self_attn.o_proj.weight', [D, qDim], 'matrix', true)
       if (config.oBias) add(p + 'self_attn.o_proj.bias', [D], 'bias')
+      if (config.qkNorm) {
+        add(p + 'self_attn.q_norm.weight', [config.headDim], 'norm')
+        add(p + 'self_attn.k_norm.weight', [config.headDim], 'norm')
+      }
       add(p + 'mlp.gate_proj.weight', [I, D], 'matrix', true)
       if (config.mlpBias) add(p + 'mlp.gate_proj.bias', [I], 'bias')
       add(p + 'mlp.up_proj.weight', [I, D], 'matrix', true)

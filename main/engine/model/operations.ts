@@ -22,6 +22,7 @@ export const ARCHITECTURE_CLASS: Record<string, string> = {
   llama: 'LlamaForCausalLM',
   mistral: 'MistralForCausalLM',
   qwen2: 'Qwen2ForCausalLM',
+  qwen3: 'Qwen3ForCausalLM',
 }
 
 export async function describeCheckpoint(ckpt: HfCheckpoint): Promise<ModelInfo> {

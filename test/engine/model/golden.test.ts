@@ -12,7 +12,7 @@ import { readSafetensorsHeader, readTensorFloat32 } from '../../../main/engine/m
 // implementation of transformers' semantics (fixtures/make_fixtures.py, computed in float64), on
 // tiny random models stored as F32, F16 and BF16, sharded or not, with and without name prefixes.
 const FIXTURES = join(__dirname, 'fixtures')
-const NAMES = ['gpt2', 'gpt2-f16-noprefix', 'llama', 'qwen2', 'mistral-bf16', 'llama3-sharded'] as const
+const NAMES = ['gpt2', 'gpt2-f16-noprefix', 'llama', 'qwen2', 'mistral-bf16', 'llama3-sharded', 'qwen3'] as const
 
 interface Expected {
   ids: number[][]

@@ -152,7 +152,7 @@ describe('model folders', () => {
     await fs.writeFile(join(bert, 'config.json'), JSON.stringify({ model_type: 'bert', vocab_size: 10 }))
     const e2 = (await failure(openCheckpoint(bert)))!
     expect(e2.message).toMatch(/model_type "bert" is not supported/)
-    expect(e2.hint).toMatch(/gpt2, llama, mistral, qwen2/)
+    expect(e2.hint).toMatch(/gpt2, llama, mistral, qwen2, qwen3/)
   })
 
   it('lists missing, extra and misshapen tensors before loading anything', async () => {
