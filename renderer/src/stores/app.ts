@@ -49,9 +49,13 @@ export const useAppStore = defineStore('app', () => {
     return path
   }
 
-  /** Shows a file or folder in the system file manager (desktop only). */
+  /** Shows a file or folder in the system file manager (desktop only); a failure is reported, not thrown. */
   async function revealPath(path: string): Promise<void> {
-    await api.call('shell.revealPath', { path })
+    try {
+      await api.call('shell.revealPath', { path })
+    } catch (error) {
+      reportError(error)
+    }
   }
 
   function retryConnection(): void {

@@ -59,6 +59,14 @@ describe('app store', () => {
     expect(app.lastError).toBeNull()
   })
 
+  it('reports a failure to show a path instead of throwing it', async () => {
+    connection.set('connected')
+    const app = useAppStore()
+    // The fake API has no shell.revealPath, as web mode has none.
+    await expect(app.revealPath('/p')).resolves.toBeUndefined()
+    expect(app.lastError).toMatchObject({ code: 'unknown-method', message: expect.stringContaining('shell.revealPath') })
+  })
+
   it('leaves connection errors to the connection banner while disconnected', () => {
     connection.set('reconnecting')
     const app = useAppStore()
