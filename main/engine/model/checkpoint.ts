@@ -8,6 +8,7 @@
 import { promises as fs } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { EngineError, fsError } from '../errors'
+import { pathExists } from '../fsutil'
 import { type ModelConfig, parseModelConfig } from './config'
 import type { FloatDtype } from './dtype'
 import { HEAD_NAME, type ParamSpec, canonicalName, paramSpecs } from './names'
@@ -55,15 +56,6 @@ async function readJsonFile(file: string, what: string): Promise<unknown> {
   }
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.access(file)
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** Reads a model folder's config and weight headers, and checks them against each other. */
 export async function openCheckpoint(dirIn: string): Promise<HfCheckpoint> {
   const dir = resolve(dirIn)
@@ -75,7 +67,7 @@ export async function openCheckpoint(dirIn: string): Promise<HfCheckpoint> {
   }
   if (!st.isDirectory()) throw new EngineError('bad-input', `${dir} is not a folder.`, { file: dir, hint: 'Give the Hugging Face model folder (the one with config.json and model.safetensors).' })
   const configFile = join(dir, 'config.json')
-  if (!(await exists(configFile))) {
+  if (!(await pathExists(configFile))) {
     throw new EngineError('bad-input', `${dir} has no config.json, so it is not a Hugging Face model folder.`, {
       file: dir,
       hint: 'Give the folder that holds config.json and model.safetensors, as downloaded from the hub or written by save_pretrained.',
@@ -87,7 +79,7 @@ export async function openCheckpoint(dirIn: string): Promise<HfCheckpoint> {
   const indexFile = join(dir, 'model.safetensors.index.json')
   let weightFiles: string[]
   let weightMap: Map<string, string> | null = null
-  if (await exists(indexFile)) {
+  if (await pathExists(indexFile)) {
     const index = (await readJsonFile(indexFile, 'the weight index')) as { weight_map?: unknown }
     if (typeof index !== 'object' || index === null || typeof index.weight_map !== 'object' || index.weight_map === null) {
       throw new EngineError('bad-input', `${indexFile} has no "weight_map".`, { file: indexFile, hint: 'Restore the index file from the model download.' })
@@ -96,16 +88,16 @@ export async function openCheckpoint(dirIn: string): Promise<HfCheckpoint> {
     weightFiles = [...new Set(weightMap.values())]
     for (const f of weightFiles) {
       if (f.includes('/') || f.includes('\\') || f.startsWith('.')) throw new EngineError('bad-input', `${indexFile} names a weight file outside the folder: ${f}.`, { file: indexFile })
-      if (!(await exists(join(dir, f)))) {
+      if (!(await pathExists(join(dir, f)))) {
         throw new EngineError('bad-input', `${indexFile} lists ${f}, which is not in the folder.`, { file: join(dir, f), hint: 'The download is incomplete: fetch the missing shard.' })
       }
     }
-  } else if (await exists(join(dir, 'model.safetensors'))) {
+  } else if (await pathExists(join(dir, 'model.safetensors'))) {
     weightFiles = ['model.safetensors']
   } else {
     const legacy = ['pytorch_model.bin', 'pytorch_model.bin.index.json', 'tf_model.h5', 'model.ckpt.index', 'flax_model.msgpack']
     const found: string[] = []
-    for (const f of legacy) if (await exists(join(dir, f))) found.push(f)
+    for (const f of legacy) if (await pathExists(join(dir, f))) found.push(f)
     throw new EngineError('bad-input', `${dir} has no model.safetensors (or model.safetensors.index.json)${found.length ? `; it has ${found.join(', ')}` : ''}.`, {
       file: dir,
       hint: found.length
@@ -170,7 +162,7 @@ export async function openCheckpoint(dirIn: string): Promise<HfCheckpoint> {
   for (const t of tensors) dtypeBytes.set(t.info.dtype, (dtypeBytes.get(t.info.dtype) ?? 0) + elementCount(t.info.shape))
   const storedDtype = [...dtypeBytes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] as FloatDtype
   const sideFiles: string[] = []
-  for (const f of [...TOKENIZER_FILES, ...SIDE_FILES]) if (await exists(join(dir, f))) sideFiles.push(f)
+  for (const f of [...TOKENIZER_FILES, ...SIDE_FILES]) if (await pathExists(join(dir, f))) sideFiles.push(f)
   return {
     dir,
     configFile,

@@ -124,18 +124,14 @@ export async function beginningOfSequence(tok: Tokenizer, tokenizerFile: string,
   return null
 }
 
-interface Window {
-  ids: number[]
-}
-
 /**
  * Splits a line's ids (BOS first, if any) into windows of at most `maxLen` inputs. Each window
  * predicts the ids after its first, and starts with the last id of the window before, so every
  * token after the first is predicted exactly once (lm-evaluation-harness's rolling windows).
  */
-export function rollingWindows(ids: number[], maxLen: number): Window[] {
-  const out: Window[] = []
-  for (let start = 0; start < ids.length - 1; start += maxLen - 1) out.push({ ids: ids.slice(start, Math.min(ids.length, start + maxLen)) })
+export function rollingWindows(ids: number[], maxLen: number): number[][] {
+  const out: number[][] = []
+  for (let start = 0; start < ids.length - 1; start += maxLen - 1) out.push(ids.slice(start, Math.min(ids.length, start + maxLen)))
   return out
 }
 
@@ -166,37 +162,34 @@ export async function scoreFile(modelDir: string, tokenizerFile: string, textFil
       const ids = tok.encode(line)
       if (bos) ids.unshift(bos.id)
       else unscored++
-      for (const w of rollingWindows(ids, model.maxSequence)) windows.push(w.ids)
+      windows.push(...rollingWindows(ids, model.maxSequence))
     }
     if (lines === 0) throw new EngineError('bad-input', `${textFile} has no text to score.`, { file: textFile, hint: 'Give a text file with one document or sentence per line.' })
-    // Similar lengths together, so padding wastes little.
-    const order = windows.map((_, i) => i).sort((a, b) => (windows[a] as number[]).length - (windows[b] as number[]).length)
+    // Similar lengths together, so padding wastes little; every window has at least two ids.
+    windows.sort((a, b) => a.length - b.length)
     const { tf } = model
     let nll = 0
     let tokens = 0
     let i = 0
-    while (i < order.length) {
+    while (i < windows.length) {
       ctx?.throwIfCancelled()
-      const maxLen = (windows[order[Math.min(order.length - 1, i)] as number] as number[]).length
-      let j = i
-      // Grow the batch while the padded size stays within budget (lengths only grow along `order`).
-      while (j < order.length && (j - i + 1) * (windows[order[j] as number] as number[]).length <= Math.max(batchTokens, maxLen)) j++
-      const batch = order.slice(i, Math.max(j, i + 1)).map((k) => windows[k] as number[])
-      const T = Math.max(...batch.map((w) => w.length))
+      // Grow the batch while batch size × its longest (last) window stays within the budget.
+      let j = i + 1
+      while (j < windows.length && (j - i + 1) * (windows[j] as number[]).length <= batchTokens) j++
+      const batch = windows.slice(i, j)
+      const T = (batch[batch.length - 1] as number[]).length
       const flat = new Int32Array(batch.length * T)
       batch.forEach((w, r) => flat.set(w, r * T))
-      if (T >= 2) {
-        const ids = tf.tensor2d(flat, [batch.length, T], 'int32') as Tensor2D
-        const out = model.nextTokenNll(ids)
-        const data = (await out.data()) as Float32Array
-        tf.dispose([ids, out])
-        batch.forEach((w, r) => {
-          for (let t = 0; t < w.length - 1; t++) nll += data[r * (T - 1) + t] as number
-          tokens += w.length - 1
-        })
-      }
-      i += batch.length
-      ctx?.progress({ done: i, total: order.length, message: `Scored ${i} of ${order.length} sequences` })
+      const ids = tf.tensor2d(flat, [batch.length, T], 'int32') as Tensor2D
+      const out = model.nextTokenNll(ids)
+      const data = (await out.data()) as Float32Array
+      tf.dispose([ids, out])
+      batch.forEach((w, r) => {
+        for (let t = 0; t < w.length - 1; t++) nll += data[r * (T - 1) + t] as number
+        tokens += w.length - 1
+      })
+      i = j
+      ctx?.progress({ done: i, total: windows.length, message: `Scored ${i} of ${windows.length} sequences` })
       await new Promise((r) => setImmediate(r))
     }
     return {
