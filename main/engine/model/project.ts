@@ -7,12 +7,12 @@
  */
 import { promises as fs } from 'node:fs'
 import { totalmem } from 'node:os'
-import { isAbsolute, join, relative, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { engineBackend } from '../backend/select'
 import type { BaseModelStatus, EmbeddingInitMethod, ExtendMode, ResizeSummary } from '../contract'
 import { EngineError } from '../errors'
 import type { JobContext } from '../jobs/manager'
-import { readManifest } from '../project/manifest'
+import { projectRelativePath, readManifest, resolveProjectPath } from '../project/manifest'
 import { updateProject } from '../project/projects'
 import { detectGpus } from '../system/gpus'
 import { vocabFingerprint } from '../tokenizer/extend'
@@ -26,16 +26,11 @@ import { type ResizeRecord, resizeModel } from './resize'
 
 export const MODELS_DIR = 'models'
 
-function resolveIn(dir: string, p: string): string {
-  return isAbsolute(p) ? p : join(dir, p)
-}
-
 /** Checks a model folder loads, records it as the project's base model, and adopts its tokenizer if the project has none. */
 export async function setBaseModel(dir: string, source: string): Promise<BaseModelStatus> {
   const src = resolve(source)
   const ckpt = await openCheckpoint(src)
-  const inside = !relative(dir, ckpt.dir).startsWith('..') && !isAbsolute(relative(dir, ckpt.dir))
-  await updateProject(dir, 'set the base model', (m) => ({ ...m, baseModel: { path: inside ? relative(dir, ckpt.dir) : ckpt.dir } }))
+  await updateProject(dir, 'set the base model', (m) => ({ ...m, baseModel: { path: projectRelativePath(dir, ckpt.dir) } }))
   const m = await readManifest(dir)
   if (!m.baseTokenizer && ckpt.tokenizerFile) await setBaseTokenizer(dir, ckpt.tokenizerFile)
   return baseModelStatus(dir)
@@ -94,7 +89,7 @@ export async function baseModelStatus(dir: string): Promise<BaseModelStatus> {
   const device = await trainingDevice()
   const status: BaseModelStatus = { path: null, info: null, problem: null, tokenizer: null, training, estimate: null, device, fits: null, resized: await listResized(dir) }
   if (!m.baseModel) return status
-  status.path = resolveIn(dir, m.baseModel.path)
+  status.path = resolveProjectPath(dir, m.baseModel.path)
   try {
     const ckpt = await openCheckpoint(status.path)
     status.info = await describeCheckpoint(ckpt)
@@ -103,7 +98,7 @@ export async function baseModelStatus(dir: string): Promise<BaseModelStatus> {
     if (!m.baseTokenizer) status.tokenizer = 'project-has-none'
     else if (!status.info.tokenizer) status.tokenizer = 'model-has-none'
     else {
-      const projectTok = await loadTokenizerCached(resolveIn(dir, m.baseTokenizer.path))
+      const projectTok = await loadTokenizerCached(resolveProjectPath(dir, m.baseTokenizer.path))
       status.tokenizer = vocabFingerprint(projectTok) === status.info.tokenizer.vocabSha256 ? 'same' : 'different'
     }
   } catch (e) {
@@ -124,7 +119,7 @@ export async function projectResize(dir: string, mode: ExtendMode, count: number
   }
   const out = join(dir, MODELS_DIR, `${mode}-${count}-${init}`)
   const t0 = performance.now()
-  const record = await resizeModel(resolveIn(dir, m.baseModel.path), changes, out, {
+  const record = await resizeModel(resolveProjectPath(dir, m.baseModel.path), changes, out, {
     init,
     seed: m.training.seed,
     padMultiple: padMultiple ?? null,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { promises as fs } from 'node:fs'
-import { join } from 'node:path'
+import { isAbsolute, join, relative } from 'node:path'
 import {
   DEFAULT_REPLAY,
   DEFAULT_TRAINING,
@@ -20,6 +20,17 @@ import { VERNACULAR_VERSION } from '../version'
  * The project manifest, `vernacular.json`: reading with every failure explained, validation, and
  * atomic writing. A manifest that cannot be understood is reported and left exactly as it is.
  */
+
+/** A path the manifest records (relative to the project folder when inside it), made absolute. */
+export function resolveProjectPath(dir: string, p: string): string {
+  return isAbsolute(p) ? p : join(dir, p)
+}
+
+/** How the manifest records an absolute path: relative when inside the project folder. */
+export function projectRelativePath(dir: string, p: string): string {
+  const rel = relative(dir, p)
+  return rel.startsWith('..') || isAbsolute(rel) ? p : rel
+}
 
 export function manifestPath(dir: string): string {
   return join(dir, MANIFEST_FILE)

@@ -8,12 +8,12 @@
  *   tokenizer/<mode>-<count>/              tokenizer.json + vocab-changes.json
  */
 import { promises as fs } from 'node:fs'
-import { isAbsolute, join, relative, resolve } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 import type { PreviewResult, PreviewToken, TokenizerSummary, VocabStatus } from '../contract'
 import { readRoleState } from '../corpus/store'
 import { EngineError } from '../errors'
 import { writeFileAtomic } from '../fsutil'
-import { readManifest } from '../project/manifest'
+import { readManifest, resolveProjectPath } from '../project/manifest'
 import { updateProject } from '../project/projects'
 import { loadTokenizerCached } from './estimate'
 import { prefixTokenizer, type ExtendMode } from './extend'
@@ -31,14 +31,10 @@ interface SavedSweep extends SweepResult {
   learnedTokens: LearnedToken[]
 }
 
-function resolveIn(dir: string, p: string): string {
-  return isAbsolute(p) ? p : join(dir, p)
-}
-
 async function baseTokenizer(dir: string): Promise<{ tok: Tokenizer; path: string } | null> {
   const m = await readManifest(dir)
   if (!m.baseTokenizer) return null
-  const path = resolveIn(dir, m.baseTokenizer.path)
+  const path = resolveProjectPath(dir, m.baseTokenizer.path)
   return { tok: await loadTokenizerCached(path), path }
 }
 
