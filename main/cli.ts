@@ -3,8 +3,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { createOutput, formatBytes, formatDuration, type Output } from './cli/output'
 import { Engine } from './engine/api/engine'
 import type { BaseModelStatus, BenchmarkResult, DoctorReport, ExtendSummary, Fertility, JobSnapshot, MemoryEstimateResult, ModelInfo, ProjectSummary, RecentProject, ResizeSummary, RoleStats, ScoreResult, SweepResult } from './engine/contract'
-import { EngineError, toErrorInfo } from './engine/errors'
-import { VERNACULAR_VERSION } from './engine/version'
+import { EngineError, toErrorInfo } from './engine/common/errors'
+import { VERNACULAR_VERSION } from './engine/common/version'
 import { startServer } from './server'
 
 /**

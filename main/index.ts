@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell, type WebContents } from 'electron'
 import { Engine } from './engine/api/engine'
-import { resourcesDir } from './engine/resources'
+import { resourcesDir } from './engine/common/resources'
 import type { WireReply } from './engine/contract'
 
 /**

@@ -1,5 +1,5 @@
 import type { JobSnapshot } from '../engine/contract'
-import type { ErrorInfo } from '../engine/errors'
+import type { ErrorInfo } from '../engine/common/errors'
 
 /**
  * How the CLI talks: human text by default (a progress bar on a terminal), or with `--json` one

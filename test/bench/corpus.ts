@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { ingestCorpus } from '../../main/engine/corpus/ingest'
-import { mulberry32 } from '../../main/engine/corpus/sample'
+import { mulberry32 } from '../../main/engine/common/rng'
 import { JobManager } from '../../main/engine/jobs/manager'
 import { createProject } from '../../main/engine/project/projects'
 

@@ -25,7 +25,7 @@ import { spawnSync } from 'node:child_process'
 import { cpus } from 'node:os'
 import { join, resolve } from 'node:path'
 import { type Tf, engineBackend } from '../../main/engine/backend/select'
-import { mulberry32 } from '../../main/engine/corpus/sample'
+import { mulberry32 } from '../../main/engine/common/rng'
 import { type Gpt2Config, type ModelConfig, parseModelConfig } from '../../main/engine/model/config'
 import { CausalLM } from '../../main/engine/model/model'
 

@@ -21,7 +21,7 @@ import { mkdtempSync, promises as fs, readFileSync, writeFileSync } from 'node:f
 import { cpus, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Tokenizer as HfTokenizer, BPE, metaspacePreTokenizer, stripNormalizer } from 'tokenizers'
-import { mulberry32 } from '../../main/engine/corpus/sample'
+import { mulberry32 } from '../../main/engine/common/rng'
 import { learnContinuedBpe, type LearnResult } from '../../main/engine/tokenizer/learn'
 import { Tokenizer } from '../../main/engine/tokenizer/tokenizer'
 

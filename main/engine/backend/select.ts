@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import { BACKEND_NAMES, type BackendAttempt, type BackendName, type BackendReport } from '../contract'
-import { EngineError } from '../errors'
-import { readSettings } from '../settings'
+import { EngineError } from '../common/errors'
+import { readSettings } from '../common/settings'
 
 /**
  * Chooses the tensor backend for the whole engine, once per process.

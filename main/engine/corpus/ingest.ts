@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, promises as fs, type WriteStream }
 import { basename, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { ingestOptions, type CorpusRole, type IngestOptions, type RemovalReason, type RoleStats } from '../contract'
-import { EngineError, fsError } from '../errors'
+import { EngineError, fsError } from '../common/errors'
 import type { JobContext } from '../jobs/manager'
 import { acquireLock } from '../project/lock'
 import { readManifest } from '../project/manifest'

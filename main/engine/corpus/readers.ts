@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs'
 import { isUtf8 } from 'node:buffer'
 import { createGunzip } from 'node:zlib'
 import type { IngestOptions } from '../contract'
-import { EngineError } from '../errors'
+import { EngineError } from '../common/errors'
 
 /**
  * Streaming readers: bytes from disk (gunzipped where needed) → lines with their number and byte

@@ -2,20 +2,9 @@ import { createReadStream, promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { CorpusDocument, CorpusRole, Split } from '../contract'
-import { EngineError } from '../errors'
+import { EngineError } from '../common/errors'
+import { mulberry32 } from '../common/rng'
 import { readRoleState, roleDir } from './store'
-
-/** A small, seedable PRNG (mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** The first whole line at or after `offset` (from the file's start when none follows). */
 async function lineAfter(file: string, offset: number): Promise<string | null> {

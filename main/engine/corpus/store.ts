@@ -2,9 +2,9 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { ingestOptions, ROLE_VALUES, REMOVAL_REASONS, type CorpusRole, type RoleStats, type SplitProfile } from '../contract'
-import { EngineError } from '../errors'
-import { writeJsonAtomic } from '../fsutil'
-import { parseJson } from '../json'
+import { EngineError } from '../common/errors'
+import { writeJsonAtomic } from '../common/fsutil'
+import { parseJson } from '../common/json'
 import { mergeProfiles } from './profile'
 
 /**

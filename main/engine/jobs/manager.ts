@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { createWriteStream, promises as fs, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
 import type { JobProgress, JobSnapshot, JobState } from '../contract'
-import { EngineError, toErrorInfo } from '../errors'
+import { EngineError, toErrorInfo } from '../common/errors'
 import { EtaEstimator } from './eta'
 
 /**

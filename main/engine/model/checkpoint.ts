@@ -7,8 +7,8 @@
  */
 import { promises as fs } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { EngineError, fsError } from '../errors'
-import { pathExists } from '../fsutil'
+import { EngineError, fsError } from '../common/errors'
+import { pathExists } from '../common/fsutil'
 import { type ModelConfig, parseModelConfig } from './config'
 import type { FloatDtype } from './dtype'
 import { HEAD_NAME, type ParamSpec, canonicalName, paramSpecs } from './names'

@@ -3,7 +3,7 @@
  * the forward pass needs are kept as typed fields; the original object is kept too, so a saved
  * model carries every field it came with (with `vocab_size` and `torch_dtype` updated).
  */
-import { EngineError } from '../errors'
+import { EngineError } from '../common/errors'
 import { type FloatDtype, TORCH_DTYPE, dtypeFromTorch } from './dtype'
 
 /** The `model_type` values we run, and the family each belongs to. */

@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { type ModelConfig, configJson } from './config'
 import { type FloatDtype, fromFloat32 } from './dtype'
-import { normalRng } from './model'
+import { normalRng } from '../common/rng'
 import { paramSpecs, storedName } from './names'
 import { type TensorToWrite, writeSafetensorsSharded } from './safetensors'
 

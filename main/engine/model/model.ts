@@ -7,7 +7,8 @@ import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Variable } from '@te
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import type { Tf } from '../backend/select'
-import { EngineError } from '../errors'
+import { EngineError } from '../common/errors'
+import { normalRng } from '../common/rng'
 import type { HfCheckpoint } from './checkpoint'
 import { type ModelConfig, configJson } from './config'
 import { type FloatDtype, fromFloat32 } from './dtype'
@@ -24,32 +25,6 @@ export interface LoadProgress {
   done: number
   total: number
   name: string
-}
-
-/** A deterministic normal generator (mulberry32 + Box–Muller), for initialisation that a seed reproduces. */
-export function normalRng(seed: number): () => number {
-  let s = seed >>> 0
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  let spare: number | null = null
-  return () => {
-    if (spare !== null) {
-      const v = spare
-      spare = null
-      return v
-    }
-    let u = 0
-    while (u === 0) u = uniform()
-    const v = uniform()
-    const r = Math.sqrt(-2 * Math.log(u))
-    spare = r * Math.sin(2 * Math.PI * v)
-    return r * Math.cos(2 * Math.PI * v)
-  }
 }
 
 /** Row-major [rows, cols] → [cols, rows]. */

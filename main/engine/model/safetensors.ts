@@ -12,8 +12,8 @@
  */
 import { promises as fs } from 'node:fs'
 import { basename, join } from 'node:path'
-import { EngineError, fsError } from '../errors'
-import { syncDir } from '../fsutil'
+import { EngineError, fsError } from '../common/errors'
+import { syncDir } from '../common/fsutil'
 import { DTYPE_BYTES, type FloatDtype, toFloat32 } from './dtype'
 
 /** The reference implementation refuses headers over 100 MB; so do we. */

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { EngineError, fsError } from '../errors'
-import { VERNACULAR_VERSION } from '../version'
+import { EngineError, fsError } from '../common/errors'
+import { VERNACULAR_VERSION } from '../common/version'
 
 /**
  * A lock file that stops two processes (the desktop app, the CLI, a web server) from writing the

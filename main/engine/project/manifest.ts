@@ -11,10 +11,10 @@ import {
   projectManifest,
   type ProjectManifest,
 } from '../contract'
-import { EngineError, fsError } from '../errors'
-import { writeJsonAtomic } from '../fsutil'
-import { parseJson } from '../json'
-import { VERNACULAR_VERSION } from '../version'
+import { EngineError, fsError } from '../common/errors'
+import { writeJsonAtomic } from '../common/fsutil'
+import { parseJson } from '../common/json'
+import { VERNACULAR_VERSION } from '../common/version'
 
 /**
  * The project manifest, `vernacular.json`: reading with every failure explained, validation, and

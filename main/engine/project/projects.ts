@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs'
 import { dirname } from 'node:path'
 import type { ProjectManifest, ProjectSummary } from '../contract'
-import { EngineError, fsError } from '../errors'
-import { pathExists } from '../fsutil'
+import { EngineError, fsError } from '../common/errors'
+import { pathExists } from '../common/fsutil'
 import { withProjectLock } from './lock'
 import { manifestPath, newManifest, readManifest, writeManifest } from './manifest'
 

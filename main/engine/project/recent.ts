@@ -2,8 +2,8 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
 import type { ProjectManifest, RecentProject } from '../contract'
-import { isEngineError } from '../errors'
-import { writeJsonAtomic } from '../fsutil'
+import { isEngineError } from '../common/errors'
+import { writeJsonAtomic } from '../common/fsutil'
 import { readManifest } from './manifest'
 
 /** The list of recently opened projects, kept in the user's Vernacular folder. */

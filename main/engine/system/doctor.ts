@@ -1,8 +1,8 @@
 import { cpus, freemem, totalmem } from 'node:os'
 import { engineBackend } from '../backend/select'
 import type { DoctorReport } from '../contract'
-import { settingsFile } from '../settings'
-import { VERNACULAR_VERSION } from '../version'
+import { settingsFile } from '../common/settings'
+import { VERNACULAR_VERSION } from '../common/version'
 import { detectGpus } from './gpus'
 
 /** Everything a user (or a bug report) needs to know about this machine and the engine's choices. */

@@ -2,7 +2,7 @@
  * Decoders from tokenizer.json: ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip and
  * Sequence, each a step over the list of token strings as in Hugging Face's `decode_chain`.
  */
-import { EngineError } from '../errors'
+import { EngineError } from '../common/errors'
 import { CHAR_TO_BYTE } from './bytelevel'
 import { patternRegExp } from './normalizers'
 

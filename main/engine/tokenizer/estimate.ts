@@ -6,7 +6,7 @@
  */
 import { stat } from 'node:fs/promises'
 import type { CorpusRole, RoleStats, TokenEstimate } from '../contract'
-import { corpusLines } from './text'
+import { corpusLines } from '../corpus/text'
 import { Tokenizer } from './tokenizer'
 
 const SAMPLE_BYTES = 512 * 1024

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { ExtendMode } from '../contract'
-import { EngineError } from '../errors'
+import { EngineError } from '../common/errors'
 import { BpeModel } from './bpe'
 import { learnContinuedBpe, type LearnResult } from './learn'
 import { Tokenizer, type TokenizerJson } from './tokenizer'

@@ -14,7 +14,7 @@
  * as `<0xNN>` bytes; merging byte tokens would make tokens no decoder understands, so such
  * characters are added first as tokens of their own (if they occur `minCount` times).
  */
-import { EngineError } from '../errors'
+import { EngineError } from '../common/errors'
 import { BpeModel } from './bpe'
 
 export interface LearnOptions {

@@ -2,7 +2,7 @@
  * Normalizers from tokenizer.json: Sequence, NFC/NFD/NFKC/NFKD, Lowercase, Prepend, Replace,
  * Strip, StripAccents. Each behaves as Hugging Face's does; anything else is refused by name.
  */
-import { EngineError } from '../errors'
+import { EngineError } from '../common/errors'
 import { NormalizedString, codePoints } from './normalized'
 import { compileOnig, escapeRegExp } from './regex'
 

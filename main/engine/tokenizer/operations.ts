@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ExtendSummary, Fertility, SweepPoint, SweepResult, TokenizerSummary } from '../contract'
-import { EngineError } from '../errors'
+import { EngineError } from '../common/errors'
 import type { JobContext } from '../jobs/manager'
 import { countTokens, countWords, extendTokenizer, prefixTokenizer, type ExtendMode, type WordCounts } from './extend'
 import { fertility } from './fertility'
@@ -14,8 +14,8 @@ import { fertility } from './fertility'
 export type { ExtendSummary, SweepPoint, SweepResult, TokenizerSummary }
 import type { LearnedToken } from './learn'
 import { learnContinuedBpe } from './learn'
-import { writeOutputDir } from '../outputdir'
-import { textFileLines, textFilesLines } from './text'
+import { writeOutputDir } from '../common/outputdir'
+import { textFileLines, textFilesLines } from '../corpus/text'
 import { Tokenizer } from './tokenizer'
 
 export function summarize(tok: Tokenizer, path: string): TokenizerSummary {

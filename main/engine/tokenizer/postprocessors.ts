@@ -3,7 +3,7 @@
  * RobertaProcessing, ByteLevel (no change to ids) and Sequence. They add the special tokens a
  * model expects around the text (Llama's `<s>`), and only when the caller asks for them.
  */
-import { EngineError } from '../errors'
+import { EngineError } from '../common/errors'
 
 export type PostProcessor = (ids: number[]) => number[]
 

@@ -3,7 +3,7 @@
  * ByteLevel, Metaspace, Digits, Whitespace, WhitespaceSplit, Punctuation, Sequence. A
  * pre-tokenizer turns one normalised piece into several; BPE never merges across them.
  */
-import { EngineError } from '../errors'
+import { EngineError } from '../common/errors'
 import { BYTE_TO_CHAR } from './bytelevel'
 import { NormalizedString } from './normalized'
 import { compileOnig, escapeRegExp } from './regex'

@@ -7,7 +7,7 @@
  * - `(?i:...)`: scoped case-insensitivity (not in Node 20's V8), by spelling each ASCII letter as a class;
  * - possessive quantifiers `?+ *+ ++` (cl100k-style patterns), by the lookahead-and-backreference idiom for atomic groups.
  */
-import { EngineError } from '../errors'
+import { EngineError } from '../common/errors'
 
 const WS = '\\p{White_Space}'
 const NWS = '\\P{White_Space}'

@@ -7,8 +7,8 @@
  * the base had it.
  */
 import { readFile } from 'node:fs/promises'
-import { EngineError } from '../errors'
-import { parseJson } from '../json'
+import { EngineError } from '../common/errors'
+import { parseJson } from '../common/json'
 import { fromByteLevel } from './bytelevel'
 import { BpeModel, ID_LIMIT } from './bpe'
 import { buildDecoder, type Decoder } from './decoders'

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { JobSnapshot } from '../../../main/engine/contract'
-import { EngineError } from '../../../main/engine/errors'
+import { EngineError } from '../../../main/engine/common/errors'
 import { JobManager, projectLogDir } from '../../../main/engine/jobs/manager'
 import { useTmp } from '../../helpers/tmp'
 

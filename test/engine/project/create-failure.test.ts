@@ -4,9 +4,9 @@ import { describe, expect, it, vi } from 'vitest'
 import { useTmp } from '../../helpers/tmp'
 
 // The disk fills up just as the manifest is written.
-vi.mock('../../../main/engine/fsutil', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../../main/engine/fsutil')>()
-  const { fsError } = await import('../../../main/engine/errors')
+vi.mock('../../../main/engine/common/fsutil', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../../main/engine/common/fsutil')>()
+  const { fsError } = await import('../../../main/engine/common/errors')
   return {
     ...real,
     writeJsonAtomic: vi.fn(async (file: string) => {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { promises as fs } from 'node:fs'
 import { hostname } from 'node:os'
 import { describe, expect, it } from 'vitest'
-import { EngineError } from '../../../main/engine/errors'
+import { EngineError } from '../../../main/engine/common/errors'
 import { acquireLock, lockPath, withProjectLock } from '../../../main/engine/project/lock'
 import { useTmp } from '../../helpers/tmp'
 

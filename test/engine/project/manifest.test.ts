@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { MANIFEST_SCHEMA_VERSION } from '../../../main/engine/contract'
-import { EngineError } from '../../../main/engine/errors'
+import { EngineError } from '../../../main/engine/common/errors'
 import { manifestPath, newManifest, readManifest, writeManifest } from '../../../main/engine/project/manifest'
 import { useTmp } from '../../helpers/tmp'
 

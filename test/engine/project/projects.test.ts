@@ -1,12 +1,12 @@
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { EngineError } from '../../../main/engine/errors'
+import { EngineError } from '../../../main/engine/common/errors'
 import { acquireLock } from '../../../main/engine/project/lock'
 import { manifestPath, newManifest, writeManifest } from '../../../main/engine/project/manifest'
 import { createProject, openProject, renameProject, updateProject } from '../../../main/engine/project/projects'
 import { forgetProject, listRecentProjects, rememberProject } from '../../../main/engine/project/recent'
-import { ensureDemoProject } from '../../../main/engine/project/demo'
+import { ensureDemoProject } from '../../../main/engine/templates/demo'
 import { snapshotTree, useTmp } from '../../helpers/tmp'
 
 const tmp = useTmp()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { locateJsonError, parseJson } from '../../main/engine/json'
+import { locateJsonError, parseJson } from '../../../main/engine/common/json'
 
 describe('locateJsonError', () => {
   it('accepts every document JSON.parse accepts', () => {

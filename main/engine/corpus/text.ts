@@ -7,9 +7,9 @@ import { stat } from 'node:fs/promises'
 import { createReadStream } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { EngineError } from '../errors'
-import { formatOf, readDocuments, readLines, type ReadCounters } from '../corpus/readers'
-import { readRoleState, roleDir } from '../corpus/store'
+import { EngineError } from '../common/errors'
+import { formatOf, readDocuments, readLines, type ReadCounters } from './readers'
+import { readRoleState, roleDir } from './store'
 import type { CorpusRole } from '../contract'
 
 /**
