@@ -1,12 +1,32 @@
-import { resolve } from 'node:path'
+import { chmodSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { defineConfig } from 'electron-vite'
+import type { Plugin } from 'vite'
 import vue from '@vitejs/plugin-vue'
+
+// The headless entry points, by output file name (whatever source they are built from). The
+// banner below gives them the node shebang; this plugin gives them the executable bit after every
+// write. package.json's `bin` points at out/main/cli.js: a rebuild rewrites it without that bit,
+// and `npx vernacular` (whose link npm made, and chmodded, once) then fails "Permission denied".
+const EXECUTABLES = new Set(['cli.js', 'serve.js'])
+
+function executableEntries(): Plugin {
+  return {
+    name: 'vernacular:executable-entries',
+    apply: 'build',
+    writeBundle(options, bundle) {
+      const dir = options.dir ?? resolve(__dirname, 'out/main')
+      for (const fileName of Object.keys(bundle)) if (EXECUTABLES.has(fileName)) chmodSync(join(dir, fileName), 0o755)
+    },
+  }
+}
 
 // One build for the three processes. The main build also emits the headless entry points
 // (the `vernacular` CLI and the loopback web server), which share every engine module with
 // the desktop shell.
 export default defineConfig({
   main: {
+    plugins: [executableEntries()],
     build: {
       outDir: 'out/main',
       rolldownOptions: {
