@@ -1,4 +1,7 @@
-import type { JobSnapshot } from '../engine/contract'
+import type { JobSnapshotOf } from '../engine/contract'
+
+/** Any job: the output shows its title and progress, whatever its kind. */
+type JobSnapshot = JobSnapshotOf<string>
 import type { ErrorInfo } from '../engine/common/errors'
 
 /**

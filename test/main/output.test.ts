@@ -5,7 +5,7 @@ import type { JobSnapshot } from '../../main/engine/contract'
 const job = (fraction: number | null, message: string, etaSeconds: number | null): JobSnapshot => ({
   id: 'j',
   revision: 1,
-  kind: 'k',
+  kind: 'benchmark',
   title: 't',
   projectDir: null,
   labels: {},

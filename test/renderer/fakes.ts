@@ -1,5 +1,5 @@
 /** Test doubles for the renderer: a scripted `VernacularApi` and a fake WebSocket factory. */
-import { ApiError, type EngineEvent, type JobSnapshot, type MethodName, type ParamsIn, type ProjectManifest, type Result } from '../../main/engine/contract'
+import { ApiError, type BENCHMARK_JOB, type EngineEvent, type JobKind, type JobOf, type MethodName, type ParamsIn, type ProjectManifest, type Result } from '../../main/engine/contract'
 import type { CorpusDocument, RoleStats, SplitProfile } from '../../main/engine/contract'
 import { ingestOptions } from '../../main/engine/contract'
 import { DEFAULT_REPLAY, DEFAULT_TRAINING, DEFAULT_VOCABULARY, MANIFEST_FORMAT, MANIFEST_SCHEMA_VERSION } from '../../main/engine/contract'
@@ -64,7 +64,10 @@ export function manifest(overrides: Partial<ProjectManifest> = {}): ProjectManif
   }
 }
 
-export function job(overrides: Partial<JobSnapshot> & Pick<JobSnapshot, 'id'>): JobSnapshot {
+/** A job snapshot of kind `kind` (a benchmark when none is given). */
+export function job(overrides: Partial<Omit<JobOf<typeof BENCHMARK_JOB>, 'kind'>> & { id: string; kind?: typeof BENCHMARK_JOB }): JobOf<typeof BENCHMARK_JOB>
+export function job<K extends JobKind>(overrides: Partial<Omit<JobOf<NoInfer<K>>, 'kind'>> & { id: string; kind: K }): JobOf<K>
+export function job<K extends JobKind>(overrides: Partial<Omit<JobOf<K>, 'kind'>> & { id: string; kind?: K }): JobOf<K> {
   return {
     revision: 1,
     kind: 'benchmark',
@@ -80,7 +83,7 @@ export function job(overrides: Partial<JobSnapshot> & Pick<JobSnapshot, 'id'>): 
     result: null,
     logFile: null,
     ...overrides,
-  }
+  } as JobOf<K>
 }
 
 /** A split profile with small, made-up counts (tests only; the UI shows what the engine sends). */

@@ -1,41 +1,48 @@
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import {
+  BENCHMARK_JOB,
+  INGEST_JOB,
   METHOD_NAMES,
-  ROLE_VALUES,
+  MODEL_RESIZE_JOB,
+  MODEL_SCORE_JOB,
+  TOKENIZER_EXTEND_JOB,
+  TOKENIZER_SWEEP_JOB,
+  VOCAB_EXTEND_JOB,
+  VOCAB_SWEEP_JOB,
   methods,
   wireRequest,
   type AppInfo,
   type CorpusRole,
-  type IngestOptions,
-  type JobSnapshot,
   type EngineEvent,
+  type IngestOptions,
+  type JobOf,
+  type JobTypes,
   type MethodName,
   type Params,
+  type ProjectSummary,
   type Result,
   type WireReply,
 } from '../contract'
+import { EngineError, toErrorInfo } from '../common/errors'
+import { defaultProjectsDir, resolveUserPath, vernacularHome } from '../common/settings'
+import { VERNACULAR_VERSION } from '../common/version'
 import { ingestCorpus } from '../corpus/ingest'
 import { sampleDocuments } from '../corpus/sample'
-import { readRoleState, roleStats } from '../corpus/store'
-import { EngineError, toErrorInfo } from '../common/errors'
 import { JobManager } from '../jobs/manager'
 import { openCheckpoint } from '../model/checkpoint'
 import { estimateMemory } from '../model/memory'
 import { modelInfo, modelLogits, scoreFile } from '../model/operations'
-import { baseModelStatus, projectResize, setBaseModel } from '../model/project'
-import { resizeModel } from '../model/resize'
-import { demoBaseTokenizer, demoCorpora, ensureDemoBaseModel, ensureDemoProject } from '../templates/demo'
+import { baseModelStatus, projectResize, resizeToFolder, setBaseModel } from '../model/project'
 import { readManifest } from '../project/manifest'
 import { createProject, openProject, renameProject } from '../project/projects'
 import { forgetProject, listRecentProjects, rememberProject } from '../project/recent'
-import { defaultProjectsDir, resolveUserPath, vernacularHome } from '../common/settings'
 import { matMulBenchmark } from '../system/benchmark'
 import { doctor } from '../system/doctor'
-import { estimateTokens } from '../tokenizer/estimate'
+import { openDemoProject } from '../templates/demo'
+import { projectCorpusStats } from '../tokenizer/estimate'
 import { extendFiles, encodeFile, fertilityFile, summarize, sweepFiles } from '../tokenizer/operations'
-import { Tokenizer } from '../tokenizer/tokenizer'
 import { previewTokenization, projectExtend, projectSweep, setBaseTokenizer, vocabStatus } from '../tokenizer/project'
-import { VERNACULAR_VERSION } from '../common/version'
+import { Tokenizer } from '../tokenizer/tokenizer'
 
 /**
  * The engine behind the API contract. Every transport (Electron IPC, the loopback WebSocket and
@@ -61,14 +68,14 @@ export interface EngineOptions {
 type Handlers = { [M in MethodName]: (params: Params<M>) => Promise<Result<M>> }
 
 export class Engine {
-  readonly jobs: JobManager
+  readonly jobs: JobManager<JobTypes>
   readonly home: string
   private readonly listeners = new Set<(e: EngineEvent) => void>()
   private readonly handlers: Handlers
 
   constructor(private readonly opts: EngineOptions) {
     this.home = opts.home ?? vernacularHome()
-    this.jobs = new JobManager({ logDir: join(this.home, 'logs') })
+    this.jobs = new JobManager<JobTypes>({ logDir: join(this.home, 'logs') })
     this.jobs.onChange((job) => this.emit({ type: 'job', job }))
     const shell = opts.shell ?? {}
     const path = (p: string) => resolveUserPath(p, opts.cwd)
@@ -84,134 +91,62 @@ export class Engine {
       }),
       'system.doctor': () => doctor(),
       'system.benchmark': async ({ size, repeats }) => ({
-        job: this.jobs.start({ kind: 'benchmark', title: `matMul benchmark (${size}×${size})`, run: (ctx) => matMulBenchmark(ctx, size, repeats) }),
+        job: this.jobs.start({ kind: BENCHMARK_JOB, title: `matMul benchmark (${size}×${size})`, run: (ctx) => matMulBenchmark(ctx, size, repeats) }),
       }),
-      'project.create': async ({ dir, name, language }) => {
-        const summary = await createProject({ dir: path(dir), name, language })
-        await rememberProject(this.home, summary.dir, summary.manifest)
-        this.emit({ type: 'project', dir: summary.dir, manifest: summary.manifest })
-        return summary
-      },
-      'project.open': async ({ dir }) => {
-        const summary = await openProject(path(dir))
-        await rememberProject(this.home, summary.dir, summary.manifest)
-        return summary
-      },
+      'project.create': async ({ dir, name, language }) => this.remembered(await createProject({ dir: path(dir), name, language }), true),
+      'project.open': async ({ dir }) => this.remembered(await openProject(path(dir)), false),
       'project.openDemo': async () => {
-        const { created, template, ...summary } = await ensureDemoProject(this.home)
-        await rememberProject(this.home, summary.dir, summary.manifest)
-        if (created) this.emit({ type: 'project', dir: summary.dir, manifest: summary.manifest })
-        // Ingest the demo corpora once, in the background; the jobs panel shows them.
-        const busy = this.jobs.list({ projectDir: summary.dir }).some((j) => j.kind === 'ingest' && (j.state === 'queued' || j.state === 'running'))
-        for (const { role, paths } of busy ? [] : demoCorpora(template)) {
-          if (!(await readRoleState(summary.dir, role))) this.startIngest(summary.dir, role, paths)
-        }
-        let changed = false
-        const baseTokenizer = demoBaseTokenizer(template)
-        if (baseTokenizer && !summary.manifest.baseTokenizer) {
-          await setBaseTokenizer(summary.dir, baseTokenizer)
-          changed = true
-        }
-        if (template.baseModel && !summary.manifest.baseModel) {
-          const model = await ensureDemoBaseModel(summary.dir, template)
-          if (model) await setBaseModel(summary.dir, model)
-          changed = true
-        }
-        return changed ? openProject(summary.dir) : summary
+        const { created, ...summary } = await openDemoProject(this.home, {
+          busy: (projectDir) => this.jobs.list({ projectDir }).some((j) => j.kind === INGEST_JOB && (j.state === 'queued' || j.state === 'running')),
+          start: (projectDir, role, paths) => void this.startIngest(projectDir, role, paths),
+        })
+        return this.remembered(summary, created)
       },
-      'project.rename': async ({ dir, name }) => {
-        const summary = await renameProject(path(dir), name)
-        await rememberProject(this.home, summary.dir, summary.manifest)
-        this.emit({ type: 'project', dir: summary.dir, manifest: summary.manifest })
-        return summary
-      },
+      'project.rename': async ({ dir, name }) => this.remembered(await renameProject(path(dir), name), true),
       'project.recent': () => listRecentProjects(this.home),
       'project.forget': async ({ dir }) => {
         await forgetProject(this.home, path(dir))
         return listRecentProjects(this.home)
       },
       'corpus.add': async ({ dir, role, paths, options }) => {
-        const projectDir = path(dir)
-        await readManifest(projectDir) // fail now, not inside the job, if it is no project
+        const projectDir = await this.projectDir(dir)
         return { job: this.startIngest(projectDir, role, paths.map(path), options) }
       },
-      'corpus.stats': async ({ dir }) => {
-        const projectDir = path(dir)
-        const manifest = await readManifest(projectDir)
-        const tokenizer = manifest.baseTokenizer ? resolve(projectDir, manifest.baseTokenizer.path) : null
-        const roles = []
-        for (const role of ROLE_VALUES) {
-          const state = await readRoleState(projectDir, role)
-          if (!state) continue
-          const stats = roleStats(state)
-          // The estimate is a nicety: a base tokenizer that cannot be read shows up in the Vocabulary step.
-          if (tokenizer) stats.tokens = await estimateTokens(projectDir, role, stats, tokenizer).catch(() => null)
-          roles.push(stats)
-        }
-        return { dir: projectDir, roles }
-      },
+      'corpus.stats': async ({ dir }) => projectCorpusStats(await this.projectDir(dir)),
       'corpus.sample': async ({ dir, role, split, n, seed }) => ({ documents: await sampleDocuments(path(dir), role, split, n, seed) }),
       'tokenizer.info': async ({ tokenizer }) => summarize(await Tokenizer.fromFile(path(tokenizer)), path(tokenizer)),
       'tokenizer.encode': ({ tokenizer, text, addSpecialTokens }) => encodeFile(path(tokenizer), path(text), addSpecialTokens),
       'tokenizer.fertility': ({ tokenizer, text, lang }) => fertilityFile(path(tokenizer), path(text), lang),
       'tokenizer.extend': async ({ base, corpus, mode, count, reference, out, minCount }) => ({
         job: this.jobs.start({
-          kind: 'tokenizer-extend',
+          kind: TOKENIZER_EXTEND_JOB,
           title: `${mode === 'add' ? 'Add' : 'Replace'} ${count} tokens`,
-          run: (ctx) =>
-            extendFiles(
-              { base: path(base), corpus: corpus.map(path), mode, count, out: path(out), ...(reference ? { reference: reference.map(path) } : {}), ...(minCount !== undefined ? { minCount } : {}) },
-              ctx,
-            ),
+          run: (ctx) => extendFiles({ base: path(base), corpus: corpus.map(path), mode, count, out: path(out), reference: reference?.map(path), minCount }, ctx),
         }),
       }),
       'tokenizer.sweep': async ({ base, corpus, heldoutTarget, heldoutEnglish, counts, lang, minCount }) => ({
         job: this.jobs.start({
-          kind: 'tokenizer-sweep',
+          kind: TOKENIZER_SWEEP_JOB,
           title: `Vocabulary sweep (${counts.join(', ')})`,
           run: (ctx) =>
-            sweepFiles(
-              {
-                base: path(base),
-                corpus: corpus.map(path),
-                heldoutTarget: path(heldoutTarget),
-                ...(heldoutEnglish ? { heldoutEnglish: path(heldoutEnglish) } : {}),
-                counts,
-                lang,
-                ...(minCount !== undefined ? { minCount } : {}),
-              },
-              ctx,
-            ),
+            sweepFiles({ base: path(base), corpus: corpus.map(path), heldoutTarget: path(heldoutTarget), heldoutEnglish: heldoutEnglish === undefined ? undefined : path(heldoutEnglish), counts, lang, minCount }, ctx),
         }),
       }),
       'vocab.status': ({ dir }) => vocabStatus(path(dir)),
-      'vocab.setBase': async ({ dir, path: p }) => {
-        const projectDir = path(dir)
-        const status = await setBaseTokenizer(projectDir, path(p))
-        this.emit({ type: 'project', dir: projectDir, manifest: await readManifest(projectDir) })
-        return status
-      },
+      'vocab.setBase': async ({ dir, path: p }) => this.changed(path(dir), (projectDir) => setBaseTokenizer(projectDir, path(p))),
       'vocab.sweep': async ({ dir, counts }) => {
-        const projectDir = path(dir)
-        await readManifest(projectDir)
-        return {
-          job: this.jobs.start({ kind: 'vocab-sweep', title: `Vocabulary sweep (${counts.join(', ')})`, projectDir, run: (ctx) => projectSweep(projectDir, counts, ctx) }),
-        }
+        const projectDir = await this.projectDir(dir)
+        return { job: this.jobs.start({ kind: VOCAB_SWEEP_JOB, title: `Vocabulary sweep (${counts.join(', ')})`, projectDir, run: (ctx) => projectSweep(projectDir, counts, ctx) }) }
       },
       'vocab.extend': async ({ dir, mode, count }) => {
-        const projectDir = path(dir)
-        await readManifest(projectDir)
+        const projectDir = await this.projectDir(dir)
         return {
           job: this.jobs.start({
-            kind: 'vocab-extend',
+            kind: VOCAB_EXTEND_JOB,
             title: `${mode === 'add' ? 'Add' : 'Replace'} ${count} tokens`,
             projectDir,
             labels: { mode, count: String(count) },
-            run: async (ctx) => {
-              const summary = await projectExtend(projectDir, mode, count, ctx)
-              this.emit({ type: 'project', dir: projectDir, manifest: await readManifest(projectDir) })
-              return summary
-            },
+            run: (ctx) => this.changed(projectDir, () => projectExtend(projectDir, mode, count, ctx)),
           }),
         }
       },
@@ -219,42 +154,26 @@ export class Engine {
       'model.info': ({ model }) => modelInfo(path(model)),
       'model.logits': ({ model, ids }) => modelLogits(path(model), ids),
       'model.score': async ({ model, tokenizer, text }) => ({
-        job: this.jobs.start({ kind: 'model-score', title: `Score ${text}`, run: (ctx) => scoreFile(path(model), path(tokenizer), path(text), ctx) }),
+        job: this.jobs.start({ kind: MODEL_SCORE_JOB, title: `Score ${text}`, run: (ctx) => scoreFile(path(model), path(tokenizer), path(text), ctx) }),
       }),
       'model.estimate': async ({ model, batch, seqLen, optimizer }) => estimateMemory((await openCheckpoint(path(model))).config, { batch, seqLen, optimizer }),
       'model.resize': async ({ model, changes, init, out, seed, padMultiple }) => {
         await openCheckpoint(path(model)) // fail now, not inside the job, if it is no model folder
         return {
           job: this.jobs.start({
-            kind: 'model-resize',
+            kind: MODEL_RESIZE_JOB,
             title: `Resize ${model} (${init})`,
-            run: async (ctx) => {
-              const t0 = performance.now()
-              const r = await resizeModel(path(model), path(changes), path(out), {
-                init,
-                ...(seed !== undefined ? { seed } : {}),
-                padMultiple: padMultiple ?? null,
-                signal: ctx.signal,
-                onProgress: (p) => ctx.progress(p),
-              })
-              return { out: path(out), mode: r.changes.mode, init: r.init, rowsBefore: r.rows.before, rowsAfter: r.rows.after, appended: r.newRows.appended, overwritten: r.newRows.overwritten, padding: r.padding, matrices: r.matrices, seconds: (performance.now() - t0) / 1000 }
-            },
+            run: (ctx) => resizeToFolder(path(model), path(changes), path(out), { init, seed, padMultiple }, ctx),
           }),
         }
       },
       'baseModel.status': ({ dir }) => baseModelStatus(path(dir)),
-      'baseModel.set': async ({ dir, path: p }) => {
-        const projectDir = path(dir)
-        const status = await setBaseModel(projectDir, path(p))
-        this.emit({ type: 'project', dir: projectDir, manifest: await readManifest(projectDir) })
-        return status
-      },
+      'baseModel.set': async ({ dir, path: p }) => this.changed(path(dir), (projectDir) => setBaseModel(projectDir, path(p))),
       'baseModel.resize': async ({ dir, mode, count, init, padMultiple }) => {
-        const projectDir = path(dir)
-        await readManifest(projectDir)
+        const projectDir = await this.projectDir(dir)
         return {
           job: this.jobs.start({
-            kind: 'model-resize',
+            kind: MODEL_RESIZE_JOB,
             title: `Resize the base model for ${mode} ${count} (${init})`,
             projectDir,
             labels: { mode, count: String(count), init },
@@ -277,9 +196,30 @@ export class Engine {
     }
   }
 
-  private startIngest(projectDir: string, role: CorpusRole, paths: string[], options?: Partial<IngestOptions>): JobSnapshot {
+  /** A project folder from a request, checked now (not inside a job) to be a project. */
+  private async projectDir(dir: string): Promise<string> {
+    const projectDir = resolveUserPath(dir, this.opts.cwd)
+    await readManifest(projectDir)
+    return projectDir
+  }
+
+  /** Adds a project to the recent list and, when it was created or changed, tells the clients. */
+  private async remembered<S extends { dir: string; manifest: ProjectSummary['manifest'] }>(summary: S, announce: boolean): Promise<S> {
+    await rememberProject(this.home, summary.dir, summary.manifest)
+    if (announce) this.emit({ type: 'project', dir: summary.dir, manifest: summary.manifest })
+    return summary
+  }
+
+  /** Runs an operation that changes a project's manifest, then tells the clients the new manifest. */
+  private async changed<T>(projectDir: string, operation: (projectDir: string) => Promise<T>): Promise<T> {
+    const result = await operation(projectDir)
+    this.emit({ type: 'project', dir: projectDir, manifest: await readManifest(projectDir) })
+    return result
+  }
+
+  private startIngest(projectDir: string, role: CorpusRole, paths: string[], options?: Partial<IngestOptions>): JobOf<typeof INGEST_JOB> {
     return this.jobs.start({
-      kind: 'ingest',
+      kind: INGEST_JOB,
       title: `Ingest ${role === 'target' ? 'target-language' : 'English replay'} text (${paths.length} path${paths.length === 1 ? '' : 's'})`,
       projectDir,
       labels: { role },
@@ -302,7 +242,7 @@ export class Engine {
       const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'params'}: ${i.message}`)
       throw new EngineError('invalid-request', `Invalid ${method} request: ${issues.join('; ')}`, {
         ...(issues.length > 1 ? { details: issues } : {}),
-        hint: 'See the API contract (main/engine/contract.ts) for the expected shape.',
+        hint: 'See the API contract (main/engine/contract/) for the expected shape.',
       })
     }
     const handler = this.handlers[method] as (p: unknown) => Promise<unknown>

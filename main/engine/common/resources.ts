@@ -12,7 +12,7 @@ export function resourcesDir(): string {
   const candidates = [
     join((process as { resourcesPath?: string }).resourcesPath ?? '/nonexistent', 'resources'),
     resolve(here, '../../resources'), // out/main → package root
-    resolve(here, '../../../../resources'), // main/engine/common → package root (running from source)
+    resolve(here, '../../../resources'), // main/engine/common → package root (running from source)
   ]
   for (const c of candidates) if (existsSync(join(c, 'demo', 'project.json'))) return c
   return resolve(here, '../../resources')

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createWriteStream, promises as fs, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
-import type { JobProgress, JobSnapshot, JobState } from '../contract'
+import type { JobProgress, JobSnapshotOf, JobState, JobType } from '../contract'
 import { EngineError, toErrorInfo } from '../common/errors'
 import { EtaEstimator } from './eta'
 
@@ -29,13 +29,25 @@ export interface JobContext {
   throwIfCancelled(): void
 }
 
-export interface JobSpec<T> {
-  kind: string
+/** Job kinds with their result and label types (the engine's are the contract's `JobTypes`). */
+export type JobTypeMap<T> = { [K in keyof T]: JobType }
+
+/** Any job of a manager over `T`, narrowed by `kind`. */
+export type SnapshotOf<T extends JobTypeMap<T>> = { [K in keyof T & string]: JobSnapshotOf<K, T[K]['result'], T[K]['labels']> }[keyof T & string]
+
+export interface JobSpec<T extends JobTypeMap<T>, K extends keyof T & string> {
+  kind: K
   title: string
   projectDir?: string | null
-  labels?: Record<string, string>
-  run: (ctx: JobContext) => Promise<T>
+  labels?: T[K]['labels']
+  run: (ctx: JobContext) => Promise<T[K]['result']>
 }
+
+/** What the manager keeps of any job, whatever its kind. */
+type AnySnapshot = JobSnapshotOf<string, unknown, Readonly<Record<string, string | undefined>>>
+
+/** The manager's default: any kind, any result (tests and tools). */
+type LooseJobs = Record<string, JobType>
 
 export interface JobManagerOptions {
   /** Where logs of jobs without a project go. */
@@ -48,8 +60,8 @@ export interface JobManagerOptions {
 }
 
 interface JobRecord {
-  snapshot: JobSnapshot
-  spec: JobSpec<unknown>
+  snapshot: AnySnapshot
+  run: (ctx: JobContext) => Promise<unknown>
   controller: AbortController
   eta: EtaEstimator
   lastEmit: number
@@ -57,21 +69,23 @@ interface JobRecord {
   log: WriteStream | null
   lastLoggedMessage: string
   lastLogAt: number
-  done: Promise<JobSnapshot>
-  resolveDone: (s: JobSnapshot) => void
+  done: Promise<AnySnapshot>
+  resolveDone: (s: AnySnapshot) => void
 }
-
-export type JobListener = (job: JobSnapshot) => void
 
 export function projectLogDir(projectDir: string): string {
   return join(projectDir, 'logs', 'jobs')
 }
 
-export class JobManager {
+/**
+ * Runs the jobs of the kinds in `T`. Snapshots are typed by kind: `start({kind: 'ingest', …})`
+ * returns an ingest job whose `result` is the contract's `RoleStats`.
+ */
+export class JobManager<T extends JobTypeMap<T> = LooseJobs> {
   private readonly jobs = new Map<string, JobRecord>()
   private readonly queue: string[] = []
   private running = 0
-  private readonly listeners = new Set<JobListener>()
+  private readonly listeners = new Set<(job: SnapshotOf<T>) => void>()
   private readonly concurrency: number
   private readonly interval: number
   private readonly now: () => number
@@ -82,17 +96,17 @@ export class JobManager {
     this.now = opts.now ?? Date.now
   }
 
-  onChange(listener: JobListener): () => void {
+  onChange(listener: (job: SnapshotOf<T>) => void): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
   }
 
   /** Queues a job and returns its first snapshot at once. */
-  start<T>(spec: JobSpec<T>): JobSnapshot {
+  start<K extends keyof T & string>(spec: JobSpec<T, K>): JobSnapshotOf<K, T[K]['result'], T[K]['labels']> {
     const stamp = new Date(this.now()).toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-')
     const id = `${spec.kind}-${stamp}-${randomBytes(3).toString('hex')}`
-    let resolveDone!: (s: JobSnapshot) => void
-    const done = new Promise<JobSnapshot>((r) => (resolveDone = r))
+    let resolveDone!: (s: AnySnapshot) => void
+    const done = new Promise<AnySnapshot>((r) => (resolveDone = r))
     const logDir = spec.projectDir ? projectLogDir(spec.projectDir) : this.opts.logDir
     const record: JobRecord = {
       snapshot: {
@@ -111,7 +125,7 @@ export class JobManager {
         result: null,
         logFile: join(logDir, `${id}.log`),
       },
-      spec: spec as JobSpec<unknown>,
+      run: spec.run,
       controller: new AbortController(),
       eta: new EtaEstimator(),
       lastEmit: 0,
@@ -127,14 +141,14 @@ export class JobManager {
     this.emit(record, true)
     // Start on the next microtask, so that the caller always gets (and can announce) the queued job first.
     queueMicrotask(() => this.pump())
-    return this.copy(record.snapshot)
+    return this.copy(record.snapshot) as JobSnapshotOf<K, T[K]['result'], T[K]['labels']>
   }
 
-  get(id: string): JobSnapshot {
+  get(id: string): SnapshotOf<T> {
     return this.copy(this.record(id).snapshot)
   }
 
-  list(filter: { projectDir?: string } = {}): JobSnapshot[] {
+  list(filter: { projectDir?: string } = {}): SnapshotOf<T>[] {
     return [...this.jobs.values()]
       .map((r) => r.snapshot)
       .filter((s) => filter.projectDir === undefined || s.projectDir === filter.projectDir)
@@ -142,11 +156,16 @@ export class JobManager {
   }
 
   /** Resolves with the final snapshot once the job has ended. */
-  wait(id: string): Promise<JobSnapshot> {
-    return this.record(id).done
+  wait(id: string): Promise<SnapshotOf<T>> {
+    return this.record(id).done.then((s) => this.copy(s))
   }
 
-  cancel(id: string): JobSnapshot {
+  /** Resolves with the final snapshot of a job this manager started, typed by its kind. */
+  waitFor<K extends keyof T & string>(job: JobSnapshotOf<K, T[K]['result'], T[K]['labels']>): Promise<JobSnapshotOf<K, T[K]['result'], T[K]['labels']>> {
+    return this.wait(job.id) as Promise<JobSnapshotOf<K, T[K]['result'], T[K]['labels']>>
+  }
+
+  cancel(id: string): SnapshotOf<T> {
     const record = this.record(id)
     const s = record.snapshot
     if (s.state === 'queued') {
@@ -173,8 +192,12 @@ export class JobManager {
     return r
   }
 
-  private copy(s: JobSnapshot): JobSnapshot {
-    return { ...s, labels: { ...s.labels }, progress: { ...s.progress }, error: s.error ? { ...s.error } : null }
+  /**
+   * A copy for callers. Records keep every kind alike; a record's kind, labels and result are the
+   * ones its `start` was typed with, so the copy has the type of its kind.
+   */
+  private copy(s: AnySnapshot): SnapshotOf<T> {
+    return { ...s, labels: { ...s.labels }, progress: { ...s.progress }, error: s.error ? { ...s.error } : null } as SnapshotOf<T>
   }
 
   private pump(): void {
@@ -211,7 +234,7 @@ export class JobManager {
     try {
       // Cancelled while starting up: do not start the work at all.
       ctx.throwIfCancelled()
-      const result = await record.spec.run(ctx)
+      const result = await record.run(ctx)
       if (record.controller.signal.aborted) this.finish(record, 'cancelled', { message: 'Cancelled.' })
       else this.finish(record, 'done', { message: 'Done.', result })
     } catch (e) {

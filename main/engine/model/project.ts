@@ -36,10 +36,12 @@ export async function setBaseModel(dir: string, source: string): Promise<BaseMod
   return baseModelStatus(dir)
 }
 
-function summaryOf(out: string, r: ResizeRecord, seconds: number): ResizeSummary {
+/** What the app and the CLI show of a resize, from the resize.json it recorded. */
+function summaryOf(out: string, r: ResizeRecord): ResizeSummary {
   return {
     out,
     mode: r.changes.mode,
+    count: r.changes.count,
     init: r.init,
     rowsBefore: r.rows.before,
     rowsAfter: r.rows.after,
@@ -47,7 +49,8 @@ function summaryOf(out: string, r: ResizeRecord, seconds: number): ResizeSummary
     overwritten: r.newRows.overwritten,
     padding: r.padding,
     matrices: r.matrices,
-    seconds,
+    // Folders resized before the time was recorded have none.
+    seconds: r.seconds ?? 0,
   }
 }
 
@@ -62,8 +65,8 @@ async function listResized(dir: string): Promise<ResizeSummary[]> {
   const out: ResizeSummary[] = []
   for (const n of names) {
     try {
-      const r = JSON.parse(await fs.readFile(join(root, n, 'resize.json'), 'utf8')) as ResizeRecord & { seconds?: number }
-      if (r.format === 'vernacular-resize') out.push(summaryOf(join(root, n), r, r.seconds ?? 0))
+      const r = JSON.parse(await fs.readFile(join(root, n, 'resize.json'), 'utf8')) as ResizeRecord
+      if (r.format === 'vernacular-resize') out.push(summaryOf(join(root, n), r))
     } catch {
       // Not a resized model (or one being written): skip it.
     }
@@ -118,15 +121,24 @@ export async function projectResize(dir: string, mode: ExtendMode, count: number
     throw new EngineError('not-found', `The project has no extended tokenizer ${mode}-${count} (${changes} is missing).`, { file: changes, hint: `Extend the tokenizer (${mode} ${count}) in the Vocabulary step first.` })
   }
   const out = join(dir, MODELS_DIR, `${mode}-${count}-${init}`)
-  const t0 = performance.now()
-  const record = await resizeModel(resolveProjectPath(dir, m.baseModel.path), changes, out, {
-    init,
-    seed: m.training.seed,
-    padMultiple: padMultiple ?? null,
+  return resizeToFolder(resolveProjectPath(dir, m.baseModel.path), changes, out, { init, seed: m.training.seed, padMultiple }, ctx)
+}
+
+/** Resizes a model folder for a vocab-changes.json into `out` as a job (`model resize`, and the project's resize). */
+export async function resizeToFolder(
+  model: string,
+  changes: string,
+  out: string,
+  opts: { init: EmbeddingInitMethod; seed?: number | undefined; padMultiple?: number | undefined },
+  ctx: JobContext,
+): Promise<ResizeSummary> {
+  const record = await resizeModel(model, changes, out, {
+    init: opts.init,
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    padMultiple: opts.padMultiple ?? null,
     signal: ctx.signal,
     onProgress: (p) => ctx.progress({ done: p.done, total: p.total, message: p.message }),
   })
-  const seconds = (performance.now() - t0) / 1000
-  ctx.log(`resized ${record.rows.before} → ${record.rows.after} rows (${record.newRows.appended} appended, ${record.newRows.overwritten} overwritten) in ${seconds.toFixed(1)} s`)
-  return summaryOf(out, record, seconds)
+  ctx.log(`resized ${record.rows.before} → ${record.rows.after} rows (${record.newRows.appended} appended, ${record.newRows.overwritten} overwritten) in ${record.seconds.toFixed(1)} s`)
+  return summaryOf(out, record)
 }

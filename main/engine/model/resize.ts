@@ -66,6 +66,8 @@ export interface ResizeRecord {
   /** The matrices changed, by stored name. */
   matrices: string[]
   createdAt: string
+  /** Seconds the resize took, reading and writing included. */
+  seconds: number
 }
 
 /** Files a resize writes; a folder holding only these may be replaced. */
@@ -224,6 +226,7 @@ function resizeMatrix(stored: Uint8Array, dtype: FloatDtype, plan: ResizePlan, D
 
 /** Applies `changesFile` to the model in `modelDir` and writes the result to `outDir`. */
 export async function resizeModel(modelDir: string, changesFile: string, outDir: string, opts: ResizeOptions): Promise<ResizeRecord> {
+  const t0 = performance.now()
   const padMultiple = opts.padMultiple && opts.padMultiple > 1 ? opts.padMultiple : null
   if (padMultiple !== null && (!Number.isSafeInteger(padMultiple) || padMultiple > 4096)) {
     throw new EngineError('invalid-request', `The padding multiple must be a whole number from 2 to 4096 (got ${padMultiple}).`, { hint: 'Use 64, the usual choice.' })
@@ -268,6 +271,7 @@ export async function resizeModel(modelDir: string, changesFile: string, outDir:
     padding: plan.rowsAfter > Math.max(plan.rowsBefore, plan.newTokenizer.vocabSize) ? { from: Math.max(plan.rowsBefore, plan.newTokenizer.vocabSize), to: plan.rowsAfter } : null,
     matrices,
     createdAt: new Date().toISOString(),
+    seconds: 0,
   }
   await writeOutputDirWith(out, isOwnFile, async (staging) => {
     await writeSafetensorsSharded(staging, tensors, opts.maxShardBytes)
@@ -279,6 +283,7 @@ export async function resizeModel(modelDir: string, changesFile: string, outDir:
     for (const f of ['tokenizer_config.json', 'special_tokens_map.json', ...SIDE_FILES]) {
       if (ckpt.sideFiles.includes(f)) await fs.copyFile(join(ckpt.dir, f), join(staging, f))
     }
+    record.seconds = (performance.now() - t0) / 1000
     await fs.writeFile(join(staging, 'resize.json'), JSON.stringify(record, null, 2) + '\n')
   })
   return record

@@ -1,15 +1,22 @@
+/**
+ * The demo project and its template (resources/demo/project.json): corpora, base tokenizer and
+ * base model. It sits above the stages, since opening the demo uses several of them.
+ */
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
 import type { CorpusRole, ProjectSummary } from '../contract'
 import { EngineError } from '../common/errors'
 import { pathExists } from '../common/fsutil'
-import { parseModelConfig } from '../model/config'
-import { writeInitialisedModel } from '../model/init'
 import { writeOutputDirWith } from '../common/outputdir'
 import { resourcesDir } from '../common/resources'
+import { parseModelConfig } from '../model/config'
+import { writeInitialisedModel } from '../model/init'
 import { manifestPath } from '../project/manifest'
 import { createProject, openProject } from '../project/projects'
+import { readRoleState } from '../corpus/store'
+import { setBaseModel } from '../model/project'
+import { setBaseTokenizer } from '../tokenizer/project'
 
 const template = z.object({
   name: z.string(),
@@ -77,4 +84,36 @@ export async function ensureDemoProject(home: string): Promise<ProjectSummary & 
   }
   if (await pathExists(manifestPath(dir))) return { ...(await openProject(dir)), created: false, template: spec }
   return { ...(await createProject({ dir, name: spec.name, language: spec.language })), created: true, template: spec }
+}
+
+/** How the demo asks for its corpora to be ingested (as jobs of the engine). */
+export interface DemoIngest {
+  /** Whether an ingest of the project is queued or running. */
+  busy(projectDir: string): boolean
+  start(projectDir: string, role: CorpusRole, paths: string[]): void
+}
+
+/**
+ * Opens the demo project for `project.openDemo`: created the first time, its corpora ingested once
+ * in the background (the jobs panel shows them), its base tokenizer and base model set.
+ */
+export async function openDemoProject(home: string, ingest: DemoIngest): Promise<ProjectSummary & { created: boolean }> {
+  const { created, template: spec, ...summary } = await ensureDemoProject(home)
+  if (!ingest.busy(summary.dir)) {
+    for (const { role, paths } of demoCorpora(spec)) {
+      if (!(await readRoleState(summary.dir, role))) ingest.start(summary.dir, role, paths)
+    }
+  }
+  let changed = false
+  const baseTokenizer = demoBaseTokenizer(spec)
+  if (baseTokenizer && !summary.manifest.baseTokenizer) {
+    await setBaseTokenizer(summary.dir, baseTokenizer)
+    changed = true
+  }
+  if (spec.baseModel && !summary.manifest.baseModel) {
+    const model = await ensureDemoBaseModel(summary.dir, spec)
+    if (model) await setBaseModel(summary.dir, model)
+    changed = true
+  }
+  return { ...(changed ? await openProject(summary.dir) : summary), created }
 }

@@ -5,8 +5,10 @@
  * by file and modification time.
  */
 import { stat } from 'node:fs/promises'
-import type { CorpusRole, RoleStats, TokenEstimate } from '../contract'
+import { type CorpusRole, type CorpusStats, type RoleStats, type TokenEstimate, ROLE_VALUES } from '../contract'
+import { readRoleState, roleStats } from '../corpus/store'
 import { corpusLines } from '../corpus/text'
+import { readManifest, resolveProjectPath } from '../project/manifest'
 import { Tokenizer } from './tokenizer'
 
 const SAMPLE_BYTES = 512 * 1024
@@ -59,4 +61,23 @@ export async function estimateTokens(dir: string, role: CorpusRole, stats: RoleS
   if (estimates.size > 100) estimates.clear()
   estimates.set(key, estimate)
   return estimate
+}
+
+/**
+ * The profile of each role a project has ingested, each with its token estimate under the
+ * project's base tokenizer (`corpus.stats`). The estimate is a nicety: a base tokenizer that cannot
+ * be read shows up in the Vocabulary step, so here it only leaves the estimate out.
+ */
+export async function projectCorpusStats(projectDir: string): Promise<CorpusStats> {
+  const manifest = await readManifest(projectDir)
+  const tokenizer = manifest.baseTokenizer ? resolveProjectPath(projectDir, manifest.baseTokenizer.path) : null
+  const roles: RoleStats[] = []
+  for (const role of ROLE_VALUES) {
+    const state = await readRoleState(projectDir, role)
+    if (!state) continue
+    const stats = roleStats(state)
+    if (tokenizer) stats.tokens = await estimateTokens(projectDir, role, stats, tokenizer).catch(() => null)
+    roles.push(stats)
+  }
+  return { dir: projectDir, roles }
 }

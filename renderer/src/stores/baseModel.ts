@@ -6,14 +6,11 @@
  */
 import { defineStore } from 'pinia'
 import { computed, shallowRef } from 'vue'
-import type { BaseModelStatus, EmbeddingInitMethod, ExtendMode, JobSnapshot, MemoryEstimateResult } from '../../../main/engine/contract'
+import { MODEL_RESIZE_JOB, type BaseModelStatus, type EmbeddingInitMethod, type ExtendMode, type JobOf, type JobSnapshot, type MemoryEstimateResult } from '../../../main/engine/contract'
 import { getApi } from '../api/client'
 import { isFinished, useJobsStore } from './jobs'
 import { useProjectStore } from './project'
 import { useProjectResource } from './projectResource'
-
-/** The `kind` of the jobs `baseModel.resize` starts. */
-export const RESIZE_JOB_KIND = 'model-resize'
 
 export const useBaseModelStore = defineStore('baseModel', () => {
   const api = getApi()
@@ -35,14 +32,14 @@ export const useBaseModelStore = defineStore('baseModel', () => {
    * The resize job to show: the latest started from here while it runs or no other does, else
    * (after a reload, or when another window started it) the newest active one of the open project.
    */
-  const resizeJob = computed<JobSnapshot | null>(() => {
+  const resizeJob = computed<JobOf<typeof MODEL_RESIZE_JOB> | null>(() => {
     const dir = projects.currentDir
     if (dir === null) return null
     const id = jobIds.value[dir]
-    const others = jobs.active.filter((job) => job.kind === RESIZE_JOB_KIND && job.projectDir === dir)
+    const others = jobs.active.filter((job): job is JobOf<typeof MODEL_RESIZE_JOB> => job.kind === MODEL_RESIZE_JOB && job.projectDir === dir)
     if (id !== undefined) {
       const mine = jobs.get(id)
-      if (mine && (!isFinished(mine) || others.length === 0)) return mine
+      if (mine?.kind === MODEL_RESIZE_JOB && (!isFinished(mine) || others.length === 0)) return mine
     }
     return others[0] ?? null
   })
@@ -54,7 +51,7 @@ export const useBaseModelStore = defineStore('baseModel', () => {
 
   /** Reloads the status once per resize of the open project that finishes with a result. */
   function onResizeFinished(job: JobSnapshot): void {
-    if (job.kind !== RESIZE_JOB_KIND || job.state !== 'done' || reloadedFor.has(job.id)) return
+    if (job.kind !== MODEL_RESIZE_JOB || job.state !== 'done' || reloadedFor.has(job.id)) return
     if (job.projectDir === null || job.projectDir !== projects.currentDir) return
     reloadedFor.add(job.id)
     void load()

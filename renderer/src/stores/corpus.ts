@@ -6,14 +6,12 @@
 import { defineStore } from 'pinia'
 import { computed, shallowRef } from 'vue'
 import type { CorpusDocument, CorpusRole, IngestOptions, JobSnapshot, RoleStats, Split } from '../../../main/engine/contract'
-import { ROLE_VALUES } from '../../../main/engine/contract'
+import { INGEST_JOB, ROLE_VALUES } from '../../../main/engine/contract'
 import { getApi } from '../api/client'
 import { isFinished, useJobsStore } from './jobs'
 import { useProjectStore } from './project'
 import { useProjectResource } from './projectResource'
 
-/** The `kind` of the jobs `corpus.add` starts. */
-export const INGEST_JOB_KIND = 'ingest'
 
 type PerRole<T> = Record<CorpusRole, T>
 
@@ -52,13 +50,13 @@ export const useCorpusStore = defineStore('corpus', () => {
   })
 
   function isIngestFor(job: JobSnapshot, role: CorpusRole): boolean {
-    return job.kind === INGEST_JOB_KIND && job.projectDir !== null && job.projectDir === projects.currentDir && job.labels.role === role
+    return job.kind === INGEST_JOB && job.projectDir !== null && job.projectDir === projects.currentDir && job.labels.role === role
   }
   const ingesting = computed<PerRole<boolean>>(() => perRole((role) => isActive(roleJobs.value[role])))
   /** Active ingest jobs of the open project that belong to neither role's panel. */
   const otherActiveJobs = computed<JobSnapshot[]>(() => {
     const known = new Set(ROLE_VALUES.map((role) => roleJobs.value[role]?.id))
-    return jobs.active.filter((job) => job.kind === INGEST_JOB_KIND && job.projectDir !== null && job.projectDir === projects.currentDir && !known.has(job.id))
+    return jobs.active.filter((job) => job.kind === INGEST_JOB && job.projectDir !== null && job.projectDir === projects.currentDir && !known.has(job.id))
   })
 
   api.onEvent((event) => {
@@ -67,7 +65,7 @@ export const useCorpusStore = defineStore('corpus', () => {
 
   /** Reloads the profile once per ingest job of the open project that finishes with new text. */
   function onIngestFinished(job: JobSnapshot): void {
-    if (job.kind !== INGEST_JOB_KIND || job.state !== 'done' || reloadedFor.has(job.id)) return
+    if (job.kind !== INGEST_JOB || job.state !== 'done' || reloadedFor.has(job.id)) return
     if (job.projectDir === null || job.projectDir !== projects.currentDir) return
     reloadedFor.add(job.id)
     void load()

@@ -1,8 +1,7 @@
 /** The machine Vernacular runs on: the doctor report and the matMul benchmark. */
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
-import type { BenchmarkResult, DoctorReport, JobSnapshot, ParamsIn } from '../../../main/engine/contract'
-import { BACKEND_NAMES } from '../../../main/engine/contract'
+import { BENCHMARK_JOB, type BenchmarkResult, type DoctorReport, type JobSnapshot, type ParamsIn } from '../../../main/engine/contract'
 import { getApi } from '../api/client'
 import { useJobsStore } from './jobs'
 
@@ -18,7 +17,7 @@ export const useSystemStore = defineStore('system', () => {
   const benchmarkRunning = computed(() => benchmarkJob.value !== null && (benchmarkJob.value.state === 'queued' || benchmarkJob.value.state === 'running'))
   const benchmarkResult = computed<BenchmarkResult | null>(() => {
     const job = benchmarkJob.value
-    return job?.state === 'done' && isBenchmarkResult(job.result) ? job.result : null
+    return job?.kind === BENCHMARK_JOB && job.state === 'done' ? job.result : null
   })
 
   async function loadDoctor(): Promise<DoctorReport> {
@@ -35,17 +34,3 @@ export const useSystemStore = defineStore('system', () => {
 
   return { doctor, benchmarkJobId, benchmarkJob, benchmarkRunning, benchmarkResult, loadDoctor, runBenchmark }
 })
-
-/** Job results travel as `unknown`; this checks that a finished benchmark's result has the contract's shape. */
-export function isBenchmarkResult(value: unknown): value is BenchmarkResult {
-  if (typeof value !== 'object' || value === null) return false
-  const r = value as Record<string, unknown>
-  return (
-    typeof r.backend === 'string' &&
-    (BACKEND_NAMES as readonly string[]).includes(r.backend) &&
-    typeof r.size === 'number' &&
-    typeof r.gflops === 'number' &&
-    Number.isFinite(r.gflops) &&
-    typeof r.seconds === 'number'
-  )
-}

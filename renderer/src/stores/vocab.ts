@@ -6,20 +6,14 @@
  */
 import { defineStore } from 'pinia'
 import { computed, shallowRef } from 'vue'
-import type { ExtendMode, JobSnapshot, PreviewResult, VocabStatus } from '../../../main/engine/contract'
+import { INGEST_JOB, VOCAB_EXTEND_JOB, isJobOf, VOCAB_SWEEP_JOB, type ExtendMode, type JobOf, type JobSnapshot, type PreviewResult, type VocabStatus } from '../../../main/engine/contract'
 import { getApi } from '../api/client'
-import { INGEST_JOB_KIND } from './corpus'
 import { isFinished, useJobsStore } from './jobs'
 import { useProjectStore } from './project'
 import { useProjectResource } from './projectResource'
 
-/** The `kind` of the jobs `vocab.sweep` starts. */
-export const SWEEP_JOB_KIND = 'vocab-sweep'
-/** The `kind` of the jobs `vocab.extend` starts. */
-export const EXTEND_JOB_KIND = 'vocab-extend'
-
-type VocabJobKind = typeof SWEEP_JOB_KIND | typeof EXTEND_JOB_KIND
-const VOCAB_JOB_KINDS: readonly string[] = [SWEEP_JOB_KIND, EXTEND_JOB_KIND]
+type VocabJobKind = typeof VOCAB_SWEEP_JOB | typeof VOCAB_EXTEND_JOB
+const VOCAB_JOB_KINDS: readonly string[] = [VOCAB_SWEEP_JOB, VOCAB_EXTEND_JOB]
 
 export const useVocabStore = defineStore('vocab', () => {
   const api = getApi()
@@ -41,24 +35,24 @@ export const useVocabStore = defineStore('vocab', () => {
    * The job of a kind to show: the latest started from here while it runs or no other does, else
    * (after a reload, or when another window started it) the newest active one of the open project.
    */
-  function jobOf(kind: VocabJobKind): JobSnapshot | null {
+  function jobOf<K extends VocabJobKind>(kind: K): JobOf<K> | null {
     const dir = projects.currentDir
     if (dir === null) return null
     const id = jobIds.value[dir]?.[kind]
-    const others = jobs.active.filter((job) => job.kind === kind && job.projectDir === dir)
+    const others = jobs.active.filter((job): job is JobOf<K> => job.projectDir === dir && isJobOf(job, kind))
     if (id !== undefined) {
       const mine = jobs.get(id)
-      if (mine && (!isFinished(mine) || others.length === 0)) return mine
+      if (isJobOf(mine, kind) && (!isFinished(mine) || others.length === 0)) return mine
     }
     return others[0] ?? null
   }
 
-  const sweepJob = computed(() => jobOf(SWEEP_JOB_KIND))
-  const extendJob = computed(() => jobOf(EXTEND_JOB_KIND))
+  const sweepJob = computed(() => jobOf(VOCAB_SWEEP_JOB))
+  const extendJob = computed(() => jobOf(VOCAB_EXTEND_JOB))
   const sweeping = computed(() => sweepJob.value !== null && !isFinished(sweepJob.value))
   const extending = computed(() => extendJob.value !== null && !isFinished(extendJob.value))
   /** Ingest jobs of the open project still running: a sweep or extension started now would miss their text. */
-  const ingestJobs = computed(() => jobs.active.filter((job) => job.kind === INGEST_JOB_KIND && job.projectDir !== null && job.projectDir === projects.currentDir))
+  const ingestJobs = computed(() => jobs.active.filter((job) => job.kind === INGEST_JOB && job.projectDir !== null && job.projectDir === projects.currentDir))
 
   api.onEvent((event) => {
     if (event.type === 'job') onVocabJobFinished(event.job)
@@ -89,14 +83,14 @@ export const useVocabStore = defineStore('vocab', () => {
   async function sweep(counts: number[]): Promise<JobSnapshot> {
     const dir = requireProjectDir()
     const { job } = await api.call('vocab.sweep', { dir, counts })
-    return started(dir, SWEEP_JOB_KIND, job)
+    return started(dir, VOCAB_SWEEP_JOB, job)
   }
 
   /** Starts writing an extended tokenizer; the engine answers at once with the job. */
   async function extend(mode: ExtendMode, count: number): Promise<JobSnapshot> {
     const dir = requireProjectDir()
     const { job } = await api.call('vocab.extend', { dir, mode, count })
-    return started(dir, EXTEND_JOB_KIND, job)
+    return started(dir, VOCAB_EXTEND_JOB, job)
   }
 
   function started(dir: string, kind: VocabJobKind, job: JobSnapshot): JobSnapshot {

@@ -1,9 +1,9 @@
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { JobSnapshot } from '../../../main/engine/contract'
+import type { JobType } from '../../../main/engine/contract'
 import { EngineError } from '../../../main/engine/common/errors'
-import { JobManager, projectLogDir } from '../../../main/engine/jobs/manager'
+import { JobManager, projectLogDir, type SnapshotOf } from '../../../main/engine/jobs/manager'
 import { useTmp } from '../../helpers/tmp'
 
 const tmp = useTmp()
@@ -13,7 +13,7 @@ describe('JobManager', () => {
   it('runs a job to done with progress, result and a log file in the project', async () => {
     const projectDir = tmp()
     const jobs = new JobManager({ logDir: tmp(), progressIntervalMs: 0 })
-    const seen: JobSnapshot[] = []
+    const seen: SnapshotOf<Record<string, JobType>>[] = []
     jobs.onChange((j) => seen.push(j))
     const first = jobs.start({
       kind: 'count',

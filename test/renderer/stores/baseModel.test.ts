@@ -1,11 +1,10 @@
 import { createPinia, setActivePinia } from 'pinia'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { ApiError, type BaseModelStatus, type MemoryEstimateResult } from '../../../main/engine/contract'
+import { ApiError, MODEL_RESIZE_JOB, VOCAB_EXTEND_JOB, type BaseModelStatus, type MemoryEstimateResult } from '../../../main/engine/contract'
 import { installApi } from '../../../renderer/src/api/client'
-import { RESIZE_JOB_KIND, useBaseModelStore } from '../../../renderer/src/stores/baseModel'
+import { useBaseModelStore } from '../../../renderer/src/stores/baseModel'
 import { useJobsStore } from '../../../renderer/src/stores/jobs'
 import { useProjectStore } from '../../../renderer/src/stores/project'
-import { EXTEND_JOB_KIND } from '../../../renderer/src/stores/vocab'
 import { createFakeApi, job, manifest, type FakeApi } from '../fakes'
 
 const PROJECT = '/projects/magyar'
@@ -54,7 +53,7 @@ beforeEach(async () => {
     'baseModel.status': () => statusReplies.shift() ?? status(),
     'baseModel.set': ({ path }) => status({ path, info: { ...status().info!, dir: path, architecture: 'LlamaForCausalLM' } }),
     'baseModel.resize': ({ mode, count, init }) => ({
-      job: job({ id: 'resize-1', kind: RESIZE_JOB_KIND, projectDir: PROJECT, state: 'queued', labels: { mode, count: String(count), init: init ?? 'mean' } }),
+      job: job({ id: 'resize-1', kind: MODEL_RESIZE_JOB, projectDir: PROJECT, state: 'queued', labels: { mode, count: String(count), init: init ?? 'mean' } }),
     }),
     'model.estimate': ({ batch, seqLen }) => ({ ...ESTIMATE, activations: batch * seqLen, total: 16_000 + batch * seqLen }),
   })
@@ -125,13 +124,13 @@ describe('base model store', () => {
     expect(store.resizing).toBe(true)
 
     api.calls.length = 0
-    api.emit({ type: 'job', job: job({ id: 'other', kind: RESIZE_JOB_KIND, projectDir: '/projects/other', state: 'done' }) })
-    api.emit({ type: 'job', job: job({ id: 'extend', kind: EXTEND_JOB_KIND, projectDir: PROJECT, state: 'done' }) })
-    api.emit({ type: 'job', job: job({ id: 'resize-1', kind: RESIZE_JOB_KIND, projectDir: PROJECT, state: 'running', revision: 2 }) })
+    api.emit({ type: 'job', job: job({ id: 'other', kind: MODEL_RESIZE_JOB, projectDir: '/projects/other', state: 'done' }) })
+    api.emit({ type: 'job', job: job({ id: 'extend', kind: VOCAB_EXTEND_JOB, projectDir: PROJECT, state: 'done' }) })
+    api.emit({ type: 'job', job: job({ id: 'resize-1', kind: MODEL_RESIZE_JOB, projectDir: PROJECT, state: 'running', revision: 2 }) })
     await settle()
     expect(statusCalls()).toHaveLength(0)
-    api.emit({ type: 'job', job: job({ id: 'resize-1', kind: RESIZE_JOB_KIND, projectDir: PROJECT, state: 'done', revision: 3 }) })
-    api.emit({ type: 'job', job: job({ id: 'resize-1', kind: RESIZE_JOB_KIND, projectDir: PROJECT, state: 'done', revision: 3 }) })
+    api.emit({ type: 'job', job: job({ id: 'resize-1', kind: MODEL_RESIZE_JOB, projectDir: PROJECT, state: 'done', revision: 3 }) })
+    api.emit({ type: 'job', job: job({ id: 'resize-1', kind: MODEL_RESIZE_JOB, projectDir: PROJECT, state: 'done', revision: 3 }) })
     await settle()
     expect(statusCalls()).toHaveLength(1)
     expect(store.resizing).toBe(false)
@@ -145,8 +144,8 @@ describe('base model store', () => {
 
   it('shows a resize another window started', () => {
     const store = useBaseModelStore()
-    useJobsStore().track(job({ id: 'elsewhere', kind: RESIZE_JOB_KIND, projectDir: PROJECT, state: 'running' }))
-    useJobsStore().track(job({ id: 'elsewhere-other', kind: RESIZE_JOB_KIND, projectDir: '/projects/other', state: 'running' }))
+    useJobsStore().track(job({ id: 'elsewhere', kind: MODEL_RESIZE_JOB, projectDir: PROJECT, state: 'running' }))
+    useJobsStore().track(job({ id: 'elsewhere-other', kind: MODEL_RESIZE_JOB, projectDir: '/projects/other', state: 'running' }))
     expect(store.resizeJob?.id).toBe('elsewhere')
     expect(store.resizing).toBe(true)
   })

@@ -1,8 +1,8 @@
 import { createPinia, setActivePinia } from 'pinia'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { ApiError, type CorpusStats } from '../../../main/engine/contract'
+import { ApiError, INGEST_JOB, type CorpusStats } from '../../../main/engine/contract'
 import { installApi } from '../../../renderer/src/api/client'
-import { INGEST_JOB_KIND, useCorpusStore } from '../../../renderer/src/stores/corpus'
+import { useCorpusStore } from '../../../renderer/src/stores/corpus'
 import { useJobsStore } from '../../../renderer/src/stores/jobs'
 import { useProjectStore } from '../../../renderer/src/stores/project'
 import { corpusDocument, createFakeApi, job, manifest, roleStats, type FakeApi } from '../fakes'
@@ -17,7 +17,7 @@ beforeEach(async () => {
   api = createFakeApi({
     'project.open': ({ dir }) => ({ dir, manifest: manifest() }),
     'corpus.stats': () => statsReplies.shift() ?? { dir: PROJECT, roles: [] },
-    'corpus.add': ({ role }) => ({ job: job({ id: `ingest-${role}`, kind: INGEST_JOB_KIND, projectDir: PROJECT, state: 'queued' }) }),
+    'corpus.add': ({ role }) => ({ job: job({ id: `ingest-${role}`, kind: INGEST_JOB, projectDir: PROJECT, state: 'queued' }) }),
     'corpus.sample': ({ n }) => ({ documents: Array.from({ length: n ?? 5 }, (_, i) => corpusDocument({ line: i + 1 })) }),
   })
   installApi(api)
@@ -84,7 +84,7 @@ describe('corpus store', () => {
     expect(corpus.roleJobs.english).toBeNull()
     expect(corpus.ingesting).toEqual({ target: true, english: false })
 
-    api.emit({ type: 'job', job: job({ id: 'ingest-target', revision: 2, kind: INGEST_JOB_KIND, projectDir: PROJECT, progress: { fraction: 0.4, message: 'news.jsonl.gz', etaSeconds: 12 } }) })
+    api.emit({ type: 'job', job: job({ id: 'ingest-target', revision: 2, kind: INGEST_JOB, projectDir: PROJECT, progress: { fraction: 0.4, message: 'news.jsonl.gz', etaSeconds: 12 } }) })
     expect(corpus.roleJobs.target?.progress.fraction).toBe(0.4)
 
     await corpus.add('english', ['/data/en.txt'])
@@ -97,7 +97,7 @@ describe('corpus store', () => {
     expect(statsCalls()).toHaveLength(0)
 
     statsReplies = [{ dir: PROJECT, roles: [roleStats({ role: 'target' })] }]
-    const done = job({ id: 'ingest-target', revision: 3, kind: INGEST_JOB_KIND, projectDir: PROJECT, state: 'done', result: roleStats({ role: 'target' }) })
+    const done = job({ id: 'ingest-target', revision: 3, kind: INGEST_JOB, projectDir: PROJECT, state: 'done', result: roleStats({ role: 'target' }) })
     api.emit({ type: 'job', job: done })
     await settle()
     expect(statsCalls()).toHaveLength(1)
@@ -113,12 +113,12 @@ describe('corpus store', () => {
   it('does not reload for other projects’ jobs, other kinds, or ingests that did not finish well', async () => {
     useCorpusStore()
     const events = [
-      job({ id: 'elsewhere', kind: INGEST_JOB_KIND, projectDir: '/projects/other', state: 'done' }),
+      job({ id: 'elsewhere', kind: INGEST_JOB, projectDir: '/projects/other', state: 'done' }),
       job({ id: 'bench', kind: 'benchmark', projectDir: PROJECT, state: 'done' }),
-      job({ id: 'no-project', kind: INGEST_JOB_KIND, projectDir: null, state: 'done' }),
-      job({ id: 'failed', kind: INGEST_JOB_KIND, projectDir: PROJECT, state: 'failed', error: { code: 'bad-utf8', message: 'news.txt line 3, byte 17: invalid UTF-8' } }),
-      job({ id: 'cancelled', kind: INGEST_JOB_KIND, projectDir: PROJECT, state: 'cancelled' }),
-      job({ id: 'running', kind: INGEST_JOB_KIND, projectDir: PROJECT, state: 'running' }),
+      job({ id: 'no-project', kind: INGEST_JOB, projectDir: null, state: 'done' }),
+      job({ id: 'failed', kind: INGEST_JOB, projectDir: PROJECT, state: 'failed', error: { code: 'bad-utf8', message: 'news.txt line 3, byte 17: invalid UTF-8' } }),
+      job({ id: 'cancelled', kind: INGEST_JOB, projectDir: PROJECT, state: 'cancelled' }),
+      job({ id: 'running', kind: INGEST_JOB, projectDir: PROJECT, state: 'running' }),
     ]
     for (const snapshot of events) api.emit({ type: 'job', job: snapshot })
     await settle()
@@ -126,7 +126,7 @@ describe('corpus store', () => {
   })
 
   it('reloads when the reply of add() already says done', async () => {
-    api.handlers['corpus.add'] = () => ({ job: job({ id: 'quick', kind: INGEST_JOB_KIND, projectDir: PROJECT, state: 'done' }) })
+    api.handlers['corpus.add'] = () => ({ job: job({ id: 'quick', kind: INGEST_JOB, projectDir: PROJECT, state: 'done' }) })
     const corpus = useCorpusStore()
     await corpus.add('english', ['/data/en.txt'])
     await settle()
@@ -136,8 +136,8 @@ describe('corpus store', () => {
   it('places an ingest job it did not start in its role by the job\'s labels', () => {
     const corpus = useCorpusStore()
     const jobs = useJobsStore()
-    jobs.track(job({ id: 'demo-english', kind: INGEST_JOB_KIND, projectDir: PROJECT, state: 'running', labels: { role: 'english' } }))
-    jobs.track(job({ id: 'elsewhere', kind: INGEST_JOB_KIND, projectDir: '/projects/other', state: 'running', labels: { role: 'target' } }))
+    jobs.track(job({ id: 'demo-english', kind: INGEST_JOB, projectDir: PROJECT, state: 'running', labels: { role: 'english' } }))
+    jobs.track(job({ id: 'elsewhere', kind: INGEST_JOB, projectDir: '/projects/other', state: 'running', labels: { role: 'target' } }))
     expect(corpus.roleJobs.english?.id).toBe('demo-english')
     expect(corpus.roleJobs.target).toBeNull()
     expect(corpus.ingesting).toEqual({ target: false, english: true })
@@ -147,8 +147,8 @@ describe('corpus store', () => {
   it('lists running ingest jobs of the project that name no role', async () => {
     const corpus = useCorpusStore()
     const jobs = useJobsStore()
-    jobs.track(job({ id: 'from-before-reload', kind: INGEST_JOB_KIND, projectDir: PROJECT, state: 'running' }))
-    jobs.track(job({ id: 'other-project', kind: INGEST_JOB_KIND, projectDir: '/projects/other', state: 'running' }))
+    jobs.track(job({ id: 'from-before-reload', kind: INGEST_JOB, projectDir: PROJECT, state: 'running' }))
+    jobs.track(job({ id: 'other-project', kind: INGEST_JOB, projectDir: '/projects/other', state: 'running' }))
     await corpus.add('target', ['/data/hu.txt'])
     expect(corpus.otherActiveJobs.map((j) => j.id)).toEqual(['from-before-reload'])
   })

@@ -13,6 +13,9 @@ beforeEach(() => {
   setActivePinia(createPinia())
 })
 
+/** A benchmark result told apart by its GFLOP/s. */
+const bench = (gflops: number) => ({ backend: 'wasm' as const, size: 64, gflops, seconds: 1 })
+
 describe('jobs store', () => {
   it('reduces job events into snapshots by id', () => {
     const jobs = useJobsStore()
@@ -54,12 +57,12 @@ describe('jobs store', () => {
 
   it('never replaces a snapshot with an older revision', () => {
     const jobs = useJobsStore()
-    api.emit({ type: 'job', job: job({ id: 'a', revision: 5, state: 'done', result: 1 }) })
+    api.emit({ type: 'job', job: job({ id: 'a', revision: 5, state: 'done', result: bench(1) }) })
     jobs.track(job({ id: 'a', revision: 3, state: 'running' }))
     expect(jobs.get('a')?.state).toBe('done')
     // A newer revision does replace it.
-    jobs.track(job({ id: 'a', revision: 6, state: 'done', result: 2 }))
-    expect(jobs.get('a')?.result).toBe(2)
+    jobs.track(job({ id: 'a', revision: 6, state: 'done', result: bench(2) }))
+    expect(jobs.get('a')?.result).toEqual(bench(2))
   })
 
   it('refresh() merges jobs.list into what events already told it', async () => {

@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import type { DoctorReport } from '../../../main/engine/contract'
 import { installApi } from '../../../renderer/src/api/client'
 import { useJobsStore } from '../../../renderer/src/stores/jobs'
-import { isBenchmarkResult, useSystemStore } from '../../../renderer/src/stores/system'
+import { useSystemStore } from '../../../renderer/src/stores/system'
 import { createFakeApi, job, type FakeApi } from '../fakes'
 
 let api: FakeApi
@@ -39,7 +39,7 @@ describe('system store', () => {
     expect(system.benchmarkJob?.progress.fraction).toBe(0.5)
     expect(system.benchmarkResult).toBeNull()
 
-    const result = { backend: 'wasm', size: 64, gflops: 1.25, seconds: 0.01 }
+    const result = { backend: 'wasm' as const, size: 64, gflops: 1.25, seconds: 0.01 }
     api.emit({ type: 'job', job: job({ id: 'bench', state: 'done', result }) })
     expect(system.benchmarkRunning).toBe(false)
     expect(system.benchmarkResult).toEqual(result)
@@ -51,15 +51,5 @@ describe('system store', () => {
     api.emit({ type: 'job', job: job({ id: 'bench', state: 'failed', error: { code: 'internal', message: 'out of memory' } }) })
     expect(system.benchmarkResult).toBeNull()
     expect(system.benchmarkJob?.error?.message).toBe('out of memory')
-  })
-})
-
-describe('isBenchmarkResult', () => {
-  it('accepts the contract shape only', () => {
-    expect(isBenchmarkResult({ backend: 'cpu', size: 16, gflops: 0.1, seconds: 2 })).toBe(true)
-    expect(isBenchmarkResult({ backend: 'cuda', size: 16, gflops: 0.1, seconds: 2 })).toBe(false)
-    expect(isBenchmarkResult({ backend: 'cpu', size: 16, gflops: Number.NaN, seconds: 2 })).toBe(false)
-    expect(isBenchmarkResult({ backend: 'cpu', size: 16 })).toBe(false)
-    expect(isBenchmarkResult(null)).toBe(false)
   })
 })

@@ -1,11 +1,10 @@
 import { createPinia, setActivePinia } from 'pinia'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { ApiError, type VocabStatus } from '../../../main/engine/contract'
+import { ApiError, INGEST_JOB, VOCAB_EXTEND_JOB, VOCAB_SWEEP_JOB, type VocabStatus } from '../../../main/engine/contract'
 import { installApi } from '../../../renderer/src/api/client'
-import { INGEST_JOB_KIND } from '../../../renderer/src/stores/corpus'
 import { useJobsStore } from '../../../renderer/src/stores/jobs'
 import { useProjectStore } from '../../../renderer/src/stores/project'
-import { EXTEND_JOB_KIND, SWEEP_JOB_KIND, useVocabStore } from '../../../renderer/src/stores/vocab'
+import { useVocabStore } from '../../../renderer/src/stores/vocab'
 import { createFakeApi, job, manifest, type FakeApi } from '../fakes'
 
 const PROJECT = '/projects/magyar'
@@ -37,8 +36,8 @@ beforeEach(async () => {
   api = createFakeApi({
     'project.open': ({ dir }) => ({ dir, manifest: manifest() }),
     'vocab.status': () => statusReplies.shift() ?? status(),
-    'vocab.sweep': () => ({ job: job({ id: 'sweep-1', kind: SWEEP_JOB_KIND, projectDir: PROJECT, state: 'queued' }) }),
-    'vocab.extend': ({ mode, count }) => ({ job: job({ id: 'extend-1', kind: EXTEND_JOB_KIND, projectDir: PROJECT, state: 'queued', labels: { mode, count: String(count) } }) }),
+    'vocab.sweep': () => ({ job: job({ id: 'sweep-1', kind: VOCAB_SWEEP_JOB, projectDir: PROJECT, state: 'queued' }) }),
+    'vocab.extend': ({ mode, count }) => ({ job: job({ id: 'extend-1', kind: VOCAB_EXTEND_JOB, projectDir: PROJECT, state: 'queued', labels: { mode, count: String(count) } }) }),
     'vocab.preview': ({ count }) => ({ count, base: [], extended: count === 0 ? null : [] }),
     'vocab.setBase': ({ path }) => status({ base: { ...status().base!, path, family: 'sentencepiece-bpe' } }),
   })
@@ -101,10 +100,10 @@ describe('vocab store', () => {
     expect(vocab.extending).toBe(false)
 
     api.calls.length = 0
-    api.emit({ type: 'job', job: job({ id: 'sweep-1', kind: SWEEP_JOB_KIND, projectDir: PROJECT, state: 'running', revision: 2 }) })
+    api.emit({ type: 'job', job: job({ id: 'sweep-1', kind: VOCAB_SWEEP_JOB, projectDir: PROJECT, state: 'running', revision: 2 }) })
     expect(statusCalls()).toHaveLength(0)
-    api.emit({ type: 'job', job: job({ id: 'sweep-1', kind: SWEEP_JOB_KIND, projectDir: PROJECT, state: 'done', revision: 3 }) })
-    api.emit({ type: 'job', job: job({ id: 'sweep-1', kind: SWEEP_JOB_KIND, projectDir: PROJECT, state: 'done', revision: 3 }) })
+    api.emit({ type: 'job', job: job({ id: 'sweep-1', kind: VOCAB_SWEEP_JOB, projectDir: PROJECT, state: 'done', revision: 3 }) })
+    api.emit({ type: 'job', job: job({ id: 'sweep-1', kind: VOCAB_SWEEP_JOB, projectDir: PROJECT, state: 'done', revision: 3 }) })
     await settle()
     expect(statusCalls()).toHaveLength(1)
     expect(vocab.sweeping).toBe(false)
@@ -117,12 +116,12 @@ describe('vocab store', () => {
     expect(api.calls.at(-1)).toEqual({ method: 'vocab.extend', params: { dir: PROJECT, mode: 'replace', count: 300 } })
     expect(vocab.extendJob?.labels).toEqual({ mode: 'replace', count: '300' })
     api.calls.length = 0
-    api.emit({ type: 'job', job: job({ id: 'other', kind: EXTEND_JOB_KIND, projectDir: '/projects/other', state: 'done' }) })
-    api.emit({ type: 'job', job: job({ id: 'failed', kind: EXTEND_JOB_KIND, projectDir: PROJECT, state: 'failed' }) })
-    api.emit({ type: 'job', job: job({ id: 'ingest', kind: INGEST_JOB_KIND, projectDir: PROJECT, state: 'done' }) })
+    api.emit({ type: 'job', job: job({ id: 'other', kind: VOCAB_EXTEND_JOB, projectDir: '/projects/other', state: 'done' }) })
+    api.emit({ type: 'job', job: job({ id: 'failed', kind: VOCAB_EXTEND_JOB, projectDir: PROJECT, state: 'failed' }) })
+    api.emit({ type: 'job', job: job({ id: 'ingest', kind: INGEST_JOB, projectDir: PROJECT, state: 'done' }) })
     await settle()
     expect(statusCalls()).toHaveLength(0)
-    api.emit({ type: 'job', job: job({ id: 'extend-1', kind: EXTEND_JOB_KIND, projectDir: PROJECT, state: 'done', revision: 5 }) })
+    api.emit({ type: 'job', job: job({ id: 'extend-1', kind: VOCAB_EXTEND_JOB, projectDir: PROJECT, state: 'done', revision: 5 }) })
     await settle()
     expect(statusCalls()).toHaveLength(1)
   })
@@ -130,9 +129,9 @@ describe('vocab store', () => {
   it('shows a sweep another window started, and the project’s running ingest jobs', () => {
     const vocab = useVocabStore()
     const jobs = useJobsStore()
-    jobs.track(job({ id: 'elsewhere', kind: SWEEP_JOB_KIND, projectDir: PROJECT, state: 'running' }))
-    jobs.track(job({ id: 'ingest-hu', kind: INGEST_JOB_KIND, projectDir: PROJECT, state: 'running' }))
-    jobs.track(job({ id: 'ingest-other', kind: INGEST_JOB_KIND, projectDir: '/projects/other', state: 'running' }))
+    jobs.track(job({ id: 'elsewhere', kind: VOCAB_SWEEP_JOB, projectDir: PROJECT, state: 'running' }))
+    jobs.track(job({ id: 'ingest-hu', kind: INGEST_JOB, projectDir: PROJECT, state: 'running' }))
+    jobs.track(job({ id: 'ingest-other', kind: INGEST_JOB, projectDir: '/projects/other', state: 'running' }))
     expect(vocab.sweepJob?.id).toBe('elsewhere')
     expect(vocab.sweeping).toBe(true)
     expect(vocab.ingestJobs.map((j) => j.id)).toEqual(['ingest-hu'])

@@ -1,0 +1,45 @@
+/**
+ * The API contract: every request the renderer (or any other client) can make of the engine, the
+ * shape of each result, the jobs it starts, and the events the engine pushes. It is the seam
+ * between the renderer and the engine; the desktop app carries it over Electron IPC, web mode over
+ * a loopback WebSocket, and the renderer cannot tell which.
+ *
+ * One file per stage, in the order the data flows (corpus → tokenizer → model), plus the
+ * application (`app`), the project manifest, jobs and the wire format. Each method has one
+ * registry entry (`method<Result>()(paramsSchema)` or `jobMethod(kind)(paramsSchema)`). Requests
+ * are validated with these schemas at the process boundary before they reach the engine; results
+ * and events are produced by the engine itself and described here as types.
+ *
+ * These files may import nothing but zod: the renderer bundles them.
+ */
+import type { z } from 'zod'
+import { appMethods } from './app'
+import { corpusMethods } from './corpus'
+import { jobMethods } from './jobs'
+import { modelMethods } from './model'
+import { tokenizerMethods } from './tokenizer'
+
+export * from './values'
+export * from './manifest'
+export * from './app'
+export * from './corpus'
+export * from './tokenizer'
+export * from './model'
+export * from './jobs'
+export * from './wire'
+
+/** Every API method, by name. */
+export const methods = { ...appMethods, ...corpusMethods, ...tokenizerMethods, ...modelMethods, ...jobMethods }
+
+export type Methods = typeof methods
+export type MethodName = keyof Methods
+export const METHOD_NAMES = Object.keys(methods) as MethodName[]
+
+/** What callers pass (defaults may be omitted). */
+export type ParamsIn<M extends MethodName> = z.input<Methods[M]['params']>
+/** What the engine receives after validation (defaults filled in, strings trimmed). */
+export type Params<M extends MethodName> = z.output<Methods[M]['params']>
+/** What the method answers. */
+export type Result<M extends MethodName> = Exclude<Methods[M]['result'], undefined>
+/** The methods that start a job, and the kind of job each starts. */
+export type JobMethodName = { [M in MethodName]: Methods[M]['job'] extends null ? never : M }[MethodName]

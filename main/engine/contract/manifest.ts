@@ -1,0 +1,87 @@
+/**
+ * The project manifest, `vernacular.json` (format `vernacular-project`, schema version 1): what a
+ * project is on disk. The engine reads and writes it under a lock (project/manifest.ts); the
+ * renderer receives it in project summaries and events.
+ */
+import { z } from 'zod'
+import { MAX_NEW_TOKENS, MAX_SEQ_LEN, ROLE_VALUES, VOCABULARY_MODES, batchSize, isoDate, projectName } from './values'
+
+export const MANIFEST_FORMAT = 'vernacular-project'
+export const MANIFEST_SCHEMA_VERSION = 1
+export const MANIFEST_FILE = 'vernacular.json'
+
+export const corpusEntry = z.object({
+  id: z.string().min(1),
+  role: z.enum(ROLE_VALUES),
+  sources: z.array(z.string()),
+  addedAt: isoDate,
+})
+
+export const runEntry = z.object({
+  id: z.string().min(1),
+  name: z.string(),
+  createdAt: isoDate,
+  status: z.enum(['planned', 'running', 'done', 'failed', 'cancelled']),
+  dir: z.string(),
+})
+
+export const vocabularyPlan = z.object({
+  /** `add`: append new tokens (SambaLingo); `replace`: reuse the ids of rare base tokens (Csaki et al.). */
+  mode: z.enum(VOCABULARY_MODES),
+  count: z.number().int().min(0).max(MAX_NEW_TOKENS),
+})
+
+export const replayMix = z.object({
+  /** Share of training tokens drawn from the English replay corpus (0 … 1). */
+  englishShare: z.number().min(0).max(1),
+})
+
+export const trainingSettings = z.object({
+  sequenceLength: z.number().int().min(8).max(MAX_SEQ_LEN),
+  batchSize,
+  learningRate: z.number().positive().max(1),
+  warmupSteps: z.number().int().min(0),
+  steps: z.number().int().min(1),
+  weightDecay: z.number().min(0).max(1),
+  checkpointEvery: z.number().int().min(1),
+  seed: z.number().int(),
+})
+
+/** Unknown top-level fields are kept as they are, so nothing another tool stored is lost on save. */
+export const projectManifest = z.looseObject({
+  format: z.literal(MANIFEST_FORMAT),
+  schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
+  id: z.string().min(1),
+  name: projectName,
+  language: z.string().min(1),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+  /** The Vernacular version that last wrote the file. */
+  writtenBy: z.string(),
+  /** Paths are relative to the project folder when inside it, absolute otherwise. */
+  baseModel: z.object({ path: z.string() }).nullable(),
+  baseTokenizer: z.object({ path: z.string() }).nullable(),
+  corpora: z.array(corpusEntry),
+  vocabulary: vocabularyPlan,
+  replay: replayMix,
+  training: trainingSettings,
+  runs: z.array(runEntry),
+})
+
+export type ProjectManifest = z.infer<typeof projectManifest>
+export type VocabularyPlan = z.infer<typeof vocabularyPlan>
+export type ReplayMix = z.infer<typeof replayMix>
+export type TrainingSettings = z.infer<typeof trainingSettings>
+
+export const DEFAULT_VOCABULARY: VocabularyPlan = { mode: 'add', count: 5000 }
+export const DEFAULT_REPLAY: ReplayMix = { englishShare: 0.25 }
+export const DEFAULT_TRAINING: TrainingSettings = {
+  sequenceLength: 512,
+  batchSize: 8,
+  learningRate: 1e-4,
+  warmupSteps: 100,
+  steps: 1000,
+  weightDecay: 0.1,
+  checkpointEvery: 200,
+  seed: 42,
+}

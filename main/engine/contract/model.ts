@@ -1,0 +1,127 @@
+/** Models: Hugging Face folders, logits and scores, memory estimates, embedding surgery, the project's base model. */
+import { z } from 'zod'
+import { jobMethod, method } from './jobs'
+import { type ExtendMode, MAX_SEQ_LEN, VOCABULARY_MODES, batchSize, fsPath, newTokenCount } from './values'
+
+export const EMBEDDING_INIT_VALUES = ['mean', 'random'] as const
+export type EmbeddingInitMethod = (typeof EMBEDDING_INIT_VALUES)[number]
+export const OPTIMIZER_VALUES = ['adamw', 'sgd'] as const
+
+export interface ModelInfo {
+  dir: string
+  /** The transformers class, e.g. LlamaForCausalLM. */
+  architecture: string
+  modelType: string
+  /** Which of our two forward passes runs it. */
+  family: 'gpt2' | 'llama'
+  parameters: number
+  /** Embedding rows (config.json `vocab_size`). */
+  vocabulary: number
+  layers: number
+  dims: { hidden: number; intermediate: number; heads: number; kvHeads: number; headDim: number }
+  maxPositions: number
+  /** How the weights are stored: float32, float16 or bfloat16. */
+  dtype: string
+  tied: boolean
+  weightFiles: string[]
+  weightBytes: number
+  tokenizer: { file: string; vocabSize: number; family: string; vocabSha256: string } | null
+  /** Why the folder's tokenizer.json cannot be used, if it cannot. */
+  tokenizerProblem: string | null
+}
+
+export interface ScoreResult {
+  /** Tokens scored (predicted), over all lines. */
+  tokens: number
+  /** UTF-8 bytes of the scored lines. */
+  bytes: number
+  /** Summed next-token negative log-likelihood, in nats. */
+  nll: number
+  bitsPerByte: number
+  lines: number
+  /** The token each line began with, or null if the tokenizer has none (then each line's first token is not scored). */
+  bos: string | null
+  unscoredFirstTokens: number
+  nllPerToken: number
+}
+
+export interface MemoryEstimateResult {
+  parameters: number
+  weights: number
+  gradients: number
+  optimizer: number
+  activations: number
+  total: number
+}
+
+export interface ResizeSummary {
+  out: string
+  mode: ExtendMode
+  /** How many tokens the extended tokenizer added or replaced (its vocab-changes.json `count`). */
+  count: number
+  init: EmbeddingInitMethod
+  rowsBefore: number
+  rowsAfter: number
+  appended: number
+  overwritten: number
+  padding: { from: number; to: number } | null
+  matrices: string[]
+  /** How long the resize took. */
+  seconds: number
+}
+
+export interface BaseModelStatus {
+  /** The folder as the manifest records it (absolute), or null before one is chosen. */
+  path: string | null
+  info: ModelInfo | null
+  /** Why the chosen folder cannot be used, if it cannot. */
+  problem: string | null
+  /** How the model's tokenizer relates to the project's base tokenizer. */
+  tokenizer: 'same' | 'different' | 'model-has-none' | 'project-has-none' | null
+  training: { batch: number; seqLen: number; optimizer: 'adamw' }
+  estimate: MemoryEstimateResult | null
+  /** Where training would run and how much memory it has. */
+  device: { kind: 'gpu' | 'cpu'; name: string; memoryBytes: number | null; backend: string }
+  /** Whether the estimate fits the device's memory (null when the memory is unknown). */
+  fits: boolean | null
+  /** Resized models in the project (models/<mode>-<count>-<init>/). */
+  resized: ResizeSummary[]
+}
+
+export const MODEL_SCORE_JOB = 'model-score'
+export const MODEL_RESIZE_JOB = 'model-resize'
+
+export interface ModelJobs {
+  [MODEL_SCORE_JOB]: { result: ScoreResult; labels: Record<string, never> }
+  /** A resize for a vocab-changes.json; a project's resize is labelled with its tokenizer and init. */
+  [MODEL_RESIZE_JOB]: { result: ResizeSummary; labels: { mode?: ExtendMode; count?: string; init?: EmbeddingInitMethod } }
+}
+
+const resizeInit = z.enum(EMBEDDING_INIT_VALUES).default('mean')
+const padMultiple = z.number().int().min(1).max(4096).optional()
+
+export const modelMethods = {
+  'model.info': method<ModelInfo>()(z.object({ model: fsPath }).strict()),
+  'model.logits': method<{ logits: number[][] }>()(z.object({ model: fsPath, ids: z.array(z.number().int().min(0)).min(1).max(4096) }).strict()),
+  'model.score': jobMethod(MODEL_SCORE_JOB)(z.object({ model: fsPath, tokenizer: fsPath, text: fsPath }).strict()),
+  'model.estimate': method<MemoryEstimateResult>()(
+    z.object({ model: fsPath, batch: batchSize, seqLen: z.number().int().min(2).max(MAX_SEQ_LEN), optimizer: z.enum(OPTIMIZER_VALUES).default('adamw') }).strict(),
+  ),
+  'model.resize': jobMethod(MODEL_RESIZE_JOB)(
+    z
+      .object({
+        model: fsPath,
+        changes: fsPath,
+        init: resizeInit,
+        out: fsPath,
+        seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+        padMultiple,
+      })
+      .strict(),
+  ),
+  'baseModel.status': method<BaseModelStatus>()(z.object({ dir: fsPath }).strict()),
+  /** Records a Hugging Face model folder as the project's base model, after checking it loads. */
+  'baseModel.set': method<BaseModelStatus>()(z.object({ dir: fsPath, path: fsPath }).strict()),
+  /** Resizes the base model for the project's extended tokenizer tokenizer/<mode>-<count>/. */
+  'baseModel.resize': jobMethod(MODEL_RESIZE_JOB)(z.object({ dir: fsPath, mode: z.enum(VOCABULARY_MODES), count: newTokenCount, init: resizeInit, padMultiple }).strict()),
+}
