@@ -4,28 +4,28 @@
  * The profile is reloaded whenever an ingest job of the open project finishes.
  */
 import { defineStore } from 'pinia'
-import { computed, shallowRef } from 'vue'
-import type { CorpusDocument, CorpusRole, IngestOptions, JobSnapshot, RoleStats, Split } from '../../../main/engine/contract'
+import { computed } from 'vue'
+import type { CorpusDocument, CorpusRole, IngestOptions, JobOf, RoleStats, Split } from '../../../main/engine/contract'
 import { INGEST_JOB, ROLE_VALUES } from '../../../main/engine/contract'
 import { getApi } from '../api/client'
-import { isFinished, useJobsStore } from './jobs'
+import { useFollowedJobs, type JobSlot } from './followedJobs'
+import { isFinished } from './jobs'
 import { useProjectStore } from './project'
 import { useProjectResource } from './projectResource'
 
-
 type PerRole<T> = Record<CorpusRole, T>
+type IngestJob = JobOf<typeof INGEST_JOB>
 
 export const useCorpusStore = defineStore('corpus', () => {
   const api = getApi()
-  const jobs = useJobsStore()
   const projects = useProjectStore()
 
   /** The engine's profile of the open project's text. */
   const profile = useProjectResource((dir) => api.call('corpus.stats', { dir }))
-  /** The latest ingest job started from this window, by project folder and role. */
-  const jobIds = shallowRef<Readonly<Record<string, Partial<PerRole<string>>>>>({})
-  /** Ingest jobs whose finish already caused a reload. */
-  const reloadedFor = new Set<string>()
+  /** Asks the engine for the open project's profile. Failures are kept in `loadError`, not thrown. */
+  const load = profile.load
+  /** The profile is reloaded once per ingest job of the open project that finishes with new text. */
+  const followed = useFollowedJobs([INGEST_JOB], load)
 
   /** The open project's profile; null until it has been loaded. */
   const stats = profile.value
@@ -37,52 +37,19 @@ export const useCorpusStore = defineStore('corpus', () => {
    * Each role's ingest job: the latest started from here, else (after a reload, or when another
    * window or the demo started it) the newest active one whose `labels.role` names the role.
    */
-  const roleJobs = computed<PerRole<JobSnapshot | null>>(() => {
-    const ids = projects.currentDir === null ? undefined : jobIds.value[projects.currentDir]
-    return perRole((role) => {
-      const id = ids?.[role]
-      if (id !== undefined) {
-        const mine = jobs.get(id)
-        if (mine && (isActive(mine) || !jobs.active.some((j) => isIngestFor(j, role)))) return mine
-      }
-      return jobs.active.find((j) => isIngestFor(j, role)) ?? null
-    })
-  })
-
-  function isIngestFor(job: JobSnapshot, role: CorpusRole): boolean {
-    return job.kind === INGEST_JOB && job.projectDir !== null && job.projectDir === projects.currentDir && job.labels.role === role
-  }
+  const roleJobs = computed<PerRole<IngestJob | null>>(() => perRole((role) => followed.shown(INGEST_JOB, roleSlot(role))))
   const ingesting = computed<PerRole<boolean>>(() => perRole((role) => isActive(roleJobs.value[role])))
   /** Active ingest jobs of the open project that belong to neither role's panel. */
-  const otherActiveJobs = computed<JobSnapshot[]>(() => {
+  const otherActiveJobs = computed<IngestJob[]>(() => {
     const known = new Set(ROLE_VALUES.map((role) => roleJobs.value[role]?.id))
-    return jobs.active.filter((job) => job.kind === INGEST_JOB && job.projectDir !== null && job.projectDir === projects.currentDir && !known.has(job.id))
+    return followed.active.value.filter((job) => !known.has(job.id))
   })
-
-  api.onEvent((event) => {
-    if (event.type === 'job') onIngestFinished(event.job)
-  })
-
-  /** Reloads the profile once per ingest job of the open project that finishes with new text. */
-  function onIngestFinished(job: JobSnapshot): void {
-    if (job.kind !== INGEST_JOB || job.state !== 'done' || reloadedFor.has(job.id)) return
-    if (job.projectDir === null || job.projectDir !== projects.currentDir) return
-    reloadedFor.add(job.id)
-    void load()
-  }
-
-  /** Asks the engine for the open project's profile. Failures are kept in `loadError`, not thrown. */
-  const load = profile.load
 
   /** Starts ingesting `paths` into the role's corpus; the engine answers at once with the job. */
-  async function add(role: CorpusRole, paths: string[], options?: Partial<IngestOptions>): Promise<JobSnapshot> {
+  async function add(role: CorpusRole, paths: string[], options?: Partial<IngestOptions>): Promise<IngestJob> {
     const dir = requireProjectDir()
     const { job } = await api.call('corpus.add', options === undefined ? { dir, role, paths } : { dir, role, paths, options })
-    jobs.track(job)
-    jobIds.value = { ...jobIds.value, [dir]: { ...jobIds.value[dir], [role]: job.id } }
-    // A very short job may be done before its reply arrives, and its event may have been missed.
-    onIngestFinished(jobs.get(job.id) ?? job)
-    return job
+    return followed.started(dir, job, role)
   }
 
   /** Documents drawn from the role's cleaned text (held-out by default), with where each came from. */
@@ -105,6 +72,11 @@ function perRole<T>(value: (role: CorpusRole) => T): PerRole<T> {
   return { target: value('target'), english: value('english') }
 }
 
-function isActive(job: JobSnapshot | null): boolean {
+/** A role's place for ingest jobs: those started from here for it, and those whose `labels.role` names it. */
+function roleSlot(role: CorpusRole): JobSlot<IngestJob> {
+  return { name: role, holds: (job) => job.labels.role === role }
+}
+
+function isActive(job: IngestJob | null): boolean {
   return job !== null && !isFinished(job)
 }
