@@ -32,7 +32,7 @@ export default defineConfig({
       rolldownOptions: {
         input: {
           index: resolve(__dirname, 'main/index.ts'),
-          cli: resolve(__dirname, 'main/cli.ts'),
+          cli: resolve(__dirname, 'main/cli/index.ts'),
           serve: resolve(__dirname, 'main/serve.ts'),
         },
         output: {

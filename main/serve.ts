@@ -1,4 +1,4 @@
-import { main } from './cli'
+import { main } from './cli/index'
 
 // `npm run serve`: the web mode entry point, the same as `vernacular serve`.
 main(['serve', ...process.argv.slice(2)]).then(
