@@ -28,6 +28,7 @@ import { type Tf, engineBackend } from '../../main/engine/backend/select'
 import { mulberry32 } from '../../main/engine/common/rng'
 import { type Gpt2Config, type ModelConfig, parseModelConfig } from '../../main/engine/model/config'
 import { CausalLM } from '../../main/engine/model/model'
+import { embeddingName } from '../../main/engine/model/names'
 
 const ROOT = resolve(__dirname, '../..')
 const PYTHON = '/usr/bin/python3'
@@ -365,7 +366,7 @@ async function main(): Promise<void> {
     const model = CausalLM.init(tf, config, 1)
     const params = [...model.params.values()].reduce((a, v) => a + v.size, 0)
     const { inputs, targets } = randomBatch(tf, config.vocabSize, o.batch, o.seq, 7)
-    const emb = model.params.get(config.arch === 'gpt2' ? 'wte.weight' : 'embed_tokens.weight')!
+    const emb = model.params.get(embeddingName(config))!
 
     progress(`${name}: forward`)
     const fwd = await timeSteps(tf, o.steps, tokens, async () => {

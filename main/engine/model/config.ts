@@ -16,7 +16,11 @@ interface CommonConfig {
   hiddenSize: number
   numLayers: number
   numHeads: number
+  /** Key/value heads of the attention (fewer than `numHeads` for grouped-query attention; GPT-2: `numHeads`). */
+  numKvHeads: number
   headDim: number
+  /** The width of the MLP's hidden layer (GPT-2's `n_inner`, the Llama family's `intermediate_size`). */
+  mlpSize: number
   /** The longest sequence the model was trained for (positions it has embeddings or was tuned for). */
   maxPositions: number
   /** Whether the output head shares the input embedding matrix. */
@@ -31,7 +35,6 @@ interface CommonConfig {
 
 export interface Gpt2Config extends CommonConfig {
   arch: 'gpt2'
-  innerSize: number
   layerNormEps: number
 }
 
@@ -41,8 +44,6 @@ export type RopeScaling =
 
 export interface LlamaConfig extends CommonConfig {
   arch: 'llama'
-  numKvHeads: number
-  intermediateSize: number
   rmsNormEps: number
   ropeTheta: number
   ropeScaling: RopeScaling | null
@@ -114,9 +115,10 @@ export function parseModelConfig(raw: unknown, file: string): ModelConfig {
       hiddenSize,
       numLayers: int('n_layer'),
       numHeads,
+      numKvHeads: numHeads,
       headDim: hiddenSize / numHeads,
+      mlpSize: c.n_inner == null ? 4 * hiddenSize : int('n_inner'),
       maxPositions: int('n_positions', c.n_ctx as number),
-      innerSize: c.n_inner == null ? 4 * hiddenSize : int('n_inner'),
       layerNormEps: num('layer_norm_epsilon', 1e-5),
       tied: c.tie_word_embeddings !== false,
       dtype,
@@ -167,8 +169,8 @@ export function parseModelConfig(raw: unknown, file: string): ModelConfig {
     numHeads,
     numKvHeads,
     headDim,
+    mlpSize: int('intermediate_size'),
     maxPositions: int('max_position_embeddings', 2048),
-    intermediateSize: int('intermediate_size'),
     rmsNormEps: num('rms_norm_eps', 1e-6),
     ropeTheta: num('rope_theta', 10000),
     ropeScaling,

@@ -43,7 +43,7 @@ export function estimateMemory(config: ModelConfig, opts: MemoryOptions): Memory
   const maxMatrix = Math.max(...paramSpecs(config).map((s) => heldShape(s).reduce((a, b) => a * b, 1)))
   const N = opts.batch * opts.seqLen
   const D = config.hiddenSize
-  const I = config.arch === 'gpt2' ? config.innerSize : config.intermediateSize
+  const I = config.mlpSize
   const scores = opts.batch * config.numHeads * opts.seqLen * opts.seqLen
   const c = COEFFICIENTS[config.arch]
   const L = config.numLayers

@@ -8,11 +8,11 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import type { Tf } from '../backend/select'
 import { EngineError } from '../common/errors'
-import { normalRng } from '../common/rng'
 import type { HfCheckpoint } from './checkpoint'
 import { type ModelConfig, configJson } from './config'
 import { type FloatDtype, fromFloat32 } from './dtype'
 import { gpt2Hidden } from './gpt2'
+import { initialValues } from './init'
 import { llamaHidden } from './llama'
 import { HEAD_NAME, type ParamSpec, embeddingName, heldShape, paramSpecs, storedName } from './names'
 import { headNll, matMul2dT, weightedMean } from './ops'
@@ -80,19 +80,15 @@ export class CausalLM {
   }
 
   /**
-   * A freshly initialised model, as transformers initialises one: normal(0, 0.02) matrices and
-   * embeddings, zero biases, unit norms (for benchmarks, tests and the demo model).
+   * A freshly initialised model, as transformers initialises one (see init.ts: the same values
+   * `writeInitialisedModel` writes for the same seed and std), for benchmarks, tests and training
+   * from scratch.
    */
   static init(tf: Tf, config: ModelConfig, seed = 0, std = 0.02): CausalLM {
-    const rng = normalRng(seed)
     const params = new Map<string, Variable>()
-    for (const spec of paramSpecs(config)) {
-      const shape = heldShape(spec)
-      const n = shape.reduce((a, b) => a * b, 1)
-      const data = new Float32Array(n)
-      if (spec.kind === 'norm') data.fill(1)
-      else if (spec.kind !== 'bias') for (let i = 0; i < n; i++) data[i] = rng() * std
-      params.set(spec.name, tf.tidy(() => tf.variable(tf.tensor(data, shape, 'float32'), true)))
+    for (const { spec, values } of initialValues(config, { seed, std })) {
+      const data = spec.transposed ? transpose2d(values, spec.shape[0] as number, spec.shape[1] as number) : values
+      params.set(spec.name, tf.tidy(() => tf.variable(tf.tensor(data, heldShape(spec), 'float32'), true)))
     }
     return new CausalLM(tf, config, params)
   }

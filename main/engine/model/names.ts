@@ -52,9 +52,9 @@ export function paramSpecs(config: ModelConfig): ParamSpec[] {
       add(p + 'attn.c_proj.bias', [D], 'bias')
       add(p + 'ln_2.weight', [D], 'norm')
       add(p + 'ln_2.bias', [D], 'bias')
-      add(p + 'mlp.c_fc.weight', [D, config.innerSize], 'matrix')
-      add(p + 'mlp.c_fc.bias', [config.innerSize], 'bias')
-      add(p + 'mlp.c_proj.weight', [config.innerSize, D], 'matrix')
+      add(p + 'mlp.c_fc.weight', [D, config.mlpSize], 'matrix')
+      add(p + 'mlp.c_fc.bias', [config.mlpSize], 'bias')
+      add(p + 'mlp.c_proj.weight', [config.mlpSize, D], 'matrix')
       add(p + 'mlp.c_proj.bias', [D], 'bias')
     }
     add('ln_f.weight', [D], 'norm')
@@ -62,7 +62,7 @@ export function paramSpecs(config: ModelConfig): ParamSpec[] {
   } else {
     const qDim = config.numHeads * config.headDim
     const kvDim = config.numKvHeads * config.headDim
-    const I = config.intermediateSize
+    const I = config.mlpSize
     add('embed_tokens.weight', [V, D], 'embedding')
     for (let i = 0; i < config.numLayers; i++) {
       const p = `layers.${i}.`

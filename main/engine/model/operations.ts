@@ -50,9 +50,9 @@ export async function describeCheckpoint(ckpt: HfCheckpoint): Promise<ModelInfo>
     layers: c.numLayers,
     dims: {
       hidden: c.hiddenSize,
-      intermediate: c.arch === 'gpt2' ? c.innerSize : c.intermediateSize,
+      intermediate: c.mlpSize,
       heads: c.numHeads,
-      kvHeads: c.arch === 'gpt2' ? c.numHeads : c.numKvHeads,
+      kvHeads: c.numKvHeads,
       headDim: c.headDim,
     },
     maxPositions: c.maxPositions,

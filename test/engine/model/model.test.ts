@@ -18,6 +18,46 @@ import { TOKENIZER_FILES, demoText } from '../tokenizer/fixtures'
 const tmp = useTmp()
 const FIXTURES = join(__dirname, 'fixtures')
 
+describe('initialising', () => {
+  const configs = {
+    gpt2: { model_type: 'gpt2', vocab_size: 50, n_embd: 16, n_layer: 2, n_head: 2, n_positions: 12 },
+    llama: { model_type: 'llama', vocab_size: 50, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 12 },
+  }
+  it.each(Object.entries(configs))('gives the same weights in memory as written to a folder and loaded (%s)', async (_, raw) => {
+    const { tf } = await selectBackend({ requested: 'wasm' })
+    const config = parseModelConfig(raw, 'config.json')
+    const dir = tmp()
+    await writeInitialisedModel(dir, config, { seed: 11, std: 0.05 })
+    const loaded = await CausalLM.load(tf, await openCheckpoint(dir))
+    const fresh = CausalLM.init(tf, config, 11, 0.05)
+    const other = CausalLM.init(tf, config, 12, 0.05)
+    expect([...fresh.params.keys()]).toEqual([...loaded.params.keys()])
+    for (const spec of fresh.specs) {
+      const a = await fresh.param(spec.name).data()
+      expect(await loaded.param(spec.name).data(), spec.name).toEqual(a)
+      const values = Array.from(a)
+      if (spec.kind === 'bias') expect(values.every((x) => x === 0), spec.name).toBe(true)
+      else if (spec.kind === 'norm') expect(values.every((x) => x === 1), spec.name).toBe(true)
+      else expect(await other.param(spec.name).data(), spec.name).not.toEqual(a)
+    }
+    // normal(0, std), and GPT-2's residual projections scaled by 1/sqrt(2 · layers) (= 1/2 here).
+    const rms = async (name: string) => {
+      const d = await fresh.param(name).data()
+      return Math.sqrt(d.reduce((s, x) => s + x * x, 0) / d.length)
+    }
+    if (config.arch === 'gpt2') {
+      expect(await rms('h.0.attn.c_attn.weight')).toBeCloseTo(0.05, 2)
+      expect(await rms('h.1.mlp.c_fc.weight')).toBeCloseTo(0.05, 2)
+      expect(await rms('h.0.attn.c_proj.weight')).toBeCloseTo(0.025, 2)
+      expect(await rms('h.1.mlp.c_proj.weight')).toBeCloseTo(0.025, 2)
+    } else {
+      expect(await rms('layers.0.mlp.down_proj.weight')).toBeCloseTo(0.05, 2)
+      expect(await rms('lm_head.weight')).toBeCloseTo(0.05, 2)
+    }
+    for (const m of [loaded, fresh, other]) m.dispose()
+  })
+})
+
 describe('saving a model', () => {
   it('writes a folder that loads back to the same logits (F32 exactly, BF16 within rounding)', async () => {
     const { tf } = await selectBackend({ requested: 'wasm' })
