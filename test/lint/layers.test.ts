@@ -1,0 +1,39 @@
+import { resolve } from 'node:path'
+import { ESLint } from 'eslint'
+import { describe, expect, it } from 'vitest'
+
+/**
+ * The engine's layers have a direction (docs/architecture.md), and lint enforces it: these lint
+ * imports in files placed in each layer, without writing them.
+ */
+const ROOT = resolve(__dirname, '../..')
+const eslint = new ESLint({ cwd: ROOT })
+
+async function restricted(file: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath: resolve(ROOT, file) })
+  return (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message)
+}
+
+describe('engine layers', () => {
+  it('refuses an import of a later stage or layer', async () => {
+    expect(await restricted('main/engine/corpus/x.ts', "import { parseModelConfig } from '../model/config'\nexport const a = parseModelConfig\n")).toEqual([
+      expect.stringContaining('corpus may not import a later layer'),
+    ])
+    expect(await restricted('main/engine/tokenizer/x.ts', "export { train } from '../training/train'\n")).toHaveLength(1)
+    expect(await restricted('main/engine/model/x.ts', "import '../templates/demo'\n")).toHaveLength(1)
+    expect(await restricted('main/engine/common/x.ts', "import '../project/manifest'\n")).toHaveLength(1)
+    expect(await restricted('main/engine/project/x.ts', "import '../corpus/store'\n")).toHaveLength(1)
+  })
+
+  it('allows imports of the common base, earlier stages and the contract', async () => {
+    expect(await restricted('main/engine/model/x.ts', "import '../tokenizer/tokenizer'\nimport '../corpus/text'\nimport '../common/rng'\nimport '../contract'\nimport './config'\n")).toEqual([])
+    expect(await restricted('main/engine/api/x.ts', "import '../templates/demo'\nimport '../model/project'\n")).toEqual([])
+  })
+
+  it('keeps Electron out of the engine and the contract free of everything but zod', async () => {
+    expect(await restricted('main/engine/model/x.ts', "import 'electron'\n")).toHaveLength(1)
+    expect(await restricted('main/engine/contract/x.ts', "import { z } from 'zod'\nimport './values'\nexport const s = z.string()\n")).toEqual([])
+    expect(await restricted('main/engine/contract/x.ts', "import '../common/errors'\n")).toHaveLength(1)
+    expect(await restricted('main/engine/contract/x.ts', "import 'node:fs'\n")).toHaveLength(1)
+  })
+})
