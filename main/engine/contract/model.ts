@@ -1,7 +1,7 @@
 /** Models: Hugging Face folders, logits and scores, memory estimates, embedding surgery, the project's base model. */
 import { z } from 'zod'
 import { jobMethod, method } from './jobs'
-import { type ExtendMode, MAX_SEQ_LEN, VOCABULARY_MODES, batchSize, fsPath, newTokenCount } from './values'
+import { type ExtendMode, MAX_PAD_MULTIPLE, MAX_SEQ_LEN, VOCABULARY_MODES, batchSize, fsPath, newTokenCount } from './values'
 
 export const EMBEDDING_INIT_VALUES = ['mean', 'random'] as const
 export type EmbeddingInitMethod = (typeof EMBEDDING_INIT_VALUES)[number]
@@ -98,7 +98,7 @@ export interface ModelJobs {
 }
 
 const resizeInit = z.enum(EMBEDDING_INIT_VALUES).default('mean')
-const padMultiple = z.number().int().min(1).max(4096).optional()
+const padMultiple = z.number().int().min(1).max(MAX_PAD_MULTIPLE).optional()
 
 export const modelMethods = {
   'model.info': method<ModelInfo>()(z.object({ model: fsPath }).strict()),

@@ -53,6 +53,9 @@ export const MAX_BATCH = 4096
 /** The longest training sequence, in tokens. */
 export const MAX_SEQ_LEN = 131_072
 
+/** The largest row multiple the resized embedding matrices may be padded to. */
+export const MAX_PAD_MULTIPLE = 4096
+
 /** How many tokens to add or replace. */
 export const newTokenCount = z.number().int().min(1).max(MAX_NEW_TOKENS)
 /** The vocabulary sizes of a sweep (0: the base tokenizer). */

@@ -22,11 +22,11 @@
 import { createHash } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import type { EmbeddingInitMethod } from '../contract'
+import { MAX_PAD_MULTIPLE, type EmbeddingInitMethod } from '../contract'
 import { EngineError, fsError } from '../common/errors'
 import { writeOutputDirWith } from '../common/outputdir'
 import type { VocabChanges } from '../tokenizer/extend'
-import { vocabFingerprint } from '../tokenizer/extend'
+import { vocabFingerprint } from '../common/fingerprint'
 import { Tokenizer } from '../tokenizer/tokenizer'
 import { SIDE_FILES, TOKENIZER_FILES, openCheckpoint, type HfCheckpoint } from './checkpoint'
 import { configJson } from './config'
@@ -228,8 +228,8 @@ function resizeMatrix(stored: Uint8Array, dtype: FloatDtype, plan: ResizePlan, D
 export async function resizeModel(modelDir: string, changesFile: string, outDir: string, opts: ResizeOptions): Promise<ResizeRecord> {
   const t0 = performance.now()
   const padMultiple = opts.padMultiple && opts.padMultiple > 1 ? opts.padMultiple : null
-  if (padMultiple !== null && (!Number.isSafeInteger(padMultiple) || padMultiple > 4096)) {
-    throw new EngineError('invalid-request', `The padding multiple must be a whole number from 2 to 4096 (got ${padMultiple}).`, { hint: 'Use 64, the usual choice.' })
+  if (padMultiple !== null && (!Number.isSafeInteger(padMultiple) || padMultiple > MAX_PAD_MULTIPLE)) {
+    throw new EngineError('invalid-request', `The padding multiple must be a whole number from 2 to ${MAX_PAD_MULTIPLE} (got ${padMultiple}).`, { hint: 'Use 64, the usual choice.' })
   }
   const plan = await planResize(modelDir, changesFile, padMultiple)
   const { ckpt } = plan

@@ -9,8 +9,8 @@
  * it) and vocab-changes.json, which says for every new token how the base splits it: what the
  * model's embedding initialisation needs.
  */
-import { createHash } from 'node:crypto'
 import type { ExtendMode } from '../contract'
+import { vocabFingerprint } from '../common/fingerprint'
 import { EngineError } from '../common/errors'
 import { BpeModel } from './bpe'
 import { learnContinuedBpe, type LearnResult } from './learn'
@@ -202,17 +202,6 @@ export function chooseRemovals(tok: Tokenizer, freq: Float64Array, count: number
     }
   }
   return removed
-}
-
-/** Fingerprint of a tokenizer's vocabulary: sha256 of `id\ttoken\n` for every id in order. */
-export function vocabFingerprint(tok: Tokenizer): string {
-  const h = createHash('sha256')
-  const size = tok.vocabSize
-  for (let id = 0; id < size; id++) {
-    const t = tok.idToToken(id)
-    if (t !== undefined) h.update(`${id}\t${t}\n`)
-  }
-  return h.digest('hex')
 }
 
 export interface ExtendOptions {

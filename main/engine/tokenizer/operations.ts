@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { ExtendSummary, Fertility, SweepPoint, SweepResult, TokenizerSummary } from '../contract'
+import { MAX_NEW_TOKENS, type ExtendSummary, type Fertility, type SweepPoint, type SweepResult, type TokenizerSummary } from '../contract'
 import { EngineError } from '../common/errors'
 import type { JobContext } from '../jobs/manager'
 import { countTokens, countWords, extendTokenizer, prefixTokenizer, type ExtendMode, type WordCounts } from './extend'
@@ -171,7 +171,7 @@ export interface SweepInput {
 export async function sweep(input: SweepInput, ctx: Progress = quiet): Promise<SweepResult & { learnedTokens: LearnedToken[] }> {
   const counts = [...new Set(input.counts)].sort((a, b) => a - b)
   if (counts.length === 0) throw new EngineError('bad-input', 'give at least one vocabulary size to evaluate, for example --counts 0,1000,5000')
-  if (counts.some((c) => !Number.isInteger(c) || c < 0 || c > 200_000)) throw new EngineError('bad-input', `vocabulary sizes must be whole numbers from 0 to 200000: ${counts.join(', ')}`)
+  if (counts.some((c) => !Number.isInteger(c) || c < 0 || c > MAX_NEW_TOKENS)) throw new EngineError('bad-input', `vocabulary sizes must be whole numbers from 0 to ${MAX_NEW_TOKENS}: ${counts.join(', ')}`)
   if (input.heldoutTarget.length === 0) throw new EngineError('bad-input', 'the held-out target text is empty', { hint: 'Give held-out target-language text, one line per sentence or document.' })
   const t0 = performance.now()
   const words = await countCorpusWords(input.base, input.corpus, input.corpusBytes, ctx, 0, 0.3)
