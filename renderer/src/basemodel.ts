@@ -5,10 +5,6 @@
  */
 import type { BaseModelStatus, ExtendMode, MemoryEstimateResult } from '../../main/engine/contract'
 
-/** The largest batch `model.estimate` accepts. */
-export const MAX_BATCH = 4096
-/** The largest sequence length `model.estimate` accepts. */
-export const MAX_SEQ_LEN = 131_072
 /** The row multiple offered for padding the resized embedding matrices. */
 export const PAD_MULTIPLE = 64
 

@@ -3,12 +3,8 @@
  * by) and its placing of the engine's tokens over the previewed text. Nothing here computes a
  * measurement; fertility and token ids are the engine's.
  */
-import type { PreviewToken, SweepPoint } from '../../main/engine/contract'
+import { MAX_NEW_TOKENS, MAX_SWEEP_COUNTS, type PreviewToken, type SweepPoint } from '../../main/engine/contract'
 
-/** The largest number of new tokens the engine accepts (`vocab.sweep`, `vocab.extend`). */
-export const MAX_NEW_TOKENS = 200_000
-/** The most sizes one sweep may evaluate. */
-export const MAX_SWEEP_COUNTS = 50
 export const DEFAULT_SWEEP_COUNTS: readonly number[] = [0, 1000, 2000, 5000, 10000]
 
 /** "0, 1000, 2000": the form the sizes field shows (no digit grouping, so it reads back the same). */
