@@ -10,9 +10,10 @@ import { readSafetensorsHeader, readTensorFloat32 } from '../../../main/engine/m
 
 // Our GPT-2 and Llama-family forward passes and their gradients against an independent PyTorch
 // implementation of transformers' semantics (fixtures/make_fixtures.py, computed in float64), on
-// tiny random models stored as F32, F16 and BF16, sharded or not, with and without name prefixes.
+// tiny random models stored as F32, F16 and BF16, sharded or not, with and without name prefixes,
+// with plain, llama3 and linear rope scaling.
 const FIXTURES = join(__dirname, 'fixtures')
-const NAMES = ['gpt2', 'gpt2-f16-noprefix', 'llama', 'qwen2', 'mistral-bf16', 'llama3-sharded', 'qwen3'] as const
+const NAMES = ['gpt2', 'gpt2-f16-noprefix', 'llama', 'qwen2', 'mistral-bf16', 'llama3-sharded', 'qwen3', 'llama-linear-rope'] as const
 
 interface Expected {
   ids: number[][]
