@@ -13,11 +13,11 @@
  * These files may import nothing but zod: the renderer bundles them.
  */
 import type { z } from 'zod'
-import { appMethods } from './app'
-import { corpusMethods } from './corpus'
-import { jobMethods } from './jobs'
-import { modelMethods } from './model'
-import { tokenizerMethods } from './tokenizer'
+import { BENCHMARK_JOB, appMethods } from './app'
+import { INGEST_JOB, corpusMethods } from './corpus'
+import { type JobKind, jobMethods } from './jobs'
+import { MODEL_RESIZE_JOB, MODEL_SCORE_JOB, modelMethods } from './model'
+import { TOKENIZER_EXTEND_JOB, TOKENIZER_SWEEP_JOB, VOCAB_EXTEND_JOB, VOCAB_SWEEP_JOB, tokenizerMethods } from './tokenizer'
 
 export * from './values'
 export * from './manifest'
@@ -43,3 +43,9 @@ export type Params<M extends MethodName> = z.output<Methods[M]['params']>
 export type Result<M extends MethodName> = Exclude<Methods[M]['result'], undefined>
 /** The methods that start a job, and the kind of job each starts. */
 export type JobMethodName = { [M in MethodName]: Methods[M]['job'] extends null ? never : M }[MethodName]
+
+/** Every job kind, in the order the data flows. */
+export const JOB_KINDS = [BENCHMARK_JOB, INGEST_JOB, TOKENIZER_EXTEND_JOB, TOKENIZER_SWEEP_JOB, VOCAB_SWEEP_JOB, VOCAB_EXTEND_JOB, MODEL_SCORE_JOB, MODEL_RESIZE_JOB] as const
+
+/** A kind declared by a stage but missing from JOB_KINDS is a type error here. */
+export const JOB_KINDS_COMPLETE: Exclude<JobKind, (typeof JOB_KINDS)[number]> extends never ? true : never = true
