@@ -1,4 +1,4 @@
-/** The steps of a project, in the order the data flows through them (see DESIGN.md). */
+/** The steps of a project, in the order the data flows through them (see docs/architecture.md, "What the product does, as data flowing through it"). */
 import { DEFAULT_REPLAY } from '../../../main/engine/contract'
 import { formatPercent } from '../format'
 
