@@ -67,9 +67,3 @@ export function readTokenizerKey(key: string): { mode: ExtendMode; count: number
   if (!match) return null
   return { mode: match[1] as ExtendMode, count: Number(match[2]) }
 }
-
-/** The token count in a resized model's folder name (`models/<mode>-<count>-<init>/`); null when the name is not one. */
-export function readResizedCount(folder: string): number | null {
-  const match = /^(?:add|replace)-(\d+)-(?:mean|random)$/.exec(folder)
-  return match ? Number(match[1]) : null
-}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { BaseModelStatus } from '../../main/engine/contract'
-import { fitsDevice, memoryParts, readResizedCount, readTokenizerKey, readWholeNumber, tokenizerKey, trainingSeqLen } from '../../renderer/src/basemodel'
+import { fitsDevice, memoryParts, readTokenizerKey, readWholeNumber, tokenizerKey, trainingSeqLen } from '../../renderer/src/basemodel'
 import { byteTicks } from '../../renderer/src/charts'
 import { formatCompact } from '../../renderer/src/format'
 
@@ -70,13 +70,10 @@ describe('the base model helpers', () => {
     expect(trainingSeqLen({ ...status, info: null })).toBe(2048)
   })
 
-  it('names extended tokenizers and resized models', () => {
+  it('names extended tokenizers', () => {
     expect(tokenizerKey('add', 200)).toBe('add-200')
     expect(readTokenizerKey('add-200')).toEqual({ mode: 'add', count: 200 })
     expect(readTokenizerKey('replace-5000')).toEqual({ mode: 'replace', count: 5000 })
     expect(readTokenizerKey('base')).toBeNull()
-    expect(readResizedCount('add-200-mean')).toBe(200)
-    expect(readResizedCount('replace-5000-random')).toBe(5000)
-    expect(readResizedCount('something')).toBeNull()
   })
 })

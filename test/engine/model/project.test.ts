@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../../../main/engine/api/engine'
-import { BACKEND_NAMES, type ResizeSummary } from '../../../main/engine/contract'
+import { BACKEND_NAMES } from '../../../main/engine/contract'
 import { parseModelConfig } from '../../../main/engine/model/config'
 import { writeInitialisedModel } from '../../../main/engine/model/init'
 import { estimateMemory } from '../../../main/engine/model/memory'
@@ -59,11 +59,14 @@ describe('base model step operations', () => {
       const extend = await engine.invoke('vocab.extend', { dir, mode: 'add', count: 80 })
       expect((await engine.jobs.wait(extend.job.id)).state).toBe('done')
       const resize = await engine.invoke('baseModel.resize', { dir, mode: 'add', count: 80, init: 'mean', padMultiple: 64 })
-      const done = await engine.jobs.wait(resize.job.id)
+      const done = await engine.jobs.waitFor(resize.job)
       expect(done.state).toBe('done')
-      expect(done.result as ResizeSummary).toMatchObject({ out: join(dir, 'models', 'add-80-mean'), rowsBefore: 50257, rowsAfter: 50368, appended: 80, padding: { from: 50337, to: 50368 } })
+      expect(done.result).toMatchObject({ out: join(dir, 'models', 'add-80-mean'), count: 80, rowsBefore: 50257, rowsAfter: 50368, appended: 80, padding: { from: 50337, to: 50368 } })
       const after = await engine.invoke('baseModel.status', { dir })
-      expect(after.resized.map((r) => [r.mode, r.init, r.rowsAfter])).toEqual([['add', 'mean', 50368]])
+      expect(after.resized.map((r) => [r.mode, r.count, r.init, r.rowsAfter])).toEqual([['add', 80, 'mean', 50368]])
+      // The time the resize took is recorded in resize.json, so the list shows it (not 0 s).
+      expect(after.resized[0]!.seconds).toBeGreaterThan(0)
+      expect(after.resized[0]!.seconds).toBe(done.result!.seconds)
       expect((await engine.invoke('model.info', { model: join(dir, 'models', 'add-80-mean') })).tokenizer?.vocabSize).toBe(50337)
     } finally {
       await engine.close()
