@@ -150,7 +150,11 @@ export class CausalLM {
     })
   }
 
-  /** Mean next-token cross-entropy over the positions whose weight is 1 (inputs and targets given). */
+  /**
+   * Mean next-token cross-entropy (nats) of `targets` given `inputs` ([B, T] int32 each), over all
+   * positions, or weighted by `weights` [B, T] (see `weightedMean`: 1 counts, 0 skips; 0 when all
+   * are 0).
+   */
   loss(inputs: Tensor2D, targets: Tensor2D, weights?: Tensor2D): Scalar {
     const tf = this.tf
     const [B, T] = inputs.shape

@@ -209,7 +209,11 @@ export function headNll(tf: Tf, h: Tensor2D, w: Tensor2D, targets: Tensor1D, chu
   return f(h, w) as Tensor1D
 }
 
-/** Mean of `values` weighted by `weights` (1 for tokens that count, 0 for padding). */
+/**
+ * Mean of `values` weighted by `weights` (≥ 0: 1 for tokens that count, 0 for padding; or a
+ * per-token weight): Σ w·x / Σ w, and 0 when every weight is 0 — so an all-padding batch adds no
+ * loss and no gradient (the divisor is kept away from 0, and the numerator then is exactly 0).
+ */
 export function weightedMean(tf: Tf, values: Tensor1D, weights: Tensor1D): Scalar {
-  return tf.div(tf.sum(tf.mul(values, weights)), tf.maximum(tf.sum(weights), 1)) as Scalar
+  return tf.div(tf.sum(tf.mul(values, weights)), tf.maximum(tf.sum(weights), 1e-30)) as Scalar
 }

@@ -1,7 +1,7 @@
 import { promises as fs, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core'
+import type { Scalar, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core'
 import { selectBackend } from '../../../main/engine/backend/select'
 import { openCheckpoint } from '../../../main/engine/model/checkpoint'
 import { parseModelConfig } from '../../../main/engine/model/config'
@@ -9,7 +9,7 @@ import { writeInitialisedModel } from '../../../main/engine/model/init'
 import { estimateMemory, parameterCount } from '../../../main/engine/model/memory'
 import { CausalLM } from '../../../main/engine/model/model'
 import { beginningOfSequence, rollingWindows, scoreFile } from '../../../main/engine/model/operations'
-import { headNll } from '../../../main/engine/model/ops'
+import { headNll, weightedMean } from '../../../main/engine/model/ops'
 import { AdamW } from '../../../main/engine/model/optimizer'
 import { Tokenizer } from '../../../main/engine/tokenizer/tokenizer'
 import { useTmp } from '../../helpers/tmp'
@@ -42,7 +42,7 @@ describe('initialising', () => {
     }
     // normal(0, std), and GPT-2's residual projections scaled by 1/sqrt(2 · layers) (= 1/2 here).
     const rms = async (name: string) => {
-      const d = await fresh.param(name).data()
+      const d = (await fresh.param(name).data()) as Float32Array
       return Math.sqrt(d.reduce((s, x) => s + x * x, 0) / d.length)
     }
     if (config.arch === 'gpt2') {
@@ -136,6 +136,111 @@ describe('the output head and loss', () => {
       }
       tf.dispose([h, w, targets, whole.value, chunked.value, ...Object.values(whole.grads), ...Object.values(chunked.grads)])
     }
+  })
+})
+
+describe('the weighted loss', () => {
+  const raw = { model_type: 'llama', vocab_size: 30, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 16 }
+  const inputsRows = [
+    [3, 7, 1, 29, 4, 4],
+    [0, 12, 5, 8, 21, 2],
+  ]
+  const targetsRows = [
+    [7, 1, 29, 4, 4, 9],
+    [12, 5, 8, 21, 2, 17],
+  ]
+  const mask = [
+    [1, 1, 0, 1, 0, 0],
+    [0, 1, 1, 1, 1, 0],
+  ]
+
+  it('is the mean NLL over the positions with weight 1, as the logits give it (and Σ w·nll / Σ w for other weights)', async () => {
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const { tf } = await selectBackend({ requested: backend })
+      const model = CausalLM.init(tf, parseModelConfig(raw, 'config.json'), 5, 0.5)
+      const inputs = tf.tensor2d(inputsRows, undefined, 'int32') as Tensor2D
+      const targets = tf.tensor2d(targetsRows, undefined, 'int32') as Tensor2D
+      const logitsT = model.logits(inputs)
+      const logits = (await logitsT.array()) as number[][][]
+      // NLL at every position by hand, in float64.
+      const nll = logits.map((row, b) =>
+        row.map((l, t) => {
+          const max = Math.max(...l)
+          return max + Math.log(l.reduce((a, v) => a + Math.exp(v - max), 0)) - l[targetsRows[b]![t]!]!
+        }),
+      )
+      const weighted = (w: number[][]) => {
+        let num = 0
+        let den = 0
+        w.forEach((row, b) => row.forEach((x, t) => ((num += x * nll[b]![t]!), (den += x))))
+        return num / den
+      }
+      const lossWith = async (w?: number[][]) => {
+        const wt = w ? (tf.tensor2d(w) as Tensor2D) : undefined
+        const l = model.loss(inputs, targets, wt)
+        const v = (await l.data())[0]!
+        tf.dispose([l, ...(wt ? [wt] : [])])
+        return v
+      }
+      const ones = mask.map((r) => r.map(() => 1))
+      expect(await lossWith(mask)).toBeCloseTo(weighted(mask), 5)
+      expect(await lossWith()).toBeCloseTo(weighted(ones), 5)
+      expect(await lossWith(ones)).toBeCloseTo(weighted(ones), 5)
+      const fractional = mask.map((r, b) => r.map((x, t) => x * (0.25 + 0.1 * (b + t))))
+      expect(await lossWith(fractional)).toBeCloseTo(weighted(fractional), 5)
+      // Weights summing to less than 1 are a weighted mean too: one position of weight 0.5 is its NLL.
+      const single = mask.map((r, b) => r.map((_, t) => (b === 1 && t === 2 ? 0.5 : 0)))
+      expect(await lossWith(single)).toBeCloseTo(nll[1]![2]!, 5)
+      expect(await lossWith(mask)).not.toBeCloseTo(weighted(ones), 3)
+      tf.dispose([inputs, targets, logitsT])
+      model.dispose()
+    }
+  })
+
+  it('is 0 with a gradient of 0 when every weight is 0', async () => {
+    const { tf } = await selectBackend({ requested: 'wasm' })
+    const model = CausalLM.init(tf, parseModelConfig(raw, 'config.json'), 5, 0.5)
+    const inputs = tf.tensor2d(inputsRows, undefined, 'int32') as Tensor2D
+    const targets = tf.tensor2d(targetsRows, undefined, 'int32') as Tensor2D
+    const zeros = tf.zeros([2, 6]) as Tensor2D
+    const { value, grads } = tf.variableGrads(() => model.loss(inputs, targets, zeros), [...model.params.values()])
+    expect((await value.data())[0]).toBe(0)
+    for (const g of Object.values(grads)) expect(Array.from(await g.data()).every((x) => x === 0)).toBe(true)
+    tf.dispose([inputs, targets, zeros, value, ...Object.values(grads)])
+    model.dispose()
+  })
+
+  it('takes its gradient only through the weighted positions', async () => {
+    const { tf } = await selectBackend({ requested: 'wasm' })
+    const model = CausalLM.init(tf, parseModelConfig(raw, 'config.json'), 5, 0.5)
+    const vars = [...model.params.values()]
+    const inputs = tf.tensor2d(inputsRows, undefined, 'int32') as Tensor2D
+    const w = tf.tensor2d(mask) as Tensor2D
+    const run = async (targetRows: number[][]) => {
+      const targets = tf.tensor2d(targetRows, undefined, 'int32') as Tensor2D
+      const { value, grads } = tf.variableGrads(() => model.loss(inputs, targets, w), vars)
+      const out = { loss: (await value.data())[0]!, grads: await Promise.all(vars.map(async (v) => Array.from(await grads[v.name]!.data()))) }
+      tf.dispose([targets, value, ...Object.values(grads)])
+      return out
+    }
+    const a = await run(targetsRows)
+    // Other targets where the weight is 0: the same loss and the same gradients, bit for bit.
+    const b = await run(targetsRows.map((r, i) => r.map((x, t) => (mask[i]![t] ? x : (x + 11) % 30))))
+    expect(b.loss).toBe(a.loss)
+    expect(b.grads).toEqual(a.grads)
+    // Another target where the weight is 1 changes them.
+    const c = await run(targetsRows.map((r, i) => r.map((x, t) => (i === 0 && t === 0 ? (x + 11) % 30 : x))))
+    expect(c.loss).not.toBe(a.loss)
+    // The hidden state at a position of weight 0 gets no gradient from the head and loss.
+    const h = tf.variable(tf.randomNormal([12, 16], 0, 1, 'float32', 3))
+    const head = model.headMatrix()
+    const flatW = tf.reshape(w, [-1]) as Tensor1D
+    const t = tf.tensor1d(targetsRows.flat(), 'int32')
+    const { value, grads } = tf.variableGrads(() => weightedMean(tf, headNll(tf, h as Tensor2D, head, t), flatW), [h])
+    const dh = (await grads[h.name]!.array()) as number[][]
+    mask.flat().forEach((m, i) => expect(dh[i]!.some((x) => x !== 0), `row ${i}`).toBe(m === 1))
+    tf.dispose([inputs, w, h, flatW, t, value, ...Object.values(grads)])
+    model.dispose()
   })
 })
 
