@@ -1,5 +1,6 @@
-// `npm run bench:memory`: estimateMemory against the measured peak of real AdamW training steps
-// (tf.profile's peakBytes) on the active backend, for GPT-2 and Llama-family configurations.
+// `npm run bench:memory`: estimateMemory against the measured peak of real training steps
+// (`trainStep` with AdamW; tf.profile's peakBytes) on the active backend, for GPT-2 and
+// Llama-family configurations.
 // The reference is the measurement; the ratio says how far the estimate is off.
 import type { Tensor2D } from '@tensorflow/tfjs-core'
 import { engineBackend } from '../../main/engine/backend/select'
@@ -7,6 +8,8 @@ import { parseModelConfig } from '../../main/engine/model/config'
 import { estimateMemory } from '../../main/engine/model/memory'
 import { CausalLM } from '../../main/engine/model/model'
 import { AdamW } from '../../main/engine/model/optimizer'
+import { constantLr } from '../../main/engine/model/schedule'
+import { trainStep } from '../../main/engine/model/train'
 
 const CASES: { name: string; raw: Record<string, unknown>; batch: number; seqLen: number }[] = [
   { name: 'gpt2 d128 L4 V4096', raw: { model_type: 'gpt2', n_embd: 128, n_layer: 4, n_head: 4, n_positions: 256, vocab_size: 4096 }, batch: 8, seqLen: 128 },
@@ -25,17 +28,12 @@ async function main(): Promise<void> {
     const config = parseModelConfig(c.raw, c.name)
     const start = tf.memory().numBytes
     const model = CausalLM.init(tf, config, 1)
-    const opt = new AdamW(tf, { lr: 1e-3 })
-    const vars = [...model.params.values()]
+    const opt = new AdamW(tf, model, { lr: 1e-3 })
     const ids = tf.randomUniform([c.batch, c.seqLen + 1], 0, config.vocabSize, 'int32')
     const inputs = tf.slice(ids, [0, 0], [c.batch, c.seqLen]) as Tensor2D
     const targets = tf.slice(ids, [0, 1], [c.batch, c.seqLen]) as Tensor2D
     const inputBytes = (ids.size + inputs.size + targets.size) * 4
-    const step = () => {
-      const { value, grads } = tf.variableGrads(() => model.loss(inputs, targets), vars)
-      opt.apply(vars.map((v) => [v, grads[v.name]!]))
-      tf.dispose([value, ...Object.values(grads)])
-    }
+    const step = async () => void (await trainStep(model, [{ inputs, targets }], opt, constantLr(1e-3)))
     let peak = 0
     for (let i = 0; i < 2; i++) peak = Math.max(peak, (await tf.profile(step)).peakBytes)
     const measured = peak - start - inputBytes

@@ -11,6 +11,8 @@ import { CausalLM } from '../../../main/engine/model/model'
 import { beginningOfSequence, rollingWindows, scoreFile } from '../../../main/engine/model/operations'
 import { headNll, weightedMean } from '../../../main/engine/model/ops'
 import { AdamW } from '../../../main/engine/model/optimizer'
+import { constantLr } from '../../../main/engine/model/schedule'
+import { trainStep } from '../../../main/engine/model/train'
 import { Tokenizer } from '../../../main/engine/tokenizer/tokenizer'
 import { useTmp } from '../../helpers/tmp'
 import { TOKENIZER_FILES, demoText } from '../tokenizer/fixtures'
@@ -257,17 +259,13 @@ describe('memory estimate', () => {
     const start = tf.memory().numBytes
     const model = CausalLM.init(tf, config, 3)
     const weightBytes = tf.memory().numBytes - start
-    const opt = new AdamW(tf, { lr: 1e-3, weightDecay: 0.1 })
+    const opt = new AdamW(tf, model, { lr: 1e-3, weightDecay: 0.1 })
     const vars = [...model.params.values()]
     expect(vars.reduce((n, v) => n + v.size, 0)).toBe(parameterCount(config))
     const ids = tf.randomUniform([batch, seqLen + 1], 0, config.vocabSize, 'int32')
     const inputs = tf.slice(ids, [0, 0], [batch, seqLen]) as Tensor2D
     const targets = tf.slice(ids, [0, 1], [batch, seqLen]) as Tensor2D
-    const step = () => {
-      const { value, grads } = tf.variableGrads(() => model.loss(inputs, targets), vars)
-      opt.apply(vars.map((v) => [v, grads[v.name]!]))
-      tf.dispose([value, ...Object.values(grads)])
-    }
+    const step = async () => void (await trainStep(model, [{ inputs, targets }], opt, constantLr(1e-3)))
     const first = await tf.profile(step)
     const second = await tf.profile(step)
     const inputBytes = (ids.size + inputs.size + targets.size) * 4

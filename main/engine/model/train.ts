@@ -1,0 +1,160 @@
+/**
+ * One optimiser update of a model: gradients accumulated over micro-batches, clipped by their
+ * global norm, applied by AdamW at the learning rate the schedule gives for this update.
+ *
+ * - The step's loss is the mean of the micro-batches' losses, each the (weighted) mean next-token
+ *   cross-entropy over its positions (`CausalLM.loss`); its gradient is the mean of theirs. With
+ *   equal token counts (and no weights) that is the loss of the whole batch at once, whose
+ *   activations would not fit.
+ * - Clipping is torch's `clip_grad_norm_`: the total L2 norm over all gradients (the norm of the
+ *   per-parameter norms), and when it exceeds `maxGradNorm`, every gradient scaled by
+ *   maxGradNorm / (norm + 1e-6). The norm reported is the one before clipping, as torch returns it.
+ * - Memory: one micro-batch's activations at a time, the summed gradients, and AdamW's per-
+ *   parameter temporaries; every tensor made here is disposed (the optimiser's moments, created
+ *   by the first update, are the only tensors a step leaves).
+ */
+import type { Tensor, Tensor2D, Variable } from '@tensorflow/tfjs-core'
+import type { Tf } from '../backend/select'
+import { EngineError } from '../common/errors'
+import type { CausalLM } from './model'
+import type { AdamW } from './optimizer'
+import type { LrSchedule } from './schedule'
+
+/** Rows of equal length: a [B, T] batch as plain numbers. */
+export type Rows = readonly (readonly number[])[]
+
+export interface MicroBatch {
+  /** Token ids [B, T] (int32) the model reads. */
+  inputs: Tensor2D | Rows
+  /** The id to predict at each position [B, T] (int32): usually the inputs shifted by one. */
+  targets: Tensor2D | Rows
+  /** Loss weights [B, T] (float32; 1 for a position that counts, 0 for padding); all 1 when absent. */
+  weights?: Tensor2D | Rows
+}
+
+export interface TrainStepOptions {
+  /** Clip the gradient's global L2 norm to this (default 1.0, as Hugging Face's Trainer); null: never. */
+  maxGradNorm?: number | null
+}
+
+export interface TrainStepResult {
+  /** The mean of the micro-batches' losses (nats per token), before the update. */
+  loss: number
+  /** The global L2 norm of the (accumulated) gradient, before clipping. */
+  gradNorm: number
+  /** The learning rate of this update. */
+  lr: number
+  /** False when the loss or the gradient was not finite: then nothing was changed. */
+  updated: boolean
+}
+
+/** A micro-batch that predicts each row's ids after its first: rows of T + 1 ids → [B, T]. */
+export function nextTokenBatch(rows: Rows, weights?: Rows): MicroBatch {
+  const batch: MicroBatch = { inputs: rows.map((r) => r.slice(0, -1)), targets: rows.map((r) => r.slice(1)) }
+  if (weights) batch.weights = weights
+  return batch
+}
+
+function checkRows(rows: Rows, what: string, shape: [number, number] | null, vocab: number | null): [number, number] {
+  const B = rows.length
+  const T = rows[0]?.length ?? 0
+  if (B === 0 || T === 0) throw new EngineError('invalid-request', `A micro-batch's ${what} are empty.`, { hint: 'Give at least one row of at least one position.' })
+  if (shape && (shape[0] !== B || shape[1] !== T)) throw new EngineError('invalid-request', `A micro-batch's ${what} are ${B} × ${T}; its inputs are ${shape[0]} × ${shape[1]}.`, { hint: 'Give inputs, targets and weights of the same shape.' })
+  for (const row of rows) {
+    if (row.length !== T) throw new EngineError('invalid-request', `A micro-batch's ${what} have rows of different lengths (${T} and ${row.length}).`, { hint: 'Pad the rows to one length (with weight 0).' })
+    if (vocab !== null) {
+      const bad = row.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab)
+      if (bad !== undefined) throw new EngineError('invalid-request', `Token id ${bad} is outside this model's vocabulary (0 … ${vocab - 1}).`, { hint: 'Encode with the tokenizer that belongs to the model.' })
+    }
+  }
+  return [B, T]
+}
+
+/** The micro-batch as tensors; the ones made here are pushed to `owned`. */
+function microBatchTensors(tf: Tf, mb: MicroBatch, vocab: number, owned: Tensor[]): { inputs: Tensor2D; targets: Tensor2D; weights?: Tensor2D } {
+  const make = (x: Tensor2D | Rows, what: string, dtype: 'int32' | 'float32', shape: [number, number] | null): Tensor2D => {
+    if (!Array.isArray(x)) {
+      const t = x as Tensor2D
+      if (shape && (t.shape[0] !== shape[0] || t.shape[1] !== shape[1])) {
+        throw new EngineError('invalid-request', `A micro-batch's ${what} are ${t.shape.join(' × ')}; its inputs are ${shape[0]} × ${shape[1]}.`, { hint: 'Give inputs, targets and weights of the same shape.' })
+      }
+      return t
+    }
+    const rows = x as Rows
+    const [B, T] = checkRows(rows, what, shape, dtype === 'int32' ? vocab : null)
+    const flat = dtype === 'int32' ? new Int32Array(B * T) : new Float32Array(B * T)
+    rows.forEach((r, i) => flat.set(r, i * T))
+    const t = tf.tensor2d(flat, [B, T], dtype)
+    owned.push(t)
+    return t
+  }
+  const inputs = make(mb.inputs, 'inputs', 'int32', null)
+  const shape = inputs.shape as [number, number]
+  const out: { inputs: Tensor2D; targets: Tensor2D; weights?: Tensor2D } = { inputs, targets: make(mb.targets, 'targets', 'int32', shape) }
+  if (mb.weights) out.weights = make(mb.weights, 'weights', 'float32', shape)
+  return out
+}
+
+/**
+ * One update of `model` by `optimizer` from `batch` (a list of micro-batches), at the learning rate
+ * `schedule` gives for the optimiser's step count; see the top of this file.
+ */
+export async function trainStep(model: CausalLM, batch: readonly MicroBatch[], optimizer: AdamW, schedule: LrSchedule, opts: TrainStepOptions = {}): Promise<TrainStepResult> {
+  const tf = model.tf
+  if (batch.length === 0) throw new EngineError('invalid-request', 'A training step needs at least one micro-batch.', { hint: 'Give a list of micro-batches.' })
+  if (optimizer.model !== model) throw new Error('the optimiser was made for another model')
+  const maxGradNorm = opts.maxGradNorm === undefined ? 1 : opts.maxGradNorm
+  if (maxGradNorm !== null && !(maxGradNorm > 0)) throw new EngineError('invalid-request', `maxGradNorm must be positive (got ${maxGradNorm}).`, { hint: 'Give a positive number, or null for no clipping.' })
+  const names = [...model.params.keys()]
+  const vars = names.map((n) => model.params.get(n) as Variable)
+  const frozen = names.filter((_, i) => !(vars[i] as Variable).trainable)
+  if (frozen.length) throw new EngineError('invalid-request', `The model's parameters are not trainable (${frozen[0]}${frozen.length > 1 ? ` and ${frozen.length - 1} more` : ''}).`, { hint: 'Load the model with trainable: true.' })
+  const lr = schedule.lrAt(optimizer.step)
+
+  // The summed gradients by parameter name.
+  const acc = new Map<string, Tensor>()
+  try {
+    let lossSum = 0
+    for (const mb of batch) {
+      const owned: Tensor[] = []
+      try {
+        const { inputs, targets, weights } = microBatchTensors(tf, mb, model.config.vocabSize, owned)
+        const { value, grads } = tf.variableGrads(() => model.loss(inputs, targets, weights), vars)
+        // Owned at once, so that a failure below still frees them.
+        owned.push(value)
+        names.forEach((name, i) => {
+          const g = grads[(vars[i] as Variable).name]
+          if (!g) return
+          const prev = acc.get(name)
+          if (!prev) acc.set(name, g)
+          else {
+            acc.set(name, tf.add(prev, g))
+            tf.dispose([prev, g])
+          }
+        })
+        lossSum += (await value.data())[0] as number
+      } finally {
+        tf.dispose(owned)
+      }
+    }
+    const k = batch.length
+    const loss = lossSum / k
+    // torch's total norm: the L2 norm of the per-parameter L2 norms.
+    const total = tf.tidy(() => tf.sqrt(tf.sum(tf.square(tf.stack([...acc.values()].map((g) => tf.sqrt(tf.sum(tf.square(g)))))))))
+    const gradNorm = ((await total.data())[0] as number) / k
+    total.dispose()
+    let scale = 1 / k
+    if (maxGradNorm !== null) {
+      const coef = maxGradNorm / (gradNorm + 1e-6)
+      if (coef < 1) scale *= coef
+    }
+    const updated = Number.isFinite(loss) && Number.isFinite(gradNorm)
+    if (updated) {
+      optimizer.lr = lr
+      optimizer.apply(acc, scale)
+    }
+    return { loss, gradNorm, lr, updated }
+  } finally {
+    tf.dispose([...acc.values()])
+  }
+}
