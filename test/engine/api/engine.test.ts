@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../../../main/engine/api/engine'
-import type { EngineEvent, JobSnapshot } from '../../../main/engine/contract'
+import type { EngineEvent } from '../../../main/engine/contract'
 import { useTmp } from '../../helpers/tmp'
 
 const tmp = useTmp()
@@ -75,9 +75,9 @@ describe('Engine API', () => {
     engine.onEvent((e) => e.type === 'job' && states.push(e.job.state))
     const { job } = await engine.invoke('system.benchmark', { size: 64, repeats: 3 })
     expect(job.state).toBe('queued')
-    const final: JobSnapshot = await engine.jobs.wait(job.id)
+    const final = await engine.jobs.waitFor(job)
     expect(final.state).toBe('done')
-    const result = final.result as { gflops: number; size: number; backend: string }
+    const result = final.result!
     expect(result.size).toBe(64)
     expect(result.gflops).toBeGreaterThan(0)
     expect(['wasm', 'cpu', 'node', 'node-gpu']).toContain(result.backend)

@@ -1,17 +1,17 @@
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
-import type { IngestOptions, RoleStats } from '../../../main/engine/contract'
+import type { IngestOptions, JobTypes } from '../../../main/engine/contract'
 import { ingestCorpus } from '../../../main/engine/corpus/ingest'
 import { JobManager } from '../../../main/engine/jobs/manager'
 import { createProject } from '../../../main/engine/project/projects'
 
 /** Runs ingest as the app does, through a job, and returns the job's end state. */
 export async function ingest(projectDir: string, role: 'target' | 'english', paths: string[], options: Partial<IngestOptions> = {}, cancelAfterMs?: number) {
-  const jobs = new JobManager({ logDir: join(projectDir, 'logs') })
+  const jobs = new JobManager<JobTypes>({ logDir: join(projectDir, 'logs') })
   const job = jobs.start({ kind: 'ingest', title: 'ingest', projectDir, run: (ctx) => ingestCorpus(ctx, { projectDir, role, paths, options }) })
   if (cancelAfterMs !== undefined) setTimeout(() => jobs.cancel(job.id), cancelAfterMs)
-  const final = await jobs.wait(job.id)
-  return { final, stats: final.result as RoleStats, log: final.logFile ? await fs.readFile(final.logFile, 'utf8') : '' }
+  const final = await jobs.waitFor(job)
+  return { final, stats: final.result!, log: final.logFile ? await fs.readFile(final.logFile, 'utf8') : '' }
 }
 
 export async function project(dir: string, language = 'hu'): Promise<string> {

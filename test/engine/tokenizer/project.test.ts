@@ -2,7 +2,6 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../../../main/engine/api/engine'
-import type { ExtendSummary, SweepResult } from '../../../main/engine/contract'
 import { useTmp } from '../../helpers/tmp'
 import { TOKENIZER_FILES, demoText } from './fixtures'
 
@@ -46,7 +45,7 @@ describe('vocabulary step operations', () => {
       expect(target.tokens!.train).toBe(Math.round(target.train.bytes / target.tokens!.bytesPerToken))
 
       const sweepJob = (await engine.invoke('vocab.sweep', { dir, counts: [0, 300, 1500] })).job
-      const sweep = (await engine.jobs.wait(sweepJob.id)).result as SweepResult
+      const sweep = (await engine.jobs.waitFor(sweepJob)).result!
       expect(sweep.points.map((p) => p.count)).toEqual([0, 300, 1500])
       expect(sweep.points[2]!.target.tokensPerWord).toBeLessThan(sweep.points[0]!.target.tokensPerWord)
       expect(sweep.points[0]!.english).not.toBeNull()
@@ -63,9 +62,9 @@ describe('vocabulary step operations', () => {
       expect((await engine.invoke('vocab.preview', { dir, text, count: 0 })).extended).toBeNull()
 
       const extendJob = (await engine.invoke('vocab.extend', { dir, mode: 'replace', count: 500 })).job
-      const done = await engine.jobs.wait(extendJob.id)
+      const done = await engine.jobs.waitFor(extendJob)
       expect(done.state).toBe('done')
-      const summary = done.result as ExtendSummary
+      const summary = done.result!
       expect(summary).toMatchObject({ mode: 'replace', count: 500, vocabSize: 50257, removed: 500, warnings: [] })
       expect((await fs.readdir(summary.out)).sort()).toEqual(['summary.json', 'tokenizer.json', 'vocab-changes.json'])
       const after = await engine.invoke('vocab.status', { dir })
