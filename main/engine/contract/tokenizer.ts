@@ -1,7 +1,7 @@
 /** Tokenizers: fertility, continued-BPE extension, the sweep over vocabulary sizes, the preview. */
 import { z } from 'zod'
 import { jobMethod, method } from './jobs'
-import { type ExtendMode, MAX_NEW_TOKENS, VOCABULARY_MODES, fsPath, newTokenCount, sweepCounts } from './values'
+import { type ExtendMode, MAX_NEW_TOKENS, MAX_PREVIEW_CHARS, VOCABULARY_MODES, fsPath, newTokenCount, sweepCounts } from './values'
 
 export interface Fertility {
   lines: number
@@ -149,5 +149,5 @@ export const tokenizerMethods = {
   'vocab.sweep': jobMethod(VOCAB_SWEEP_JOB)(z.object({ dir: fsPath, counts: sweepCounts }).strict()),
   'vocab.extend': jobMethod(VOCAB_EXTEND_JOB)(z.object({ dir: fsPath, mode: z.enum(VOCABULARY_MODES), count: newTokenCount }).strict()),
   /** How `text` splits under the base tokenizer and with the first `count` tokens of the last sweep. */
-  'vocab.preview': method<PreviewResult>()(z.object({ dir: fsPath, text: z.string().max(20_000), count: z.number().int().min(0).max(MAX_NEW_TOKENS) }).strict()),
+  'vocab.preview': method<PreviewResult>()(z.object({ dir: fsPath, text: z.string().max(MAX_PREVIEW_CHARS), count: z.number().int().min(0).max(MAX_NEW_TOKENS) }).strict()),
 }

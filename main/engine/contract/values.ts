@@ -53,6 +53,9 @@ export const MAX_BATCH = 4096
 /** The longest training sequence, in tokens. */
 export const MAX_SEQ_LEN = 131_072
 
+/** The longest text the token preview takes, in characters. */
+export const MAX_PREVIEW_CHARS = 20_000
+
 /** The largest row multiple the resized embedding matrices may be padded to. */
 export const MAX_PAD_MULTIPLE = 4096
 
