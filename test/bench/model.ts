@@ -5,7 +5,8 @@
  * - two small randomly initialised models: a GPT-2 (d256, 4 layers, 4 heads, vocab 4096, tied
  *   head) and a Llama (d256, MLP 688, 4 layers, 4 heads / 2 kv heads, vocab 4096, untied head);
  * - forward (logits) and forward + backward (mean next-token loss and every parameter's gradient
- *   through `tf.variableGrads`; no optimiser step) in tokens/s: one warm-up step, then the median
+ *   through `tf.variableGrads`; no optimiser step) in tokens/s, and for the engine a whole training
+ *   step (`trainStep`: forward + backward, gradient clipping and the AdamW update): one warm-up step, then the median
  *   of --steps (5) timed steps (naive tfjs: at most 3; PyTorch, whose steps are short: at least
  *   10), at --batch × --seq tokens (8 × 128 by default); about 2 minutes on 2 cores with wasm;
  * - PyTorch (test/bench/model_reference.py: plain torch.nn versions of both architectures, float32;
@@ -29,6 +30,9 @@ import { mulberry32 } from '../../main/engine/common/rng'
 import { type Gpt2Config, type ModelConfig, parseModelConfig } from '../../main/engine/model/config'
 import { CausalLM } from '../../main/engine/model/model'
 import { embeddingName } from '../../main/engine/model/names'
+import { AdamW } from '../../main/engine/model/optimizer'
+import { constantLr } from '../../main/engine/model/schedule'
+import { trainStep } from '../../main/engine/model/train'
 
 const ROOT = resolve(__dirname, '../..')
 const PYTHON = '/usr/bin/python3'
@@ -343,6 +347,8 @@ interface Row {
   modelLeft: number
   fwd: Timing
   fb: Timing
+  /** A whole `trainStep` (clipping and AdamW included). */
+  train: Timing
   naiveFwd?: Timing
   naiveFb?: Timing
   naiveLossDiff?: number
@@ -378,7 +384,7 @@ async function main(): Promise<void> {
     const engineLoss: LossFn = () => model.loss(inputs, targets)
     const fbStep = fwdBwdStep(tf, engineLoss, emb)
     const fb = await timeSteps(tf, o.steps, tokens, async () => void (await fbStep()))
-    const row: Row = { name, params, paramCount: model.params.size, modelLeft: 0, fwd, fb }
+    const row: Row = { name, params, paramCount: model.params.size, modelLeft: 0, fwd, fb, train: fb }
 
     if (o.naive && config.arch === 'gpt2') {
       const oneHot = !hasSegmentSum
@@ -401,6 +407,13 @@ async function main(): Promise<void> {
       if (o.profile) profiles.push({ title: `${name}, naive tfjs, fwd+bwd`, p: await profileStep(tf, naiveLoss) })
     }
     if (o.profile) profiles.push({ title: `${name}, engine, fwd+bwd`, p: await profileStep(tf, engineLoss) })
+
+    // Last, since it changes the weights: whole training steps (the warm-up step creates AdamW's moments).
+    progress(`${name}: training step`)
+    const opt = new AdamW(tf, model, { lr: 1e-4, weightDecay: 0.1 })
+    const microBatches = [{ inputs, targets }]
+    row.train = await timeSteps(tf, o.steps, tokens, async () => void (await trainStep(model, microBatches, opt, constantLr(1e-4))))
+    opt.dispose()
 
     rows.push(row)
     inputs.dispose()
@@ -430,7 +443,7 @@ async function main(): Promise<void> {
   }
   say(`machine: ${threads} CPUs (${cpus()[0]?.model.trim() ?? '?'}), ${process.platform} ${process.arch}, Node ${process.versions.node}`)
   say('')
-  const header = ['model', 'params', 'backend', 'fwd tok/s', 'fwd+bwd tok/s', 'PyTorch fwd', 'PyTorch fwd+bwd', 'fwd vs PT', 'fwd+bwd vs PT', 'naive fwd', 'naive fwd+bwd', 'fwd vs naive', 'fwd+bwd vs naive']
+  const header = ['model', 'params', 'backend', 'fwd tok/s', 'fwd+bwd tok/s', 'train step tok/s', 'PyTorch fwd', 'PyTorch fwd+bwd', 'fwd vs PT', 'fwd+bwd vs PT', 'naive fwd', 'naive fwd+bwd', 'fwd vs naive', 'fwd+bwd vs naive']
   const table: string[][] = [header]
   for (const r of rows) {
     const pt = typeof torch === 'string' ? undefined : torch.models[r.name]
@@ -440,6 +453,7 @@ async function main(): Promise<void> {
       report.name,
       fmt(r.fwd.tokPerSec),
       fmt(r.fb.tokPerSec),
+      fmt(r.train.tokPerSec),
       fmt(pt?.fwd_tok_s),
       fmt(pt?.fwdbwd_tok_s),
       ratio(r.fwd.tokPerSec, pt?.fwd_tok_s),
@@ -460,7 +474,7 @@ async function main(): Promise<void> {
   for (const r of rows) {
     const list = (xs: number[]) => xs.map((s) => s.toFixed(2)).join(', ')
     const secs = (t: Timing) => list(t.seconds)
-    say(`${r.name}: step seconds — fwd ${secs(r.fwd)}; fwd+bwd ${secs(r.fb)}${r.naiveFb ? `; naive fwd ${secs(r.naiveFwd!)}; naive fwd+bwd ${secs(r.naiveFb)}` : ''}`)
+    say(`${r.name}: step seconds — fwd ${secs(r.fwd)}; fwd+bwd ${secs(r.fb)}; train step ${secs(r.train)}${r.naiveFb ? `; naive fwd ${secs(r.naiveFwd!)}; naive fwd+bwd ${secs(r.naiveFb)}` : ''}`)
     const pt = typeof torch === 'string' ? undefined : torch.models[r.name]
     if (pt) {
       const range = (xs: number[]) => `${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}`
@@ -468,7 +482,7 @@ async function main(): Promise<void> {
     }
     if (pt && pt.params !== r.params) say(`  WARNING: PyTorch's ${r.name} has ${n0(pt.params)} parameters, ours ${n0(r.params)}: the architectures differ`)
     if (r.naiveFb) say(`  naive tfjs: embeddings by ${r.naiveEmbed}; its loss differs from the engine's by ${r.naiveLossDiff!.toExponential(1)}`)
-    const leaks = [r.fwd, r.fb, r.naiveFwd, r.naiveFb].filter((t) => t && t.leaked !== 0)
+    const leaks = [r.fwd, r.fb, r.train, r.naiveFwd, r.naiveFb].filter((t) => t && t.leaked !== 0)
     if (leaks.length) say(`  WARNING: tensors leaked per step: ${leaks.map((t) => t!.leaked).join(', ')}`)
     else say(`  no tensors leaked per step (tf.memory().numTensors flat across the timed steps)`)
     if (r.modelLeft !== 0) {
