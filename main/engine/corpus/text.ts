@@ -71,3 +71,19 @@ export async function* corpusLines(projectDir: string, role: CorpusRole, split: 
     }
   }
 }
+
+/** Whole documents of one split of an ingested corpus role (a document's lines joined by newlines), in shard order. */
+export async function* corpusDocuments(projectDir: string, role: CorpusRole, split: 'train' | 'heldout', signal?: AbortSignal): AsyncGenerator<string> {
+  const state = await readRoleState(projectDir, role)
+  if (!state) return
+  const dir = roleDir(projectDir, role)
+  for (const s of state.sources) {
+    for (const shard of s.shards[split]) {
+      const rl = createInterface({ input: createReadStream(join(dir, shard), 'utf8'), crlfDelay: Infinity })
+      for await (const line of rl) {
+        if (signal?.aborted) throw new EngineError('cancelled', 'cancelled')
+        if (line) yield (JSON.parse(line) as { text: string }).text
+      }
+    }
+  }
+}
