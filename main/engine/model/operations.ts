@@ -1,6 +1,7 @@
 /**
  * The model operations the CLI and the app call: describe a model folder, compute logits, score a
- * text (bits per byte), resize for an extended tokenizer.
+ * text (bits per byte; `scoreWindows` scores token windows with a model already loaded, as
+ * evaluation during training does).
  */
 import type { Tensor2D } from '@tensorflow/tfjs-core'
 import { promises as fs } from 'node:fs'
@@ -135,9 +136,73 @@ export function rollingWindows(ids: number[], maxLen: number): number[][] {
   return out
 }
 
+export interface WindowScores {
+  /** Summed next-token negative log-likelihood (nats) over every window. */
+  nll: number
+  /** Tokens predicted: each window's length less its first id. */
+  tokens: number
+  /** Each window's summed NLL, in the order the windows were given. */
+  perWindow: number[]
+}
+
+/**
+ * Scores token windows with a loaded model: each window's ids after its first, each given the ids
+ * before it in the window (the window is the whole context). Windows are batched by similar
+ * length, at most `batchTokens` ids (padding included) a batch; a window of fewer than two ids
+ * predicts nothing. Longer windows than the model takes, or ids outside its vocabulary, are refused.
+ */
+export async function scoreWindows(model: CausalLM, windows: readonly (readonly number[])[], opts: { batchTokens?: number; ctx?: JobContext } = {}): Promise<WindowScores> {
+  const { tf } = model
+  const { ctx } = opts
+  const batchTokens = opts.batchTokens ?? 4096
+  const V = model.config.vocabSize
+  for (const w of windows) {
+    if (w.length > model.maxSequence) {
+      throw new EngineError('invalid-request', `A window of ${w.length} tokens is longer than this model takes (${model.maxSequence}).`, { hint: 'Split the text into windows the model takes (rollingWindows).' })
+    }
+    const bad = w.find((id) => !Number.isInteger(id) || id < 0 || id >= V)
+    if (bad !== undefined) throw new EngineError('invalid-request', `Token id ${bad} is outside this model's vocabulary (0 … ${V - 1}).`, { hint: 'Score with the tokenizer that belongs to the model.' })
+  }
+  const perWindow = windows.map(() => 0)
+  // Similar lengths together, so padding wastes little (stable: equal lengths keep their order).
+  const order = windows.map((_, i) => i).filter((i) => (windows[i] as readonly number[]).length >= 2)
+  order.sort((a, b) => (windows[a] as readonly number[]).length - (windows[b] as readonly number[]).length)
+  let nll = 0
+  let tokens = 0
+  let i = 0
+  while (i < order.length) {
+    ctx?.throwIfCancelled()
+    const len = (k: number) => (windows[order[k] as number] as readonly number[]).length
+    // Grow the batch while batch size × its longest (last) window stays within the budget.
+    let j = i + 1
+    while (j < order.length && (j - i + 1) * len(j) <= batchTokens) j++
+    const batch = order.slice(i, j)
+    const T = len(j - 1)
+    const flat = new Int32Array(batch.length * T)
+    batch.forEach((w, r) => flat.set(windows[w] as readonly number[], r * T))
+    const ids = tf.tensor2d(flat, [batch.length, T], 'int32') as Tensor2D
+    const out = model.nextTokenNll(ids)
+    const data = (await out.data()) as Float32Array
+    tf.dispose([ids, out])
+    batch.forEach((w, r) => {
+      const n = (windows[w] as readonly number[]).length - 1
+      let sum = 0
+      for (let t = 0; t < n; t++) sum += data[r * (T - 1) + t] as number
+      perWindow[w] = sum
+      nll += sum
+      tokens += n
+    })
+    i = j
+    ctx?.progress({ done: i, total: order.length, message: `Scored ${i} of ${order.length} sequences` })
+    await new Promise((r) => setImmediate(r))
+  }
+  return { nll, tokens, perWindow }
+}
+
 /**
  * Summed next-token negative log-likelihood (nats) of each line of a text file, lines scored
- * independently, each after the BOS if there is one; and bits per byte over the lines' UTF-8 bytes.
+ * independently, each after the BOS if there is one, in rolling windows of the model's context
+ * (`scoreWindows`); and bits per byte over the lines' UTF-8 bytes.
  */
 export async function scoreFile(modelDir: string, tokenizerFile: string, textFile: string, ctx?: JobContext, batchTokens = 4096): Promise<ScoreResult> {
   const tok = await Tokenizer.fromFile(tokenizerFile)
@@ -165,33 +230,7 @@ export async function scoreFile(modelDir: string, tokenizerFile: string, textFil
       windows.push(...rollingWindows(ids, model.maxSequence))
     }
     if (lines === 0) throw new EngineError('bad-input', `${textFile} has no text to score.`, { file: textFile, hint: 'Give a text file with one document or sentence per line.' })
-    // Similar lengths together, so padding wastes little; every window has at least two ids.
-    windows.sort((a, b) => a.length - b.length)
-    const { tf } = model
-    let nll = 0
-    let tokens = 0
-    let i = 0
-    while (i < windows.length) {
-      ctx?.throwIfCancelled()
-      // Grow the batch while batch size × its longest (last) window stays within the budget.
-      let j = i + 1
-      while (j < windows.length && (j - i + 1) * (windows[j] as number[]).length <= batchTokens) j++
-      const batch = windows.slice(i, j)
-      const T = (batch[batch.length - 1] as number[]).length
-      const flat = new Int32Array(batch.length * T)
-      batch.forEach((w, r) => flat.set(w, r * T))
-      const ids = tf.tensor2d(flat, [batch.length, T], 'int32') as Tensor2D
-      const out = model.nextTokenNll(ids)
-      const data = (await out.data()) as Float32Array
-      tf.dispose([ids, out])
-      batch.forEach((w, r) => {
-        for (let t = 0; t < w.length - 1; t++) nll += data[r * (T - 1) + t] as number
-        tokens += w.length - 1
-      })
-      i = j
-      ctx?.progress({ done: i, total: windows.length, message: `Scored ${i} of ${windows.length} sequences` })
-      await new Promise((r) => setImmediate(r))
-    }
+    const { nll, tokens } = await scoreWindows(model, windows, { batchTokens, ctx })
     return {
       tokens,
       bytes,

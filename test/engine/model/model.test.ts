@@ -2,13 +2,14 @@ import { promises as fs, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { Scalar, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core'
-import { selectBackend } from '../../../main/engine/backend/select'
+import { selectBackend, type Tf } from '../../../main/engine/backend/select'
+import { mulberry32 } from '../../../main/engine/common/rng'
 import { openCheckpoint } from '../../../main/engine/model/checkpoint'
 import { parseModelConfig } from '../../../main/engine/model/config'
 import { writeInitialisedModel } from '../../../main/engine/model/init'
 import { estimateMemory, parameterCount } from '../../../main/engine/model/memory'
 import { CausalLM } from '../../../main/engine/model/model'
-import { beginningOfSequence, rollingWindows, scoreFile } from '../../../main/engine/model/operations'
+import { beginningOfSequence, rollingWindows, scoreFile, scoreWindows } from '../../../main/engine/model/operations'
 import { headNll, weightedMean } from '../../../main/engine/model/ops'
 import { AdamW } from '../../../main/engine/model/optimizer'
 import { constantLr } from '../../../main/engine/model/schedule'
@@ -294,6 +295,17 @@ describe('memory estimate', () => {
 })
 
 describe('scoring text', () => {
+  const LLAMA_16 = { model_type: 'llama', vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 16 }
+
+  /** A window's summed next-token NLL, scored alone as one sequence. */
+  async function nllSum(tf: Tf, model: CausalLM, ids: number[]): Promise<number> {
+    const t = tf.tensor2d([ids], undefined, 'int32') as Tensor2D
+    const out = model.nextTokenNll(t)
+    const data = (await out.data()) as Float32Array
+    tf.dispose([t, out])
+    return data.reduce((a, b) => a + b, 0)
+  }
+
   async function smallModel(positions: number): Promise<string> {
     const dir = tmp()
     await writeInitialisedModel(dir, parseModelConfig({ model_type: 'gpt2', vocab_size: 50257, n_embd: 16, n_layer: 1, n_head: 2, n_positions: positions, bos_token_id: 50256 }, 'x'), { seed: 5, std: 0.5 })
@@ -353,6 +365,75 @@ describe('scoring text', () => {
       [2, 3, 4],
       [4, 5, 6],
     ])
+    // The NLL is the sum over the rolling windows, each scored alone as a whole sequence.
+    const { tf } = await selectBackend({ requested: 'wasm' })
+    const model = await CausalLM.load(tf, await openCheckpoint(dir))
+    const windows = rollingWindows([50256, ...tok.encode(line)], 16)
+    expect(windows.length).toBeGreaterThan(3)
+    let nll = 0
+    for (const w of windows) nll += await nllSum(tf, model, w)
+    model.dispose()
+    expect(Math.abs(r.nll - nll) / nll).toBeLessThan(1e-5)
+  })
+
+  it('scores windows with a loaded model: batched and padded as each window alone, in the order given', async () => {
+    const { tf } = await selectBackend({ requested: 'wasm' })
+    const model = CausalLM.init(tf, parseModelConfig(LLAMA_16, 'config.json'), 2, 0.3)
+    const rand = mulberry32(9)
+    const lengths = [5, 16, 1, 2, 9, 16, 3, 12, 0, 7, 2]
+    const windows = lengths.map((n) => Array.from({ length: n }, () => Math.floor(rand() * 40)))
+    const tensors = tf.memory().numTensors
+    const r = await scoreWindows(model, windows, { batchTokens: 40 })
+    expect(tf.memory().numTensors).toBe(tensors)
+    expect(r.tokens).toBe(lengths.reduce((n, l) => n + Math.max(0, l - 1), 0))
+    expect(r.perWindow).toHaveLength(windows.length)
+    for (const [i, w] of windows.entries()) {
+      const want = w.length < 2 ? 0 : await nllSum(tf, model, w)
+      expect(Math.abs(r.perWindow[i]! - want), `window ${i}`).toBeLessThanOrEqual(1e-5 * Math.abs(want))
+    }
+    expect(r.nll).toBeCloseTo(
+      r.perWindow.reduce((a, b) => a + b, 0),
+      9,
+    )
+    // One batch for all gives the same.
+    const whole = await scoreWindows(model, windows, { batchTokens: 1e6 })
+    expect(Math.abs(whole.nll - r.nll) / r.nll).toBeLessThan(1e-6)
+    await expect(scoreWindows(model, [Array.from({ length: 17 }, () => 1)])).rejects.toThrow(/A window of 17 tokens is longer than this model takes \(16\)/)
+    await expect(scoreWindows(model, [[1, 40]])).rejects.toThrow(/Token id 40 is outside/)
+    model.dispose()
+  })
+
+  it('gives a line that fits in the context the NLL of the whole line; rolling windows condition each token on its window only', async () => {
+    const { tf } = await selectBackend({ requested: 'wasm' })
+    // Rotary positions: the same weights serve any context length.
+    const small = CausalLM.init(tf, parseModelConfig(LLAMA_16, 'config.json'), 4, 0.3)
+    const big = CausalLM.init(tf, parseModelConfig({ ...LLAMA_16, max_position_embeddings: 64 }, 'config.json'), 4, 0.3)
+    const rand = mulberry32(4)
+    const line = Array.from({ length: 40 }, () => Math.floor(rand() * 40))
+    // The whole line at once, position by position.
+    const ids = tf.tensor2d([line], undefined, 'int32') as Tensor2D
+    const out = big.nextTokenNll(ids)
+    const full = Array.from((await out.data()) as Float32Array)
+    tf.dispose([ids, out])
+    const fullSum = full.reduce((a, b) => a + b, 0)
+    const fits = await scoreWindows(big, rollingWindows(line, big.maxSequence))
+    expect(fits.perWindow).toHaveLength(1)
+    expect(fits.tokens).toBe(39)
+    expect(Math.abs(fits.nll - fullSum) / fullSum).toBeLessThan(1e-5)
+    // In windows of 16: each token once; the first window is the line's first 15 predictions, the
+    // later ones are what the big model gives each window scored alone (not the whole line's).
+    const windows = rollingWindows(line, 16)
+    const rolled = await scoreWindows(small, windows)
+    expect(rolled.tokens).toBe(39)
+    const first = full.slice(0, 15).reduce((a, b) => a + b, 0)
+    expect(Math.abs(rolled.perWindow[0]! - first) / first).toBeLessThan(1e-5)
+    for (const [k, w] of windows.entries()) {
+      const want = await nllSum(tf, big, w)
+      expect(Math.abs(rolled.perWindow[k]! - want) / want, `window ${k}`).toBeLessThan(1e-5)
+    }
+    expect(Math.abs(rolled.nll - fullSum) / fullSum).toBeGreaterThan(1e-4)
+    small.dispose()
+    big.dispose()
   })
 
   it('finds the BOS in tokenizer_config.json, the post-processor, or the model config', async () => {
