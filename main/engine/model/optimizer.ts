@@ -98,8 +98,9 @@ export class AdamW {
     return this.stepCount
   }
 
-  get options(): Readonly<AdamWHyper> {
-    return this.hyper
+  /** The hyperparameters (a copy). */
+  get options(): AdamWHyper {
+    return { ...this.hyper }
   }
 
   /** Whether the named parameter is in the weight-decay group. */
@@ -144,7 +145,7 @@ export class AdamW {
     }
   }
 
-  /** A copy of the whole state (read from the backend). */
+  /** The whole state, read from the backend (treat the arrays as read-only: a backend may share them). */
   async state(): Promise<AdamWState> {
     const moments: AdamWState['moments'] = {}
     for (const [name, { m, v }] of this.moments) moments[name] = { m: (await m.data()) as Float32Array, v: (await v.data()) as Float32Array }
@@ -166,7 +167,8 @@ export class AdamW {
     this.dispose()
     for (const [name, { m, v }] of Object.entries(state.moments)) {
       const shape = heldShape(this.specs.get(name) as ParamSpec)
-      this.moments.set(name, tf.tidy(() => ({ m: tf.variable(tf.tensor(m, shape, 'float32'), false), v: tf.variable(tf.tensor(v, shape, 'float32'), false) })))
+      // Copies: the cpu backend would otherwise keep the caller's arrays as the tensors' storage.
+      this.moments.set(name, tf.tidy(() => ({ m: tf.variable(tf.tensor(m.slice(), shape, 'float32'), false), v: tf.variable(tf.tensor(v.slice(), shape, 'float32'), false) })))
     }
     this.stepCount = state.step
     this.hyper = { ...state.hyper }
