@@ -319,7 +319,7 @@ interface TorchResult {
 
 function childEnv(threads: number): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) }
-  // Debian's OpenBLAS picks a slow reference kernel when these are set (PERFORMANCE.md).
+  // Debian's OpenBLAS picks a slow reference kernel when these are set (docs/performance.md, "The reference: PyTorch on the same machine").
   delete env.OPENBLAS_CORETYPE
   delete env.OPENBLAS_L2_SIZE
   return env

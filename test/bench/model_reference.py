@@ -22,7 +22,7 @@ torch.set_num_threads(2) on top of a 2-thread OpenBLAS oversubscribes the cores 
 2× slower than 1 + 2, and 2 + 1 about 25% slower.
 
 The caller unsets OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (Debian's OpenBLAS otherwise falls back to
-a slow kernel; see ../shared/PERFORMANCE.md).
+a slow kernel; see docs/performance.md, "The reference: PyTorch on the same machine").
 """
 
 import argparse

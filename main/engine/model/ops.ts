@@ -2,7 +2,7 @@
  * The building blocks both architectures share, written for every backend we fall back to.
  *
  * Two things differ from the obvious tfjs code, both measured on the wasm backend (see
- * PERFORMANCE.md):
+ * docs/performance.md, "The wasm backend's matMul has one fast path" and "Kernels wasm lacks or gets wrong"):
  * - wasm's matMul is fast only for a plain 2-D product; with `transposeA`/`transposeB` it is 10 to
  *   40 times slower. The projections and their gradients (dX = dY·Wᵀ, dW = Xᵀ·dY) are therefore
  *   custom gradients that transpose explicitly and then multiply plainly. Backends whose transposed
