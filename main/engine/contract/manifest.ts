@@ -17,11 +17,17 @@ export const corpusEntry = z.object({
   addedAt: isoDate,
 })
 
+/**
+ * What a run records of its state. `interrupted` is never stored: it is a `running` run whose lock
+ * no live worker holds (the app shows it with Resume).
+ */
+export const RUN_STATES = ['planned', 'running', 'paused', 'done', 'failed', 'cancelled'] as const
+
 export const runEntry = z.object({
   id: z.string().min(1),
   name: z.string(),
   createdAt: isoDate,
-  status: z.enum(['planned', 'running', 'done', 'failed', 'cancelled']),
+  status: z.enum(RUN_STATES),
   dir: z.string(),
 })
 
@@ -36,14 +42,28 @@ export const replayMix = z.object({
   englishShare: z.number().min(0).max(1),
 })
 
+/** Training settings; the fields added after schema version 1 first shipped have defaults, so older manifests still read. */
 export const trainingSettings = z.object({
+  /** Tokens per sequence. */
   sequenceLength: z.number().int().min(8).max(MAX_SEQ_LEN),
+  /** Sequences per micro-batch (what the memory estimate uses). */
   batchSize,
+  /** Micro-batches per optimizer step: a step trains on batchSize × sequenceLength × gradientAccumulation tokens. */
+  gradientAccumulation: z.number().int().min(1).max(4096).default(1),
   learningRate: z.number().positive().max(1),
   warmupSteps: z.number().int().min(0),
+  /** Optimizer steps. */
   steps: z.number().int().min(1),
   weightDecay: z.number().min(0).max(1),
   checkpointEvery: z.number().int().min(1),
+  /** Checkpoints kept (the newest; pinned ones are kept besides). */
+  keepCheckpoints: z.number().int().min(1).max(1000).default(3),
+  /** Held-out bits per byte every this many steps (0: only at the end). */
+  evalEvery: z.number().int().min(0).default(50),
+  /** A first stage that trains only the embeddings and the output head (Chinese-LLaMA, EEVE). */
+  embeddingOnlySteps: z.number().int().min(0).default(0),
+  /** Attention within each packed document only, positions restarting per document (SambaLingo). */
+  documentMasking: z.boolean().default(true),
   seed: z.number().int(),
 })
 
@@ -71,17 +91,23 @@ export const projectManifest = z.looseObject({
 export type ProjectManifest = z.infer<typeof projectManifest>
 export type VocabularyPlan = z.infer<typeof vocabularyPlan>
 export type ReplayMix = z.infer<typeof replayMix>
-export type TrainingSettings = z.infer<typeof trainingSettings>
+export type TrainingSettings = z.output<typeof trainingSettings>
+export type RunState = (typeof RUN_STATES)[number]
 
 export const DEFAULT_VOCABULARY: VocabularyPlan = { mode: 'add', count: 5000 }
 export const DEFAULT_REPLAY: ReplayMix = { englishShare: 0.25 }
 export const DEFAULT_TRAINING: TrainingSettings = {
   sequenceLength: 512,
   batchSize: 8,
+  gradientAccumulation: 1,
   learningRate: 1e-4,
   warmupSteps: 100,
   steps: 1000,
   weightDecay: 0.1,
   checkpointEvery: 200,
+  keepCheckpoints: 3,
+  evalEvery: 50,
+  embeddingOnlySteps: 0,
+  documentMasking: true,
   seed: 42,
 }

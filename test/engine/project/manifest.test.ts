@@ -30,6 +30,19 @@ describe('manifest', () => {
     expect(await fs.readFile(manifestPath(dir), 'utf8')).toMatch(/^\{\n {2}"format": "vernacular-project",[\s\S]*\n\}\n$/)
   })
 
+  it('reads a manifest written before the later training settings, with their defaults', async () => {
+    const dir = tmp()
+    const { gradientAccumulation: _a, keepCheckpoints: _k, evalEvery: _e, embeddingOnlySteps: _s, documentMasking: _d, ...older } = newManifest('Régi', 'hu').training
+    await fs.writeFile(manifestPath(dir), JSON.stringify({ ...newManifest('Régi', 'hu'), training: older }, null, 2) + '\n')
+    const read = await readManifest(dir)
+    expect(read.training).toEqual({ ...older, gradientAccumulation: 1, keepCheckpoints: 3, evalEvery: 50, embeddingOnlySteps: 0, documentMasking: true })
+    // A paused run is a state the manifest stores; `interrupted` is not (it is derived).
+    await fs.writeFile(manifestPath(dir), JSON.stringify({ ...read, runs: [{ id: 'r1', name: 'main', createdAt: read.createdAt, status: 'paused', dir: 'runs/main' }] }))
+    expect((await readManifest(dir)).runs[0]?.status).toBe('paused')
+    await fs.writeFile(manifestPath(dir), JSON.stringify({ ...read, runs: [{ id: 'r1', name: 'main', createdAt: read.createdAt, status: 'interrupted', dir: 'runs/main' }] }))
+    await expectError(readManifest(dir), 'corrupt-manifest')
+  })
+
   it('keeps fields it does not know when saving', async () => {
     const dir = tmp()
     const m = { ...newManifest('X', 'th'), pluginData: { keep: [1, 2, 3] } }
