@@ -7,12 +7,17 @@
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core'
 import type { Tf } from '../backend/select'
 import type { Gpt2Config } from './config'
-import { causalAttention, causalMask, embed, geluNew, layerNorm, linear } from './ops'
+import type { FlatLayout } from './layout'
+import { causalAttention, causalMask, documentMask, embed, geluNew, layerNorm, linear } from './ops'
 
 export type ParamLookup = (name: string) => Tensor
 
-/** ids [B, T] (int32) → final hidden states [B, T, D]. */
-export function gpt2Hidden(tf: Tf, config: Gpt2Config, p: ParamLookup, ids: Tensor2D): Tensor {
+/**
+ * ids [B, T] (int32) → final hidden states [B, T, D]. With a layout (packed documents, see
+ * layout.ts) each token gets the position embedding of its position id and attends within its
+ * document only; without one, positions 0 … T−1 and plain causal attention.
+ */
+export function gpt2Hidden(tf: Tf, config: Gpt2Config, p: ParamLookup, ids: Tensor2D, layout?: FlatLayout): Tensor {
   const [B, T] = ids.shape
   const D = config.hiddenSize
   const H = config.numHeads
@@ -21,11 +26,12 @@ export function gpt2Hidden(tf: Tf, config: Gpt2Config, p: ParamLookup, ids: Tens
   const w1 = (name: string) => p(name) as Tensor1D
   const w2 = (name: string) => p(name) as Tensor2D
 
-  // Embeddings: the token's row plus its position's row.
-  const positions = tf.slice(w2('wpe.weight'), [0, 0], [T, D])
+  // Embeddings: the token's row plus its position's row (gathered by position id with a layout,
+  // by `embed`, whose scatter-add gradient sums the rows of positions that occur more than once).
+  const positions = layout ? embed(tf, w2('wpe.weight'), tf.tensor2d(layout.positions, [B, T], 'int32')) : tf.slice(w2('wpe.weight'), [0, 0], [T, D])
   let x = tf.add(embed(tf, w2('wte.weight'), ids), positions)
 
-  const mask = causalMask(tf, T)
+  const mask = layout ? documentMask(tf, layout) : causalMask(tf, T)
   const toHeads = (t: Tensor) => tf.transpose(tf.reshape(t, [B, T, H, hd]), [0, 2, 1, 3])
 
   for (let i = 0; i < config.numLayers; i++) {

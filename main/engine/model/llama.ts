@@ -10,7 +10,8 @@ import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core'
 import type { Tf } from '../backend/select'
 import type { LlamaConfig } from './config'
 import type { ParamLookup } from './gpt2'
-import { causalAttention, causalMask, embed, linear, rmsNorm, silu } from './ops'
+import type { FlatLayout } from './layout'
+import { causalAttention, causalMask, documentMask, embed, linear, rmsNorm, silu } from './ops'
 
 /**
  * Rotary frequencies, computed in float32 step by step as transformers does
@@ -62,15 +63,37 @@ export function ropeTables(config: LlamaConfig, T: number): { cos: Float32Array;
   return { cos, sin }
 }
 
+/**
+ * cos and sin tables [B·T, headDim] for the position ids of a layout (row b, position t at
+ * b·T + t): each row is `ropeTables`' row for that position id, the same numbers bit for bit.
+ */
+export function ropeTablesAt(config: LlamaConfig, positions: Int32Array): { cos: Float32Array; sin: Float32Array } {
+  let maxPos = 0
+  for (const p of positions) maxPos = Math.max(maxPos, p)
+  const table = ropeTables(config, maxPos + 1)
+  const d = config.headDim
+  const cos = new Float32Array(positions.length * d)
+  const sin = new Float32Array(positions.length * d)
+  positions.forEach((p, i) => {
+    cos.set(table.cos.subarray(p * d, (p + 1) * d), i * d)
+    sin.set(table.sin.subarray(p * d, (p + 1) * d), i * d)
+  })
+  return { cos, sin }
+}
+
 /** x·cos + rotate_half(x)·sin on the last axis, where rotate_half(x) = [−x₂, x₁]. */
-function applyRope(tf: Tf, x: Tensor, cos: Tensor2D, sin: Tensor2D): Tensor {
+function applyRope(tf: Tf, x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   const [x1, x2] = tf.split(x, 2, x.rank - 1) as [Tensor, Tensor]
   const rotated = tf.concat([tf.neg(x2), x1], x.rank - 1)
   return tf.add(tf.mul(x, cos), tf.mul(rotated, sin))
 }
 
-/** ids [B, T] (int32) → final hidden states [B, T, D]. */
-export function llamaHidden(tf: Tf, config: LlamaConfig, p: ParamLookup, ids: Tensor2D): Tensor {
+/**
+ * ids [B, T] (int32) → final hidden states [B, T, D]. With a layout (packed documents, see
+ * layout.ts) each token is rotated by its position id and attends within its document only;
+ * without one, positions 0 … T−1 and plain causal attention.
+ */
+export function llamaHidden(tf: Tf, config: LlamaConfig, p: ParamLookup, ids: Tensor2D, layout?: FlatLayout): Tensor {
   const [B, T] = ids.shape
   const H = config.numHeads
   const Hkv = config.numKvHeads
@@ -83,12 +106,17 @@ export function llamaHidden(tf: Tf, config: LlamaConfig, p: ParamLookup, ids: Te
 
   let x = embed(tf, w2('embed_tokens.weight'), ids)
 
-  const tables = ropeTables(config, T)
-  const cos = tf.tensor2d(tables.cos, [T, hd])
-  const sin = tf.tensor2d(tables.sin, [T, hd])
+  // Rotations of positions 0 … T−1 [T, hd], or per row and position id [B, 1, T, hd]; either
+  // broadcasts over the heads of q and k [B, heads, T, hd] (rope is applied before the query heads
+  // are stacked, below).
+  const tables = layout ? ropeTablesAt(config, layout.positions) : ropeTables(config, T)
+  const tableShape = layout ? [B, 1, T, hd] : [T, hd]
+  const cos = tf.tensor(tables.cos, tableShape)
+  const sin = tf.tensor(tables.sin, tableShape)
   // Query heads that share a key/value head are stacked along the sequence axis, so grouped-query
-  // attention needs no copies of k and v: q [B, Hkv, g·T, hd] against k, v [B, Hkv, T, hd].
-  const mask = causalMask(tf, T, g)
+  // attention needs no copies of k and v: q [B, Hkv, g·T, hd] against k, v [B, Hkv, T, hd]. The
+  // mask is shared by the rows [g·T, T], or per row with a layout [B, 1, g·T, T].
+  const mask = layout ? documentMask(tf, layout, g) : causalMask(tf, T, g)
 
   for (let i = 0; i < config.numLayers; i++) {
     const l = `layers.${i}.`

@@ -13,6 +13,7 @@ import { type ModelConfig, configJson } from './config'
 import { type FloatDtype, fromFloat32 } from './dtype'
 import { gpt2Hidden } from './gpt2'
 import { initialValues } from './init'
+import { type FlatLayout, type SequenceLayout, flattenLayout, layoutPrefix } from './layout'
 import { llamaHidden } from './llama'
 import { HEAD_NAME, type ParamSpec, embeddingName, heldShape, paramSpecs, storedName } from './names'
 import { headNll, matMul2dT, weightedMean } from './ops'
@@ -117,35 +118,41 @@ export class CausalLM {
     }
   }
 
-  /** ids [B, T] int32 → final hidden states [B, T, D]. */
-  hidden(ids: Tensor2D): Tensor3D {
+  /**
+   * ids [B, T] int32 → final hidden states [B, T, D]. With a `layout` ([B][T] segments and
+   * position ids of packed documents, see layout.ts) a token attends only to earlier tokens of its
+   * own document, at its position id; without one, each row is one document at 0 … T−1.
+   */
+  hidden(ids: Tensor2D, layout?: SequenceLayout): Tensor3D {
     this.checkIds(ids)
     const p = (name: string) => this.param(name)
     const c = this.config
-    return (c.arch === 'gpt2' ? gpt2Hidden(this.tf, c, p, ids) : llamaHidden(this.tf, c, p, ids)) as Tensor3D
+    const [B, T] = ids.shape
+    const flat: FlatLayout | undefined = layout && flattenLayout(layout, B, T, c.maxPositions)
+    return (c.arch === 'gpt2' ? gpt2Hidden(this.tf, c, p, ids, flat) : llamaHidden(this.tf, c, p, ids, flat)) as Tensor3D
   }
 
-  /** ids [B, T] int32 → logits [B, T, V]. */
-  logits(ids: Tensor2D): Tensor3D {
+  /** ids [B, T] int32 → logits [B, T, V]; `layout` as for `hidden`. */
+  logits(ids: Tensor2D, layout?: SequenceLayout): Tensor3D {
     const tf = this.tf
     return tf.tidy(() => {
       const [B, T] = ids.shape
-      const h = tf.reshape(this.hidden(ids), [B * T, this.config.hiddenSize]) as Tensor2D
+      const h = tf.reshape(this.hidden(ids, layout), [B * T, this.config.hiddenSize]) as Tensor2D
       return tf.reshape(matMul2dT(tf, h, this.headMatrix()), [B, T, this.config.vocabSize]) as Tensor3D
     })
   }
 
   /**
    * Next-token negative log-likelihood in nats at every position: ids [B, T] → [B, T−1], position
-   * t scoring ids[t+1] given ids[..t].
+   * t scoring ids[t+1] given ids[..t]. A `layout` is that of ids [B][T] (its last position unused).
    */
-  nextTokenNll(ids: Tensor2D): Tensor2D {
+  nextTokenNll(ids: Tensor2D, layout?: SequenceLayout): Tensor2D {
     const tf = this.tf
     return tf.tidy(() => {
       const [B, T] = ids.shape
       const inputs = tf.slice(ids, [0, 0], [B, T - 1]) as Tensor2D
       const targets = tf.reshape(tf.slice(ids, [0, 1], [B, T - 1]), [-1]) as Tensor1D
-      const h = tf.reshape(this.hidden(inputs), [B * (T - 1), this.config.hiddenSize]) as Tensor2D
+      const h = tf.reshape(this.hidden(inputs, layout && layoutPrefix(layout, T - 1)), [B * (T - 1), this.config.hiddenSize]) as Tensor2D
       return tf.reshape(headNll(tf, h, this.headMatrix(), targets), [B, T - 1]) as Tensor2D
     })
   }
@@ -153,12 +160,12 @@ export class CausalLM {
   /**
    * Mean next-token cross-entropy (nats) of `targets` given `inputs` ([B, T] int32 each), over all
    * positions, or weighted by `weights` [B, T] (see `weightedMean`: 1 counts, 0 skips; 0 when all
-   * are 0).
+   * are 0). `layout` is that of the inputs, as for `hidden`.
    */
-  loss(inputs: Tensor2D, targets: Tensor2D, weights?: Tensor2D): Scalar {
+  loss(inputs: Tensor2D, targets: Tensor2D, weights?: Tensor2D, layout?: SequenceLayout): Scalar {
     const tf = this.tf
     const [B, T] = inputs.shape
-    const h = tf.reshape(this.hidden(inputs), [B * T, this.config.hiddenSize]) as Tensor2D
+    const h = tf.reshape(this.hidden(inputs, layout), [B * T, this.config.hiddenSize]) as Tensor2D
     const nll = headNll(tf, h, this.headMatrix(), tf.reshape(targets, [-1]) as Tensor1D)
     return weights ? weightedMean(tf, nll, tf.reshape(weights, [-1]) as Tensor1D) : (tf.mean(nll) as Scalar)
   }

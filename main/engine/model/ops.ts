@@ -11,8 +11,9 @@
  *   has its own gradient that scatter-adds the rows of dY with `scatterND` (which sums duplicate
  *   indices on every backend).
  */
-import type { Scalar, Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core'
+import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core'
 import type { Tf } from '../backend/select'
+import { type FlatLayout, documentMaskData } from './layout'
 
 /** Whether products with a transposed operand are better done as an explicit transpose first. */
 function explicitTranspose(tf: Tf): boolean {
@@ -142,11 +143,21 @@ export function causalMask(tf: Tf, T: number, groups = 1): Tensor2D {
 }
 
 /**
- * Scaled dot-product attention with a causal mask, grouped for GQA:
+ * The additive mask of packed documents (see layout.ts): per batch row, causal within each
+ * segment and −1e30 across segments, for `groups` stacked query blocks as `causalMask`.
+ * Shape [B, 1, groups·T, T]: it broadcasts over the (kv) heads.
+ */
+export function documentMask(tf: Tf, layout: FlatLayout, groups = 1): Tensor4D {
+  return tf.tensor4d(documentMaskData(layout, groups), [layout.B, 1, groups * layout.T, layout.T])
+}
+
+/**
+ * Scaled dot-product attention with an additive mask, grouped for GQA:
  * q [B, Hkv, g·T, hd] (the g query heads sharing kv head j stacked along the sequence axis),
  * k, v [B, Hkv, T, hd] → [B, Hkv, g·T, hd]. With g = 1 it is ordinary multi-head attention.
+ * The mask is `causalMask`'s [g·T, T], shared by every row, or `documentMask`'s [B, 1, g·T, T].
  */
-export function causalAttention(tf: Tf, q: Tensor, k: Tensor, v: Tensor, mask: Tensor2D, scale: number): Tensor {
+export function causalAttention(tf: Tf, q: Tensor, k: Tensor, v: Tensor, mask: Tensor2D | Tensor4D, scale: number): Tensor {
   const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), mask)
   return tf.matMul(tf.softmax(scores), v)
 }

@@ -16,12 +16,12 @@
 import type { Tensor, Tensor2D, Variable } from '@tensorflow/tfjs-core'
 import type { Tf } from '../backend/select'
 import { EngineError } from '../common/errors'
+import { type Rows, type SequenceLayout, flattenLayout } from './layout'
 import type { CausalLM } from './model'
 import type { AdamW } from './optimizer'
 import type { LrSchedule } from './schedule'
 
-/** Rows of equal length: a [B, T] batch as plain numbers. */
-export type Rows = readonly (readonly number[])[]
+export type { Rows, SequenceLayout } from './layout'
 
 export interface MicroBatch {
   /** Token ids [B, T] (int32) the model reads. */
@@ -30,6 +30,11 @@ export interface MicroBatch {
   targets: Tensor2D | Rows
   /** Loss weights [B, T] (float32; 1 for a position that counts, 0 for padding); all 1 when absent. */
   weights?: Tensor2D | Rows
+  /**
+   * Document masking of packed rows: the segments and position ids of the inputs [B][T] (see
+   * layout.ts; training/mixture.ts makes them). Absent: each row is one document.
+   */
+  layout?: SequenceLayout
 }
 
 export interface TrainStepOptions {
@@ -119,7 +124,9 @@ export async function trainStep(model: CausalLM, batch: readonly MicroBatch[], o
       const owned: Tensor[] = []
       try {
         const { inputs, targets, weights } = microBatchTensors(tf, mb, model.config.vocabSize, owned)
-        const { value, grads } = tf.variableGrads(() => model.loss(inputs, targets, weights), vars)
+        // Checked here, so that a bad layout is refused before any gradient is taken.
+        if (mb.layout) flattenLayout(mb.layout, inputs.shape[0], inputs.shape[1], model.config.maxPositions)
+        const { value, grads } = tf.variableGrads(() => model.loss(inputs, targets, weights, mb.layout), vars)
         // Owned at once, so that a failure below still frees them.
         owned.push(value)
         names.forEach((name, i) => {
