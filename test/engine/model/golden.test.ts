@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import type { Tensor2D } from '@tensorflow/tfjs-core'
 import { selectBackend, type Tf } from '../../../main/engine/backend/select'
 import { openCheckpoint } from '../../../main/engine/model/checkpoint'
+import { type SequenceLayout, layoutPrefix } from '../../../main/engine/model/layout'
 import { CausalLM, transpose2d } from '../../../main/engine/model/model'
 import { storedName } from '../../../main/engine/model/names'
 import { readSafetensorsHeader, readTensorFloat32 } from '../../../main/engine/model/safetensors'
@@ -11,12 +12,17 @@ import { readSafetensorsHeader, readTensorFloat32 } from '../../../main/engine/m
 // Our GPT-2 and Llama-family forward passes and their gradients against an independent PyTorch
 // implementation of transformers' semantics (fixtures/make_fixtures.py, computed in float64), on
 // tiny random models stored as F32, F16 and BF16, sharded or not, with and without name prefixes,
-// with plain, llama3 and linear rope scaling.
+// with plain, llama3 and linear rope scaling; and rows of packed documents with document masking
+// (the -packed fixtures: a block-diagonal causal 4-D mask and explicit position ids, as
+// transformers applies them).
 const FIXTURES = join(__dirname, 'fixtures')
-const NAMES = ['gpt2', 'gpt2-f16-noprefix', 'llama', 'qwen2', 'mistral-bf16', 'llama3-sharded', 'qwen3', 'llama-linear-rope'] as const
+const NAMES = ['gpt2', 'gpt2-f16-noprefix', 'llama', 'qwen2', 'mistral-bf16', 'llama3-sharded', 'qwen3', 'llama-linear-rope', 'gpt2-packed', 'llama-packed'] as const
 
 interface Expected {
   ids: number[][]
+  /** The -packed fixtures: [B][T] document numbers and position ids of `ids`. */
+  segments?: number[][]
+  positions?: number[][]
   logits: number[][][]
   loss: number
   gradNorms: Record<string, number>
@@ -31,6 +37,11 @@ async function referenceGrads(name: string): Promise<Map<string, Float32Array>> 
   const out = new Map<string, Float32Array>()
   for (const t of header.tensors) out.set(t.name, await readTensorFloat32(t))
   return out
+}
+
+/** The fixture's layout, if it has one. */
+function layoutOf(exp: Expected): SequenceLayout | undefined {
+  return exp.segments && exp.positions ? { segments: exp.segments, positions: exp.positions } : undefined
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -54,7 +65,7 @@ describe.each(['cpu', 'wasm'] as const)('on the %s backend', (backend) => {
       const model = await CausalLM.load(tf, await openCheckpoint(join(FIXTURES, name)))
       try {
         const ids = tf.tensor2d(exp.ids, undefined, 'int32') as Tensor2D
-        const logits = model.logits(ids)
+        const logits = model.logits(ids, layoutOf(exp))
         const got = await logits.data()
         tf.dispose([ids, logits])
         expect(maxAbsDiff(got, exp.logits.flat(2))).toBeLessThan(1e-4)
@@ -75,7 +86,9 @@ describe.each(['cpu', 'wasm'] as const)('on the %s backend', (backend) => {
         const inputs = tf.slice(ids, [0, 0], [B, T - 1]) as Tensor2D
         const targets = tf.slice(ids, [0, 1], [B, T - 1]) as Tensor2D
         const vars = [...model.params.values()]
-        const { value, grads } = tf.variableGrads(() => model.loss(inputs, targets), vars)
+        // The inputs' layout: the first T − 1 positions of the fixture's.
+        const layout = layoutOf(exp)
+        const { value, grads } = tf.variableGrads(() => model.loss(inputs, targets, undefined, layout && layoutPrefix(layout, T - 1)), vars)
         expect(Math.abs((await value.data())[0]! - exp.loss)).toBeLessThan(1e-5)
         const byVar = new Map([...model.params.entries()].map(([n, v]) => [v.name, n]))
         let compared = 0
