@@ -12,11 +12,14 @@ import { EngineError } from '../common/errors'
 /** Rows of equal length: a [B, T] batch as plain numbers. */
 export type Rows = readonly (readonly number[])[]
 
+/** [B][T] rows of plain numbers or Int32Arrays (as the data pipeline makes them). */
+export type LayoutRows = readonly (readonly number[] | Int32Array)[]
+
 export interface SequenceLayout {
   /** [B][T]: the document (segment) number of each position within its row. */
-  segments: Rows | readonly Int32Array[]
+  segments: LayoutRows
   /** [B][T]: each position's position id, its position within its document (0 where one begins). */
-  positions: Rows | readonly Int32Array[]
+  positions: LayoutRows
 }
 
 /** A checked layout, flattened row-major to [B·T]. */
@@ -27,8 +30,6 @@ export interface FlatLayout {
   positions: Int32Array
 }
 
-type LayoutRows = Rows | readonly Int32Array[]
-
 /**
  * Checks a layout against a batch of B rows of T tokens (and position ids against the
  * `maxPositions` the model has) and flattens it.
@@ -38,7 +39,7 @@ export function flattenLayout(layout: SequenceLayout, B: number, T: number, maxP
     if (rows.length !== B) throw layoutError(`The layout's ${what} have ${rows.length} rows; the batch has ${B}.`)
     const out = new Int32Array(B * T)
     for (let b = 0; b < B; b++) {
-      const row = rows[b] as ArrayLike<number>
+      const row = rows[b] as readonly number[] | Int32Array
       if (row.length !== T) throw layoutError(`Row ${b} of the layout's ${what} has ${row.length} positions; the batch's rows have ${T}.`)
       for (let t = 0; t < T; t++) {
         const x = row[t] as number
@@ -60,7 +61,7 @@ function layoutError(message: string, hint = 'Give segments and positions of the
 
 /** The first `n` positions of each row of a layout (for the inputs of a next-token batch). */
 export function layoutPrefix(layout: SequenceLayout, n: number): SequenceLayout {
-  const cut = (rows: LayoutRows): LayoutRows => (rows as readonly ArrayLike<number>[]).map((r) => Int32Array.from({ length: n }, (_, i) => r[i] as number))
+  const cut = (rows: LayoutRows): LayoutRows => rows.map((r) => Int32Array.from({ length: n }, (_, i) => r[i] as number))
   return { segments: cut(layout.segments), positions: cut(layout.positions) }
 }
 

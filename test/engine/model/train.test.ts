@@ -426,6 +426,93 @@ describe('trainStep', () => {
     }
   })
 
+  it('trains packed documents under document masking as the documents apart (same loss, gradient norm and weights within 1e-6)', async () => {
+    const { tf } = await selectBackend({ requested: 'wasm' })
+    const n = 6
+    for (const raw of [LLAMA, GPT2]) {
+      const a = CausalLM.init(tf, parseModelConfig(raw, 'config.json'), 9, 0.1)
+      const b = copyOf(tf, a)
+      const optA = new AdamW(tf, a, { lr: 0, weightDecay: 0.1 })
+      const optB = new AdamW(tf, b, { lr: 0, weightDecay: 0.1 })
+      const schedule = warmupCosine({ peak: 1e-3, warmupSteps: 1, totalSteps: 4 })
+      for (let step = 0; step < 3; step++) {
+        // Four documents of n + 1 tokens (n predictions each), two packed into each row: the
+        // prediction across the boundary (the first document's last token → the second's first)
+        // has weight 0, so both sides average the same 4n predictions.
+        const docs = randomRows(60 + step, 4, n + 1, 40)
+        const rows = [docs[0]!.concat(docs[1]!), docs[2]!.concat(docs[3]!)]
+        const segment = Array.from({ length: 2 * n + 1 }, (_, t) => (t <= n ? 0 : 1))
+        const position = segment.map((s, t) => (s === 0 ? t : t - n - 1))
+        const weights = rows.map(() => segment.map((_, t) => (t === n ? 0 : 1)))
+        const packed: MicroBatch = { ...nextTokenBatch(rows, weights), layout: { segments: [segment, segment], positions: [Int32Array.from(position), Int32Array.from(position)] } }
+        const whole = await trainStep(a, [packed], optA, schedule)
+        const apart = await trainStep(b, docs.map((d) => nextTokenBatch([d])), optB, schedule)
+        expect(Math.abs(apart.loss - whole.loss)).toBeLessThan(1e-6)
+        expect(Math.abs(apart.gradNorm - whole.gradNorm) / whole.gradNorm).toBeLessThan(1e-5)
+        if (raw === LLAMA) expect(await sameWeights(a, b)).toBeLessThan(1e-6)
+        else {
+          // GPT-2's key bias: an identically zero gradient, whose float32 noise Adam amplifies (see above).
+          const c = copyOf(tf, a)
+          const d = copyOf(tf, b)
+          for (const m of [c, d]) for (const [name, v] of m.params) if (name.endsWith('c_attn.bias')) v.assign(tf.zerosLike(v))
+          expect(await sameWeights(c, d)).toBeLessThan(1e-6)
+          c.dispose()
+          d.dispose()
+        }
+      }
+      for (const m of [a, b]) m.dispose()
+      optA.dispose()
+      optB.dispose()
+    }
+  })
+
+  it('with layouts (document masking) leaves no tensors behind either', async () => {
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const { tf } = await selectBackend({ requested: backend })
+      for (const raw of [LLAMA, GPT2]) {
+        const model = CausalLM.init(tf, parseModelConfig(raw, 'config.json'), 3)
+        const opt = new AdamW(tf, model, { lr: 1e-3, weightDecay: 0.1 })
+        const schedule = warmupCosine({ peak: 1e-3, warmupSteps: 2, totalSteps: 10 })
+        // As the data pipeline gives them (Int32Array rows), and as plain rows.
+        const layout = { segments: [Int32Array.of(0, 0, 0, 1, 1, 2, 2, 2), Int32Array.of(0, 0, 0, 0, 0, 0, 1, 1)], positions: [Int32Array.of(0, 1, 2, 0, 1, 0, 1, 2), Int32Array.of(0, 1, 2, 3, 4, 5, 0, 1)] }
+        const plain = { segments: [[0, 1, 1, 1, 1, 1, 1, 1]], positions: [[0, 0, 1, 2, 3, 4, 5, 6]] }
+        const batches: MicroBatch[][] = [
+          [{ ...nextTokenBatch(randomRows(5, 2, 9, 40)), layout }],
+          [{ ...nextTokenBatch(randomRows(6, 2, 9, 40), [[1, 1, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 1, 1]]), layout }, { ...nextTokenBatch(randomRows(7, 1, 9, 40)), layout: plain }],
+          [nextTokenBatch(randomRows(8, 2, 9, 40)), { ...nextTokenBatch(randomRows(9, 1, 9, 40)), layout: plain }],
+        ]
+        const P = model.params.size
+        const start = tf.memory().numTensors
+        await trainStep(model, batches[0]!, opt, schedule)
+        expect(tf.memory().numTensors).toBe(start + 2 * P)
+        for (let i = 0; i < 6; i++) {
+          const r = await trainStep(model, batches[i % 3]!, opt, schedule, { maxGradNorm: i % 2 ? 1e-3 : null })
+          expect(r.updated).toBe(true)
+          expect(tf.memory().numTensors).toBe(start + 2 * P)
+        }
+        opt.dispose()
+        model.dispose()
+        expect(tf.memory().numTensors).toBe(start - P)
+      }
+    }
+  })
+
+  it('refuses a layout that does not fit the micro-batch, before taking any gradient', async () => {
+    const { tf } = await selectBackend({ requested: 'wasm' })
+    const model = CausalLM.init(tf, parseModelConfig(GPT2, 'config.json'), 3)
+    const opt = new AdamW(tf, model, { lr: 1e-3 })
+    const tensors = tf.memory().numTensors
+    const mb = nextTokenBatch(randomRows(1, 2, 5, 40))
+    const z = [0, 0, 0, 0]
+    await expect(trainStep(model, [{ ...mb, layout: { segments: [z], positions: [z, z] } }], opt, constantLr(1e-3))).rejects.toThrow(/segments have 1 rows; the batch has 2/)
+    await expect(trainStep(model, [{ ...mb, layout: { segments: [z, z], positions: [z, [0, 1, 2]] } }], opt, constantLr(1e-3))).rejects.toThrow(/Row 1 of the layout's positions has 3 positions/)
+    await expect(trainStep(model, [{ ...mb, layout: { segments: [z, z], positions: [z, [0, 1, 32, 0]] } }], opt, constantLr(1e-3))).rejects.toMatchObject({ code: 'invalid-request', message: expect.stringMatching(/Position id 32 .* \(0 … 31\)/) })
+    expect(opt.step).toBe(0)
+    expect(tf.memory().numTensors).toBe(tensors)
+    opt.dispose()
+    model.dispose()
+  })
+
   it('changes nothing when the loss is not finite, and refuses bad batches and frozen models', async () => {
     const { tf } = await selectBackend({ requested: 'wasm' })
     const model = CausalLM.init(tf, parseModelConfig(LLAMA, 'config.json'), 3)
