@@ -162,11 +162,13 @@ export class CausalLM {
    * positions, or weighted by `weights` [B, T] (see `weightedMean`: 1 counts, 0 skips; 0 when all
    * are 0). `layout` is that of the inputs, as for `hidden`.
    */
-  loss(inputs: Tensor2D, targets: Tensor2D, weights?: Tensor2D, layout?: SequenceLayout): Scalar {
+  loss(inputs: Tensor2D, targets: Tensor2D, weights?: Tensor2D, layout?: SequenceLayout, onNll?: (nll: Tensor1D) => void): Scalar {
     const tf = this.tf
     const [B, T] = inputs.shape
     const h = tf.reshape(this.hidden(inputs, layout), [B * T, this.config.hiddenSize]) as Tensor2D
     const nll = headNll(tf, h, this.headMatrix(), tf.reshape(targets, [-1]) as Tensor1D)
+    // The per-position NLL [B·T], for callers that report losses by row (they keep it if they need it).
+    onNll?.(nll)
     return weights ? weightedMean(tf, nll, tf.reshape(weights, [-1]) as Tensor1D) : (tf.mean(nll) as Scalar)
   }
 

@@ -44,8 +44,12 @@ export interface AdamWState {
   /** Updates applied so far. */
   step: number
   hyper: AdamWHyper
-  /** First and second moments per parameter name, in the layout the model holds the parameter. */
-  moments: Record<string, { m: Float32Array; v: Float32Array }>
+  /**
+   * First and second moments per parameter name, in the layout the model holds the parameter, and
+   * the updates that parameter has had (as torch keeps `step` per parameter: one trained only after
+   * a first stage that froze it starts its bias correction afresh). Absent `step`: the global one.
+   */
+  moments: Record<string, { m: Float32Array; v: Float32Array; step?: number }>
 }
 
 /** What the optimiser updates: a model's variables by name, and their specs (CausalLM has both). */
@@ -73,7 +77,7 @@ export class AdamW {
   private hyper: AdamWHyper
   private stepCount = 0
   private readonly specs: Map<string, ParamSpec>
-  private readonly moments = new Map<string, { m: Variable; v: Variable }>()
+  private readonly moments = new Map<string, { m: Variable; v: Variable; step: number }>()
 
   constructor(
     private readonly tf: Tf,
@@ -121,16 +125,17 @@ export class AdamW {
     const { lr, beta1, beta2, eps, weightDecay } = this.hyper
     for (const name of grads.keys()) if (!this.model.params.has(name)) throw new Error(`a gradient for ${name}, which the model does not have`)
     this.stepCount++
-    const c1 = 1 - beta1 ** this.stepCount
-    const c2 = 1 - beta2 ** this.stepCount
     for (const [name, g] of grads) {
       const w = this.model.params.get(name) as Variable
       let s = this.moments.get(name)
       if (!s) {
-        s = tf.tidy(() => ({ m: tf.variable(tf.zerosLike(w), false), v: tf.variable(tf.zerosLike(w), false) }))
+        s = { ...tf.tidy(() => ({ m: tf.variable(tf.zerosLike(w), false), v: tf.variable(tf.zerosLike(w), false) })), step: 0 }
         this.moments.set(name, s)
       }
       const { m, v } = s
+      const t = ++s.step
+      const c1 = 1 - beta1 ** t
+      const c2 = 1 - beta2 ** t
       const decay = this.decays(name) ? weightDecay : 0
       tf.tidy(() => {
         const gs = gradScale === 1 ? g : tf.mul(g, gradScale)
@@ -148,7 +153,7 @@ export class AdamW {
   /** The whole state, read from the backend (treat the arrays as read-only: a backend may share them). */
   async state(): Promise<AdamWState> {
     const moments: AdamWState['moments'] = {}
-    for (const [name, { m, v }] of this.moments) moments[name] = { m: (await m.data()) as Float32Array, v: (await v.data()) as Float32Array }
+    for (const [name, { m, v, step }] of this.moments) moments[name] = { m: (await m.data()) as Float32Array, v: (await v.data()) as Float32Array, step }
     return { step: this.stepCount, hyper: { ...this.hyper }, moments }
   }
 
@@ -165,10 +170,11 @@ export class AdamW {
       }
     }
     this.dispose()
-    for (const [name, { m, v }] of Object.entries(state.moments)) {
+    for (const [name, { m, v, step }] of Object.entries(state.moments)) {
       const shape = heldShape(this.specs.get(name) as ParamSpec)
       // Copies: the cpu backend would otherwise keep the caller's arrays as the tensors' storage.
-      this.moments.set(name, tf.tidy(() => ({ m: tf.variable(tf.tensor(m.slice(), shape, 'float32'), false), v: tf.variable(tf.tensor(v.slice(), shape, 'float32'), false) })))
+      const tensors = tf.tidy(() => ({ m: tf.variable(tf.tensor(m.slice(), shape, 'float32'), false), v: tf.variable(tf.tensor(v.slice(), shape, 'float32'), false) }))
+      this.moments.set(name, { ...tensors, step: step ?? state.step })
     }
     this.stepCount = state.step
     this.hyper = { ...state.hyper }

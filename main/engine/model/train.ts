@@ -40,6 +40,11 @@ export interface MicroBatch {
 export interface TrainStepOptions {
   /** Clip the gradient's global L2 norm to this (default 1.0, as Hugging Face's Trainer); null: never. */
   maxGradNorm?: number | null
+  /**
+   * Which parameters this step trains (by name); the others get no gradient and are not updated
+   * (a first stage that trains only the embeddings and the output head). All when absent.
+   */
+  trains?: (name: string) => boolean
 }
 
 export interface TrainStepResult {
@@ -51,6 +56,8 @@ export interface TrainStepResult {
   lr: number
   /** False when the loss or the gradient was not finite: then nothing was changed. */
   updated: boolean
+  /** Each micro-batch's per-row loss (mean NLL over the row's positions, weighted as the loss is), in order. */
+  rowLosses: number[][]
 }
 
 /** A micro-batch that predicts each row's ids after its first: rows of T + 1 ids → [B, T]. */
@@ -110,7 +117,8 @@ export async function trainStep(model: CausalLM, batch: readonly MicroBatch[], o
   if (optimizer.model !== model) throw new Error('the optimiser was made for another model')
   const maxGradNorm = opts.maxGradNorm === undefined ? 1 : opts.maxGradNorm
   if (maxGradNorm !== null && !(maxGradNorm > 0)) throw new EngineError('invalid-request', `maxGradNorm must be positive (got ${maxGradNorm}).`, { hint: 'Give a positive number, or null for no clipping.' })
-  const names = [...model.params.keys()]
+  const names = [...model.params.keys()].filter((n) => opts.trains?.(n) ?? true)
+  if (names.length === 0) throw new EngineError('invalid-request', 'The step trains no parameter.', { hint: 'Let `trains` accept at least one parameter name.' })
   const vars = names.map((n) => model.params.get(n) as Variable)
   const frozen = names.filter((_, i) => !(vars[i] as Variable).trainable)
   if (frozen.length) throw new EngineError('invalid-request', `The model's parameters are not trainable (${frozen[0]}${frozen.length > 1 ? ` and ${frozen.length - 1} more` : ''}).`, { hint: 'Load the model with trainable: true.' })
@@ -120,15 +128,21 @@ export async function trainStep(model: CausalLM, batch: readonly MicroBatch[], o
   const acc = new Map<string, Tensor>()
   try {
     let lossSum = 0
+    const rowLosses: number[][] = []
     for (const mb of batch) {
       const owned: Tensor[] = []
       try {
         const { inputs, targets, weights } = microBatchTensors(tf, mb, model.config.vocabSize, owned)
         // Checked here, so that a bad layout is refused before any gradient is taken.
         if (mb.layout) flattenLayout(mb.layout, inputs.shape[0], inputs.shape[1], model.config.maxPositions)
-        const { value, grads } = tf.variableGrads(() => model.loss(inputs, targets, weights, mb.layout), vars)
+        let nll: Tensor | null = null
+        const { value, grads } = tf.variableGrads(
+          () => model.loss(inputs, targets, weights, mb.layout, (perPosition) => void (nll = tf.keep(perPosition))),
+          vars,
+        )
         // Owned at once, so that a failure below still frees them.
         owned.push(value)
+        if (nll) owned.push(nll)
         names.forEach((name, i) => {
           const g = grads[(vars[i] as Variable).name]
           if (!g) return
@@ -140,6 +154,7 @@ export async function trainStep(model: CausalLM, batch: readonly MicroBatch[], o
           }
         })
         lossSum += (await value.data())[0] as number
+        rowLosses.push(nll ? await rowMeans(nll, weights ?? null, inputs.shape[0], inputs.shape[1]) : [])
       } finally {
         tf.dispose(owned)
       }
@@ -160,8 +175,26 @@ export async function trainStep(model: CausalLM, batch: readonly MicroBatch[], o
       optimizer.lr = lr
       optimizer.apply(acc, scale)
     }
-    return { loss, gradNorm, lr, updated }
+    return { loss, gradNorm, lr, updated, rowLosses }
   } finally {
     tf.dispose([...acc.values()])
   }
+}
+
+/** Per-row means of a [B·T] NLL, weighted like the loss (a row whose weights are all 0 has 0). */
+async function rowMeans(nll: Tensor, weights: Tensor | null, B: number, T: number): Promise<number[]> {
+  const values = (await nll.data()) as Float32Array
+  const w = weights ? ((await weights.data()) as Float32Array) : null
+  const out: number[] = []
+  for (let b = 0; b < B; b++) {
+    let sum = 0
+    let count = 0
+    for (let t = 0; t < T; t++) {
+      const wt = w ? (w[b * T + t] as number) : 1
+      sum += wt * (values[b * T + t] as number)
+      count += wt
+    }
+    out.push(count > 0 ? sum / count : 0)
+  }
+  return out
 }
