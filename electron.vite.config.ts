@@ -34,6 +34,7 @@ export default defineConfig({
           index: resolve(__dirname, 'main/index.ts'),
           cli: resolve(__dirname, 'main/cli/index.ts'),
           serve: resolve(__dirname, 'main/serve.ts'),
+          worker: resolve(__dirname, 'main/worker.ts'),
         },
         output: {
           banner: (chunk) => (chunk.name === 'cli' || chunk.name === 'serve' ? '#!/usr/bin/env node' : ''),

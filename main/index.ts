@@ -1,9 +1,10 @@
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell, type WebContents } from 'electron'
+import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell, utilityProcess, type WebContents } from 'electron'
 import { Engine } from './engine/api/engine'
 import { resourcesDir } from './engine/common/resources'
 import type { WireReply } from './engine/contract'
+import type { WorkerEvent, WorkerRequest, WorkerSpawner } from './engine/training/worker'
 
 /**
  * The desktop shell: one window, the IPC wiring to the engine and the security settings the
@@ -102,6 +103,7 @@ async function start(): Promise<void> {
 
   const engine = new Engine({
     mode: 'desktop',
+    spawnWorker: utilityWorker,
     shell: {
       async pickDirectory({ title, defaultPath }) {
         const options = { title: title ?? 'Choose a folder', properties: ['openDirectory' as const, 'createDirectory' as const], ...(defaultPath ? { defaultPath } : {}) }
@@ -140,6 +142,21 @@ async function start(): Promise<void> {
   app.on('before-quit', () => {
     void engine.close()
   })
+}
+
+/**
+ * The training worker in the desktop app: Electron's utilityProcess running out/main/worker.js.
+ * Electron cannot be launched in CI, so this adapter is untested there; it is kept to these lines,
+ * and the worker and its protocol are tested with Node's child_process (main/spawn.ts).
+ */
+const utilityWorker: WorkerSpawner = () => {
+  const child = utilityProcess.fork(join(__dirname, 'worker.js'), [], { serviceName: 'Vernacular training' })
+  return {
+    send: (m: WorkerRequest) => child.postMessage(m),
+    onMessage: (listener) => void child.on('message', (m) => listener(m as WorkerEvent)),
+    onExit: (listener) => void child.on('exit', (code) => listener(code, null)),
+    kill: () => void child.kill(),
+  }
 }
 
 void start()

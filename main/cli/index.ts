@@ -9,6 +9,7 @@ import { projectCommands } from './commands/project'
 import { systemCommands } from './commands/system'
 import { tokenizerCommands } from './commands/tokenizer'
 import { createOutput } from './output'
+import { forkWorker } from '../spawn'
 
 /**
  * `vernacular`: the headless way into the engine. Every command is a thin layer over the same
@@ -103,7 +104,7 @@ export async function main(argv: string[]): Promise<number> {
     out.error(toErrorInfo(usage(cmd, (e as Error).message)))
     return 2
   }
-  const engine = new Engine({ mode: 'cli', cwd: process.cwd() })
+  const engine = new Engine({ mode: 'cli', cwd: process.cwd(), spawnWorker: forkWorker })
   try {
     await cmd.run({ engine, out, positionals: parsed.positionals, values: parsed.values as Values })
     return 0

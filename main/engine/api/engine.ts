@@ -5,6 +5,7 @@ import {
   METHOD_NAMES,
   MODEL_RESIZE_JOB,
   MODEL_SCORE_JOB,
+  TRAIN_JOB,
   TOKENIZER_EXTEND_JOB,
   TOKENIZER_SWEEP_JOB,
   VOCAB_EXTEND_JOB,
@@ -43,6 +44,9 @@ import { projectCorpusStats } from '../tokenizer/estimate'
 import { extendFiles, encodeFile, fertilityFile, summarize, sweepFiles } from '../tokenizer/operations'
 import { previewTokenization, projectExtend, projectSweep, setBaseTokenizer, vocabStatus } from '../tokenizer/project'
 import { Tokenizer } from '../tokenizer/tokenizer'
+import { followRun, prepareRun, stopRun } from '../training/launch'
+import { listRuns, pinCheckpoint, readMetrics, runStatus } from '../training/runs'
+import type { WorkerSpawner } from '../training/worker'
 
 /**
  * The engine behind the API contract. Every transport (Electron IPC, the loopback WebSocket and
@@ -63,6 +67,8 @@ export interface EngineOptions {
   shell?: ShellServices
   /** Resolves relative paths in requests (the CLI passes its working directory). */
   cwd?: string
+  /** Starts a training worker process (the shell's: child_process.fork, or Electron's utilityProcess). */
+  spawnWorker?: WorkerSpawner
 }
 
 type Handlers = { [M in MethodName]: (params: Params<M>) => Promise<Result<M>> }
@@ -180,6 +186,31 @@ export class Engine {
             run: (ctx) => projectResize(projectDir, mode, count, init, padMultiple, ctx),
           }),
         }
+      },
+      'train.start': async ({ dir, run, overrides, resume }) => {
+        const projectDir = await this.projectDir(dir)
+        const spawn = opts.spawnWorker
+        if (!spawn) throw new EngineError('unavailable', 'Training needs a worker process, which this shell cannot start.', { hint: 'Train from the desktop app, web mode or the CLI.' })
+        await prepareRun(projectDir, run, overrides, resume)
+        return {
+          job: this.jobs.start({
+            kind: TRAIN_JOB,
+            title: `Train run ${run}`,
+            projectDir,
+            labels: { run },
+            run: (ctx) => this.changed(projectDir, () => followRun(spawn, projectDir, run, ctx)),
+          }),
+        }
+      },
+      'train.pause': async ({ dir, run }) => stopRun(await this.projectDir(dir), run, 'pause'),
+      'train.cancel': async ({ dir, run }) => this.changed(await this.projectDir(dir), (projectDir) => stopRun(projectDir, run, 'cancel')),
+      'train.status': async ({ dir, run }) => runStatus(await this.projectDir(dir), run),
+      'train.runs': async ({ dir }) => listRuns(await this.projectDir(dir)),
+      'train.metrics': async ({ dir, run }) => readMetrics(await this.projectDir(dir), run),
+      'train.pin': async ({ dir, run, step, pinned }) => {
+        const projectDir = await this.projectDir(dir)
+        await pinCheckpoint(projectDir, run, step, pinned)
+        return runStatus(projectDir, run)
       },
       'jobs.list': async ({ projectDir }) => this.jobs.list(projectDir === undefined ? {} : { projectDir: path(projectDir) }),
       'jobs.get': async ({ id }) => this.jobs.get(id),

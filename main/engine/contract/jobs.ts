@@ -10,6 +10,7 @@ import type { SystemJobs } from './app'
 import type { CorpusJobs } from './corpus'
 import type { ModelJobs } from './model'
 import type { TokenizerJobs } from './tokenizer'
+import type { TrainingJobs } from './training'
 import { fsPath } from './values'
 
 /** What a stage declares for each job kind it starts. */
@@ -21,7 +22,7 @@ export interface JobType {
 }
 
 /** Every job kind, with its result and labels. */
-export interface JobTypes extends SystemJobs, CorpusJobs, TokenizerJobs, ModelJobs {}
+export interface JobTypes extends SystemJobs, CorpusJobs, TokenizerJobs, ModelJobs, TrainingJobs {}
 export type JobKind = keyof JobTypes
 export type JobResult<K extends JobKind> = JobTypes[K]['result']
 export type JobLabels<K extends JobKind> = JobTypes[K]['labels']
@@ -34,6 +35,8 @@ export interface JobProgress {
   message: string
   /** Seconds left, estimated from the rate so far; null until there is a rate. */
   etaSeconds: number | null
+  /** Numbers a job reports as it goes (a training run: step, loss, lossTarget, lossEnglish, lr, tokensPerSecond). */
+  metrics?: Readonly<Record<string, number | null>>
 }
 
 export interface JobError {

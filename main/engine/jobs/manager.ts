@@ -18,6 +18,8 @@ export interface ProgressUpdate {
   done?: number
   total?: number
   message?: string
+  /** Numbers to show with the progress (they replace the previous ones). */
+  metrics?: Readonly<Record<string, number | null>>
 }
 
 export interface JobContext {
@@ -256,6 +258,7 @@ export class JobManager<T extends JobTypeMap<T> = LooseJobs> {
       fraction: fraction ?? s.progress.fraction,
       message: u.message ?? s.progress.message,
       etaSeconds: fraction !== undefined ? record.eta.update(fraction, this.now()) : s.progress.etaSeconds,
+      ...((u.metrics ?? s.progress.metrics) ? { metrics: { ...(u.metrics ?? s.progress.metrics) } } : {}),
     }
     s.progress = progress
     s.revision++

@@ -75,7 +75,7 @@ async function listResized(dir: string): Promise<ResizeSummary[]> {
 }
 
 /** Where training would run, and its memory. */
-async function trainingDevice(): Promise<BaseModelStatus['device']> {
+export async function trainingDevice(): Promise<BaseModelStatus['device']> {
   const { report } = await engineBackend()
   if (report.name === 'node-gpu') {
     const gpu = (await detectGpus())[0]

@@ -161,3 +161,10 @@ export async function withProjectLock<T>(dir: string, purpose: string, fn: () =>
     await lock.release()
   }
 }
+
+/** Who holds the lock of `dir` now, or null when nobody does (no lock, or a stale one). */
+export async function lockHolder(dir: string, opts: { staleMs?: number } = {}): Promise<LockInfo | null> {
+  const current = await readLock(lockPath(dir))
+  if (!current || isStale(current, opts.staleMs ?? DEFAULT_STALE_MS)) return null
+  return current.info ?? { pid: 0, hostname: '', purpose: 'unknown', createdAt: '', version: '' }
+}

@@ -35,7 +35,8 @@ export interface TrainerState {
   version: 1
   /** Optimizer steps done. */
   step: number
-  optimizer: { step: number; hyper: AdamWHyper }
+  /** AdamW's step count, hyperparameters and each parameter's own update count (its moments are in optimizer.safetensors). */
+  optimizer: { step: number; hyper: AdamWHyper; parameterSteps: Record<string, number> }
   data: MixtureState
   /** Bytes of metrics.jsonl that belong to the steps up to this one (later lines are dropped on resume). */
   metricsOffset: number
@@ -96,7 +97,8 @@ export async function writeCheckpoint(runDir: string, input: WriteCheckpointInpu
       { name: `${name}.v`, dtype: 'F32', shape: [v.length], data: () => new Uint8Array(v.buffer, v.byteOffset, v.byteLength) },
     ])
     await writeSafetensors(join(staging, STATE_DIR, 'optimizer.safetensors'), moments, { format: 'vernacular-adamw' })
-    const state: TrainerState = { format: 'vernacular-trainer-state', version: 1, ...input.state, optimizer: { step: input.optimizer.step, hyper: input.optimizer.hyper } }
+    const parameterSteps = Object.fromEntries(Object.entries(input.optimizer.moments).map(([name, { step }]) => [name, step ?? input.optimizer.step]))
+    const state: TrainerState = { format: 'vernacular-trainer-state', version: 1, ...input.state, optimizer: { step: input.optimizer.step, hyper: input.optimizer.hyper, parameterSteps } }
     await writeSynced(join(staging, STATE_DIR, 'state.json'), JSON.stringify(state, null, 2) + '\n')
     const sums: Record<string, string> = {}
     for (const f of (await listFiles(staging)).sort()) sums[relative(staging, f).split('\\').join('/')] = await sha256File(f)
@@ -174,7 +176,7 @@ export async function readTrainerState(dir: string): Promise<{ state: TrainerSta
   for (const t of header.tensors) {
     const m = /^(.*)\.(m|v)$/.exec(t.name)
     if (!m) continue
-    const entry = (moments[m[1]!] ??= { m: new Float32Array(0), v: new Float32Array(0) })
+    const entry = (moments[m[1]!] ??= { m: new Float32Array(0), v: new Float32Array(0), step: state.optimizer.parameterSteps[m[1]!] ?? state.optimizer.step })
     entry[m[2] as 'm' | 'v'] = await readTensorFloat32(t)
   }
   return { state, optimizer: { step: state.optimizer.step, hyper: state.optimizer.hyper, moments } }

@@ -1,0 +1,27 @@
+import { trainRun, type WorkerEvent, type WorkerRequest } from './engine/training/worker'
+
+/**
+ * The training worker process (out/main/worker.js): started by the engine through the shell's
+ * spawner (child_process.fork, or Electron's utilityProcess, whose `process.parentPort` carries the
+ * messages), it trains one run and exits.
+ */
+interface Port {
+  postMessage(message: unknown): void
+  on(event: 'message', listener: (e: { data: unknown }) => void): void
+}
+const parentPort = (process as unknown as { parentPort?: Port }).parentPort
+
+const send = (message: WorkerEvent) => {
+  if (parentPort) parentPort.postMessage(message)
+  else process.send?.(message)
+}
+
+async function start(request: WorkerRequest): Promise<void> {
+  if (request.type !== 'start') return
+  await trainRun(request.projectDir, request.run, send)
+  // Let the last messages reach the parent before exiting.
+  setTimeout(() => process.exit(0), 50)
+}
+
+if (parentPort) parentPort.on('message', (e) => void start(e.data as WorkerRequest))
+else process.on('message', (m) => void start(m as WorkerRequest))

@@ -1,0 +1,133 @@
+import { promises as fs } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { selectBackend } from '../../../main/engine/backend/select'
+import { parseModelConfig } from '../../../main/engine/model/config'
+import { writeInitialisedModel } from '../../../main/engine/model/init'
+import { createProject } from '../../../main/engine/project/projects'
+import { Tokenizer } from '../../../main/engine/tokenizer/tokenizer'
+import { listCheckpoints } from '../../../main/engine/training/checkpoints'
+import { prepareTokenData, type TokenData } from '../../../main/engine/training/data'
+import { heldoutSample } from '../../../main/engine/training/heldout'
+import { METRICS_FILE, runTraining, type RunSettings, type StepMetrics, type TrainerInput } from '../../../main/engine/training/trainer'
+import { ingest } from '../corpus/helpers'
+import { demoText } from '../tokenizer/fixtures'
+import { useTmp } from '../../helpers/tmp'
+
+const tmp = useTmp()
+const GPT2_TOKENIZER = join(__dirname, '../../../resources/demo/base/tokenizer.json')
+const EOS = 50256
+
+const SETTINGS: RunSettings = {
+  sequenceLength: 16,
+  batchSize: 2,
+  gradientAccumulation: 2,
+  steps: 6,
+  learningRate: 3e-3,
+  warmupSteps: 2,
+  weightDecay: 0.1,
+  seed: 7,
+  checkpointEvery: 2,
+  keepCheckpoints: 2,
+  evalEvery: 3,
+  embeddingOnlySteps: 0,
+  documentMasking: true,
+  englishShare: 0.25,
+}
+
+/** A project with a little Hungarian and English text, its token data, and a tiny GPT-2 to train. */
+async function setup(): Promise<Omit<TrainerInput, 'runDir' | 'settings'>> {
+  const dir = join(tmp(), 'p')
+  await createProject({ dir, name: 'T', language: 'hu' })
+  const src = tmp()
+  await fs.writeFile(join(src, 'hu.txt'), demoText('hu').train.slice(0, 300).join('\n') + '\n')
+  await fs.writeFile(join(src, 'en.txt'), demoText('en').train.slice(0, 200).join('\n') + '\n')
+  await ingest(dir, 'target', [join(src, 'hu.txt')], { txtMode: 'line', minHeldout: 10 })
+  await ingest(dir, 'english', [join(src, 'en.txt')], { txtMode: 'line', minHeldout: 10 })
+  const modelDir = join(tmp(), 'model')
+  await writeInitialisedModel(modelDir, parseModelConfig({ model_type: 'gpt2', vocab_size: 50257, n_embd: 16, n_layer: 1, n_head: 2, n_positions: 64 }, 'config.json'), { seed: 1 })
+  await fs.copyFile(GPT2_TOKENIZER, join(modelDir, 'tokenizer.json'))
+  const data: TokenData = await prepareTokenData(dir, GPT2_TOKENIZER)
+  const tok = await Tokenizer.fromFile(GPT2_TOKENIZER)
+  const heldout = {
+    target: await heldoutSample(dir, 'target', tok, EOS, 16, 200),
+    english: await heldoutSample(dir, 'english', tok, EOS, 16, 200),
+  }
+  const { tf } = await selectBackend({ requested: 'wasm' })
+  return { tf, modelDir, data, heldout, eos: EOS }
+}
+
+async function metrics(runDir: string): Promise<StepMetrics[]> {
+  return (await fs.readFile(join(runDir, METRICS_FILE), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as StepMetrics)
+}
+
+describe('the training loop', () => {
+  it('trains, logs a metrics line per step with held-out bits per byte, and keeps the newest checkpoints', async () => {
+    const base = await setup()
+    const runDir = join(tmp(), 'run')
+    const seen: number[] = []
+    const out = await runTraining({ ...base, runDir, settings: SETTINGS, onStep: (m) => seen.push(m.step) })
+    expect(out).toMatchObject({ outcome: 'done', step: 6, warnings: [] })
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6])
+    const ms = await metrics(runDir)
+    expect(ms.map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6])
+    for (const m of ms) {
+      expect(Object.keys(m)).toEqual(expect.arrayContaining(['step', 'loss', 'lossTarget', 'lossEnglish', 'lr', 'gradNorm', 'tokensPerSecond', 'tokensTarget', 'tokensEnglish', 'elapsedSeconds']))
+      expect(m.tokensTarget + m.tokensEnglish).toBe(m.step * 2 * 2 * 16)
+      expect(m.loss).toBeGreaterThan(0)
+    }
+    // The step's loss is the mean over its sequences, so it lies between the two languages' losses.
+    for (const m of ms.filter((x) => x.lossTarget !== null && x.lossEnglish !== null)) {
+      expect(m.loss).toBeGreaterThanOrEqual(Math.min(m.lossTarget!, m.lossEnglish!) - 1e-6)
+      expect(m.loss).toBeLessThanOrEqual(Math.max(m.lossTarget!, m.lossEnglish!) + 1e-6)
+    }
+    // Warm-up over 2 updates (0, then half the peak, then the peak), then the cosine down to 10%.
+    expect(ms.map((m) => m.lr).slice(0, 3)).toEqual([0, 1.5e-3, 3e-3])
+    expect(ms[5]!.lr).toBeLessThan(ms[3]!.lr)
+    expect(ms[5]!.lr).toBeGreaterThanOrEqual(3e-4)
+    expect(ms.filter((m) => m.heldout).map((m) => m.step)).toEqual([3, 6])
+    expect(ms[2]!.heldout!.target).toBeGreaterThan(ms[2]!.heldout!.english!)
+    expect(ms[5]!.loss).toBeLessThan(ms[0]!.loss)
+    expect((await listCheckpoints(runDir)).map((c) => c.step)).toEqual([6, 4])
+  }, 120_000)
+
+  it('resumes exactly after a pause, and after a crash between checkpoints', async () => {
+    const base = await setup()
+    const whole = join(tmp(), 'whole')
+    await runTraining({ ...base, runDir: whole, settings: { ...SETTINGS, checkpointEvery: 4 } })
+    const reference = await metrics(whole)
+
+    // Paused after step 3: a checkpoint is written there, and the resumed run goes on from it.
+    const paused = join(tmp(), 'paused')
+    const stop = new AbortController()
+    const first = await runTraining({ ...base, runDir: paused, settings: { ...SETTINGS, checkpointEvery: 4 }, signal: stop.signal, onStep: (m) => m.step === 3 && stop.abort('pause') })
+    expect(first).toMatchObject({ outcome: 'pause', step: 3 })
+    expect((await listCheckpoints(paused)).map((c) => c.step)).toEqual([3])
+    expect(await runTraining({ ...base, runDir: paused, settings: { ...SETTINGS, checkpointEvery: 4 } })).toMatchObject({ outcome: 'done', step: 6 })
+
+    // Crashed after step 5 (its metrics line written, the last checkpoint at step 4): steps 5 and 6 again.
+    const crashed = join(tmp(), 'crashed')
+    await expect(runTraining({ ...base, runDir: crashed, settings: { ...SETTINGS, checkpointEvery: 4 }, onStep: (m) => { if (m.step === 5) throw new Error('killed') } })).rejects.toThrow('killed')
+    expect((await metrics(crashed)).map((m) => m.step)).toEqual([1, 2, 3, 4, 5])
+    await runTraining({ ...base, runDir: crashed, settings: { ...SETTINGS, checkpointEvery: 4 } })
+
+    const strip = (ms: StepMetrics[]) => ms.map(({ loss, lossTarget, lossEnglish, lr, gradNorm, tokensTarget, tokensEnglish, heldout }) => ({ loss, lossTarget, lossEnglish, lr, gradNorm, tokensTarget, tokensEnglish, heldout }))
+    expect(strip(await metrics(paused))).toEqual(strip(reference))
+    expect(strip(await metrics(crashed))).toEqual(strip(reference))
+  }, 180_000)
+
+  it('resumes from the checkpoint before a damaged newest one, naming the file', async () => {
+    const base = await setup()
+    const runDir = join(tmp(), 'run')
+    const settings = { ...SETTINGS, steps: 4, keepCheckpoints: 3 }
+    await runTraining({ ...base, runDir, settings })
+    await fs.rm(join(runDir, 'checkpoints', 'step-4', 'model.safetensors'))
+    await fs.writeFile(join(runDir, METRICS_FILE), (await fs.readFile(join(runDir, METRICS_FILE), 'utf8')) + '{"step": 99}\n')
+    const out = await runTraining({ ...base, runDir, settings: { ...settings, steps: 6 } })
+    expect(out.warnings).toEqual([`Checkpoint step-4 is damaged (${join(runDir, 'checkpoints', 'step-4', 'model.safetensors')} is missing); resuming from an earlier one.`])
+    expect((await metrics(runDir)).map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6])
+  }, 120_000)
+})
