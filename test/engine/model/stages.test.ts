@@ -25,7 +25,7 @@ describe('trainStep for the training loop', () => {
     const { tf } = await selectBackend({ requested: 'wasm' })
     const model = CausalLM.init(tf, CONFIG, 4)
     const data = rows(1)
-    const weights = data.map((r, i) => r.slice(1).map((_, t) => (i === 1 && t < 4 ? 0 : 1)))
+    const weights: number[][] = data.map((r, i) => r.slice(1).map((_, t) => (i === 1 && t < 4 ? 0 : 1)))
     // By hand: the NLL at every position, then each row's weighted mean.
     const ids = tf.tensor2d(data, undefined, 'int32') as Tensor2D
     const nll = (await model.nextTokenNll(ids).array()) as number[][]
