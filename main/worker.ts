@@ -1,3 +1,4 @@
+import { requestStop } from './engine/training/runs'
 import { trainRun, type WorkerEvent, type WorkerRequest } from './engine/training/worker'
 
 /**
@@ -16,8 +17,17 @@ const send = (message: WorkerEvent) => {
   else process.send?.(message)
 }
 
+let current: WorkerRequest | null = null
+
+// The engine that started us is gone (its process was killed): pause at the next step, with a
+// checkpoint, rather than train on unwatched. `vernacular train --resume` goes on from there.
+process.on('disconnect', () => {
+  if (current) void requestStop(current.projectDir, current.run, 'pause')
+})
+
 async function start(request: WorkerRequest): Promise<void> {
   if (request.type !== 'start') return
+  current = request
   await trainRun(request.projectDir, request.run, send)
   // Let the last messages reach the parent before exiting.
   setTimeout(() => process.exit(0), 50)

@@ -8,6 +8,7 @@ import { modelCommands } from './commands/model'
 import { projectCommands } from './commands/project'
 import { systemCommands } from './commands/system'
 import { tokenizerCommands } from './commands/tokenizer'
+import { trainingCommands } from './commands/training'
 import { createOutput } from './output'
 import { forkWorker } from '../spawn'
 
@@ -16,7 +17,7 @@ import { forkWorker } from '../spawn'
  * engine methods the desktop app and web mode call; the commands live in commands/, one file per
  * stage in the order the data flows.
  */
-const COMMANDS: Command[] = [...projectCommands, ...corpusCommands, ...tokenizerCommands, ...modelCommands, ...systemCommands]
+const COMMANDS: Command[] = [...projectCommands, ...corpusCommands, ...tokenizerCommands, ...modelCommands, ...trainingCommands, ...systemCommands]
 
 function globalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2
