@@ -134,7 +134,14 @@ export async function runTraining(input: TrainerInput): Promise<TrainerOutcome> 
       const languages: Language[][] = []
       for (let a = 0; a < s.gradientAccumulation; a++) {
         const seqs = await mixture.batch(s.batchSize)
-        micro.push({ inputs: rowsOf(seqs, 0, s.sequenceLength), targets: rowsOf(seqs, 1, s.sequenceLength + 1), ...(s.documentMasking ? { layout: { segments: seqs.map((q) => q.segments), positions: seqs.map((q) => q.positions) } } : {}) })
+        const inputs = rowsOf(seqs, 0, s.sequenceLength)
+        const batch: MicroBatch = { inputs, targets: rowsOf(seqs, 1, s.sequenceLength + 1) }
+        if (s.documentMasking) {
+          batch.layout = { segments: seqs.map((q) => q.segments), positions: seqs.map((q) => q.positions) }
+          // The token after an EOS starts another document, which a masked position cannot see: not a target.
+          batch.weights = inputs.map((row) => row.map((id) => (id === input.eos ? 0 : 1)))
+        }
+        micro.push(batch)
         languages.push(seqs.map((q) => q.language))
       }
       // A first stage may train only the embeddings and the output head (Chinese-LLaMA, EEVE).
