@@ -44,7 +44,7 @@ import { projectCorpusStats } from '../tokenizer/estimate'
 import { extendFiles, encodeFile, fertilityFile, summarize, sweepFiles } from '../tokenizer/operations'
 import { previewTokenization, projectExtend, projectSweep, setBaseTokenizer, vocabStatus } from '../tokenizer/project'
 import { Tokenizer } from '../tokenizer/tokenizer'
-import { followRun, prepareRun, stopRun } from '../training/launch'
+import { followRun, prepareRun, setTrainingPlan, stopRun } from '../training/launch'
 import { listRuns, pinCheckpoint, readMetrics, runStatus } from '../training/runs'
 import type { WorkerSpawner } from '../training/worker'
 
@@ -201,6 +201,10 @@ export class Engine {
             run: (ctx) => this.changed(projectDir, () => followRun(spawn, projectDir, run, ctx)),
           }),
         }
+      },
+      'project.setTraining': async ({ dir, training, replay }) => {
+        const projectDir = await this.projectDir(dir)
+        return this.remembered(await setTrainingPlan(projectDir, { ...(training ? { training } : {}), ...(replay ? { replay } : {}) }), true)
       },
       'train.pause': async ({ dir, run }) => stopRun(await this.projectDir(dir), run, 'pause'),
       'train.cancel': async ({ dir, run }) => this.changed(await this.projectDir(dir), (projectDir) => stopRun(projectDir, run, 'cancel')),

@@ -1,6 +1,7 @@
 /** Continual pretraining: runs of a project, their settings, progress, metrics and checkpoints. */
 import { z } from 'zod'
 import { jobMethod, method } from './jobs'
+import type { ProjectSummary } from './app'
 import { type RunState, replayMix, trainingSettings } from './manifest'
 import { fsPath } from './values'
 
@@ -97,6 +98,11 @@ export const runOverrides = z
 
 export type RunOverrides = z.output<typeof runOverrides>
 
+/** A change to a project's planned training settings and replay share (only the fields given change). */
+export const trainingPatch = z
+  .object({ training: runOverrides.omit({ englishShare: true }).optional(), replay: z.object({ englishShare: replayMix.shape.englishShare }).strict().optional() })
+  .strict()
+
 export const runName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'A run name has letters, digits, dots, dashes and underscores (at most 64), starting with a letter or digit.')
@@ -113,6 +119,8 @@ export const trainingMethods = {
   'train.runs': method<RunStatus[]>()(z.object({ dir: fsPath }).strict()),
   /** The metrics lines of a run (for charts). */
   'train.metrics': method<StepMetrics[]>()(z.object({ dir: fsPath, run: runName }).strict()),
+  /** Changes the project's planned training settings and English replay share in its manifest. */
+  'project.setTraining': method<ProjectSummary>()(z.object({ dir: fsPath }).extend(trainingPatch.shape).strict()),
   /** Keeps a checkpoint whatever `keepCheckpoints` says (or stops keeping it). */
   'train.pin': method<RunStatus>()(z.object({ dir: fsPath, run: runName, step: z.number().int().min(0), pinned: z.boolean() }).strict()),
 }

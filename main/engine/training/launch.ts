@@ -13,8 +13,9 @@ import { openCheckpoint } from '../model/checkpoint'
 import { estimateMemory } from '../model/memory'
 import { MODELS_DIR, trainingDevice } from '../model/project'
 import { projectRelativePath, readManifest, resolveProjectPath } from '../project/manifest'
+import { updateProject } from '../project/projects'
 import { Tokenizer } from '../tokenizer/tokenizer'
-import type { RunOverrides, RunSettings, RunStatus } from '../contract'
+import type { ProjectSummary, RunOverrides, RunSettings, RunStatus, TrainingSettings } from '../contract'
 import { type RunRecord, readRun, recordRunFailure, requestStop, runStatus, setRunState, writeRun } from './runs'
 import type { WorkerEvent, WorkerSpawner } from './worker'
 
@@ -189,4 +190,13 @@ export async function stopRun(projectDir: string, name: string, request: 'pause'
     return runStatus(projectDir, name)
   }
   throw new EngineError('invalid-request', `Run "${name}" is ${status.state}: there is nothing to ${request}.`, { hint: status.state === 'paused' ? 'Resume it with `vernacular train --resume`.' : 'Start a run with `vernacular train`.' })
+}
+
+/** Changes the project's planned training settings and replay share (the fields given). */
+export async function setTrainingPlan(projectDir: string, patch: { training?: Partial<TrainingSettings>; replay?: { englishShare: number } }): Promise<ProjectSummary> {
+  return updateProject(projectDir, 'change the training plan', (m) => ({
+    ...m,
+    training: { ...m.training, ...patch.training },
+    replay: patch.replay ? { ...m.replay, ...patch.replay } : m.replay,
+  }))
 }
