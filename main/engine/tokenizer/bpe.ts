@@ -3,10 +3,19 @@
  * and `ignore_merges`, applied to one pre-token ("word") at a time exactly as Hugging Face's
  * `BPE::merge_word` does: the lowest-ranked adjacent pair merges first, leftmost on ties.
  */
+import { Heap } from '../common/heap'
+
 export const ID_LIMIT = 1 << 22
 
 /** Words with more symbols than this are merged with a heap instead of repeated scans. */
 const LONG_WORD = 48
+
+/** Candidate merges of a long word as rank * 2^26 + position: lowest rank first, leftmost on ties. */
+class MergeQueue extends Heap {
+  protected before(a: number, b: number): boolean {
+    return a < b
+  }
+}
 
 /**
  * Merge lookup by pair of ids: open addressing over typed arrays (a Map keyed by a*2^22+b would
@@ -220,47 +229,18 @@ export class BpeModel {
       prev[i] = i - 1
     }
     const merges = this.merges
-    // heap of (rank, position) packed into one number: rank * 2^26 + position (positions < 2^26)
-    const heap: number[] = []
-    const push = (x: number) => {
-      heap.push(x)
-      let i = heap.length - 1
-      while (i > 0) {
-        const p = (i - 1) >> 1
-        if (heap[p]! <= x) break
-        heap[i] = heap[p]!
-        i = p
-      }
-      heap[i] = x
-    }
-    const pop = (): number => {
-      const top = heap[0]!
-      const last = heap.pop()!
-      if (heap.length > 0) {
-        let i = 0
-        for (;;) {
-          const l = 2 * i + 1
-          if (l >= heap.length) break
-          const r = l + 1
-          const c = r < heap.length && heap[r]! < heap[l]! ? r : l
-          if (heap[c]! >= last) break
-          heap[i] = heap[c]!
-          i = c
-        }
-        heap[i] = last
-      }
-      return top
-    }
+    // candidate pairs, packed as rank * 2^26 + position (positions < 2^26)
+    const heap = new MergeQueue(n)
     const POS = 1 << 26
     const consider = (i: number) => {
       const j = next[i]!
       if (j < 0) return
       const slot = merges.find(id[i]!, id[j]!)
-      if (slot >= 0) push(merges.rank[slot]! * POS + i)
+      if (slot >= 0) heap.push(merges.rank[slot]! * POS + i)
     }
     for (let i = 0; i + 1 < n; i++) consider(i)
-    while (heap.length > 0) {
-      const top = pop()
+    while (heap.size > 0) {
+      const top = heap.pop()!
       const rank = Math.floor(top / POS)
       const i = top - rank * POS
       const j = next[i]!

@@ -12,6 +12,7 @@
 import type { ExtendMode } from '../contract'
 import { vocabFingerprint } from '../common/fingerprint'
 import { EngineError } from '../common/errors'
+import { Heap } from '../common/heap'
 import { BpeModel } from './bpe'
 import { learnContinuedBpe, type LearnResult } from './learn'
 import { Tokenizer, type TokenizerJson } from './tokenizer'
@@ -134,6 +135,17 @@ export function protectedTokens(tok: Tokenizer): Set<number> {
   return keep
 }
 
+/** Token ids by frequency: rarest first, later (rarer in training) ids first on ties. */
+class RarestFirst extends Heap {
+  constructor(private readonly freq: Float64Array) {
+    super()
+  }
+  protected before(x: number, y: number): boolean {
+    const freq = this.freq
+    return freq[x]! < freq[y]! || (freq[x] === freq[y] && x > y)
+  }
+}
+
 /**
  * Chooses `count` base tokens to free: the least frequent leaves of the merge graph, found
  * iteratively (freeing a token drops the merges that make it, which may turn their operands into
@@ -152,43 +164,12 @@ export function chooseRemovals(tok: Tokenizer, freq: Float64Array, count: number
     if (!list) producers.set(into, (list = []))
     list.push(r)
   })
-  // min-heap on (frequency, -id): rarest first, later (rarer in training) ids first on ties
-  const heap: number[] = []
-  const less = (x: number, y: number) => freq[x]! < freq[y]! || (freq[x] === freq[y] && x > y)
-  const push = (id: number) => {
-    heap.push(id)
-    let i = heap.length - 1
-    while (i > 0) {
-      const p = (i - 1) >> 1
-      if (!less(heap[i]!, heap[p]!)) break
-      ;[heap[i], heap[p]] = [heap[p]!, heap[i]!]
-      i = p
-    }
-  }
-  const pop = (): number | undefined => {
-    const top = heap[0]
-    const last = heap.pop()
-    if (heap.length > 0 && last !== undefined) {
-      heap[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < heap.length && less(heap[l]!, heap[m]!)) m = l
-        if (r < heap.length && less(heap[r]!, heap[m]!)) m = r
-        if (m === i) break
-        ;[heap[i], heap[m]] = [heap[m]!, heap[i]!]
-        i = m
-      }
-    }
-    return top
-  }
-  for (const id of model.vocab.values()) if (uses[id] === 0 && !keep.has(id)) push(id)
+  const heap = new RarestFirst(freq)
+  for (const id of model.vocab.values()) if (uses[id] === 0 && !keep.has(id)) heap.push(id)
   const removed: number[] = []
   const gone = new Set<number>()
   while (removed.length < count) {
-    const id = pop()
+    const id = heap.pop()
     if (id === undefined) break
     if (gone.has(id)) continue
     gone.add(id)
@@ -197,7 +178,7 @@ export function chooseRemovals(tok: Tokenizer, freq: Float64Array, count: number
       const [a, b] = model.mergeList[r]!
       for (const x of [a, b]) {
         uses[x]!--
-        if (uses[x] === 0 && !keep.has(x) && !gone.has(x)) push(x)
+        if (uses[x] === 0 && !keep.has(x) && !gone.has(x)) heap.push(x)
       }
     }
   }

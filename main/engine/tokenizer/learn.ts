@@ -15,6 +15,7 @@
  * characters are added first as tokens of their own (if they occur `minCount` times).
  */
 import { EngineError } from '../common/errors'
+import { Heap } from '../common/heap'
 import { BpeModel } from './bpe'
 
 export interface LearnOptions {
@@ -126,63 +127,54 @@ class PairTable {
   }
 }
 
-/** Max-heap of (count, slot), ties to the smaller pair (left id, then right id), with lazy deletion by the caller. */
-class PairHeap {
-  private counts: number[] = []
-  private slots: number[] = []
-  constructor(private readonly table: PairTable) {}
-  private above(i: number, j: number): boolean {
-    const a = this.counts[i]!
-    const b = this.counts[j]!
+/**
+ * Max-heap of (count, slot), ties to the smaller pair (left id, then right id), with lazy deletion by
+ * the caller. The heap's items are indices of entries in a pool (an entry is reused once taken).
+ */
+class PairHeap extends Heap {
+  private counts = new Float64Array(1 << 12)
+  private slots = new Int32Array(1 << 12)
+  private free: number[] = []
+  private used = 0
+  constructor(private readonly table: PairTable) {
+    super(1 << 12)
+  }
+  protected before(e: number, f: number): boolean {
+    const a = this.counts[e]!
+    const b = this.counts[f]!
     if (a !== b) return a > b
     const t = this.table
-    const si = this.slots[i]!
-    const sj = this.slots[j]!
-    const li = t.left[si]!
-    const lj = t.left[sj]!
-    return li < lj || (li === lj && t.right[si]! < t.right[sj]!)
+    const se = this.slots[e]!
+    const sf = this.slots[f]!
+    const le = t.left[se]!
+    const lf = t.left[sf]!
+    return le < lf || (le === lf && t.right[se]! < t.right[sf]!)
   }
-  private swap(i: number, j: number): void {
-    const c = this.counts[i]!
-    this.counts[i] = this.counts[j]!
-    this.counts[j] = c
-    const k = this.slots[i]!
-    this.slots[i] = this.slots[j]!
-    this.slots[j] = k
-  }
-  push(count: number, slot: number): void {
-    this.counts.push(count)
-    this.slots.push(slot)
-    let i = this.counts.length - 1
-    while (i > 0) {
-      const p = (i - 1) >> 1
-      if (!this.above(i, p)) break
-      this.swap(i, p)
-      i = p
+  /** Queues `slot` with the count it has now. */
+  add(count: number, slot: number): void {
+    let e = this.free.pop()
+    if (e === undefined) {
+      e = this.used++
+      if (e === this.counts.length) this.growPool()
     }
+    this.counts[e] = count
+    this.slots[e] = slot
+    this.push(e)
   }
-  pop(): [number, number] | null {
-    const n = this.counts.length
-    if (n === 0) return null
-    const top: [number, number] = [this.counts[0]!, this.slots[0]!]
-    const lastC = this.counts.pop()!
-    const lastS = this.slots.pop()!
-    if (n > 1) {
-      this.counts[0] = lastC
-      this.slots[0] = lastS
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < n - 1 && this.above(l, m)) m = l
-        if (r < n - 1 && this.above(r, m)) m = r
-        if (m === i) break
-        this.swap(i, m)
-        i = m
-      }
-    }
-    return top
+  /** The first (count, slot), removed; null when empty. */
+  take(): [number, number] | null {
+    const e = this.pop()
+    if (e === undefined) return null
+    this.free.push(e)
+    return [this.counts[e]!, this.slots[e]!]
+  }
+  private growPool(): void {
+    const counts = new Float64Array(this.counts.length * 2)
+    counts.set(this.counts)
+    this.counts = counts
+    const slots = new Int32Array(this.slots.length * 2)
+    slots.set(this.slots)
+    this.slots = slots
   }
 }
 
@@ -258,7 +250,7 @@ export async function learnContinuedBpe(base: BpeModel, words: Map<string, numbe
     }
   }
   const heap = new PairHeap(table)
-  for (let i = 0; i < table.size; i++) if (table.count[i]! >= minCount) heap.push(table.count[i]!, i)
+  for (let i = 0; i < table.size; i++) if (table.count[i]! >= minCount) heap.add(table.count[i]!, i)
 
   // 4. merge loop
   const stamp = new Int32Array(syms.length).fill(-1)
@@ -281,7 +273,7 @@ export async function learnContinuedBpe(base: BpeModel, words: Map<string, numbe
     }
   }
   while (tokens.length < options.maxTokens) {
-    const top = heap.pop()
+    const top = heap.take()
     if (!top) {
       exhausted = `no pair of tokens occurs ${minCount} times or more any more`
       break
@@ -289,7 +281,7 @@ export async function learnContinuedBpe(base: BpeModel, words: Map<string, numbe
     const [count, slot] = top
     const current = table.count[slot]!
     if (current !== count) {
-      if (current >= minCount) heap.push(current, slot)
+      if (current >= minCount) heap.add(current, slot)
       continue
     }
     if (count < minCount) {
@@ -346,7 +338,7 @@ export async function learnContinuedBpe(base: BpeModel, words: Map<string, numbe
     table.count[slot] = 0
     for (const i of changed) {
       const c = table.count[i]!
-      if (c >= minCount && i !== slot) heap.push(c, i)
+      if (c >= minCount && i !== slot) heap.add(c, i)
     }
     if ((merges & 255) === 0) {
       options.onProgress?.(tokens.length)
