@@ -1,6 +1,6 @@
 /** Test doubles for the renderer: a scripted `VernacularApi` and a fake WebSocket factory. */
 import { ApiError, type BENCHMARK_JOB, type EngineEvent, type JobKind, type JobOf, type MethodName, type ParamsIn, type ProjectManifest, type Result } from '../../main/engine/contract'
-import type { CorpusDocument, RoleStats, SplitProfile } from '../../main/engine/contract'
+import type { CorpusDocument, RoleStats, RunStatus, SplitProfile, StepMetrics } from '../../main/engine/contract'
 import { ingestOptions } from '../../main/engine/contract'
 import { DEFAULT_REPLAY, DEFAULT_TRAINING, DEFAULT_VOCABULARY, MANIFEST_FORMAT, MANIFEST_SCHEMA_VERSION } from '../../main/engine/contract'
 import { alwaysConnected, type ApiClient, type ApiConnection } from '../../renderer/src/api/connection'
@@ -130,6 +130,44 @@ export function roleStats(overrides: Partial<RoleStats> & Pick<RoleStats, 'role'
     rejectsDir: `corpus/${overrides.role}/rejects`,
     updatedAt: '2025-01-03T00:00:00.000Z',
     tokens: null,
+    ...overrides,
+  }
+}
+
+/** One optimizer step's metrics, made up (tests only). */
+export function stepMetrics(step: number, overrides: Partial<StepMetrics> = {}): StepMetrics {
+  return {
+    step,
+    loss: 10 - step * 0.1,
+    lossTarget: 10.2 - step * 0.1,
+    lossEnglish: 9.8 - step * 0.1,
+    lr: 1e-4,
+    gradNorm: 1.5,
+    tokensPerSecond: 2000,
+    tokensTarget: step * 48,
+    tokensEnglish: step * 16,
+    elapsedSeconds: step * 0.5,
+    ...overrides,
+  }
+}
+
+/** A run's status with made-up numbers (tests only). */
+export function runStatus(overrides: Partial<RunStatus> & Pick<RunStatus, 'name'>): RunStatus {
+  return {
+    dir: `/projects/magyar/runs/${overrides.name}`,
+    state: 'running',
+    step: 0,
+    steps: 6,
+    tokensTarget: 0,
+    tokensEnglish: 0,
+    plannedReplayShare: 0.25,
+    realisedReplayShare: 0,
+    epochsTarget: 0,
+    epochsEnglish: 0,
+    checkpoints: [],
+    settings: null,
+    failure: null,
+    last: null,
     ...overrides,
   }
 }
