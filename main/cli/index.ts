@@ -9,6 +9,7 @@ import { projectCommands } from './commands/project'
 import { systemCommands } from './commands/system'
 import { tokenizerCommands } from './commands/tokenizer'
 import { trainingCommands } from './commands/training'
+import { adaptCommands } from './commands/adapt'
 import { createOutput } from './output'
 import { forkWorker } from '../spawn'
 
@@ -17,7 +18,7 @@ import { forkWorker } from '../spawn'
  * engine methods the desktop app and web mode call; the commands live in commands/, one file per
  * stage in the order the data flows.
  */
-const COMMANDS: Command[] = [...projectCommands, ...corpusCommands, ...tokenizerCommands, ...modelCommands, ...trainingCommands, ...systemCommands]
+const COMMANDS: Command[] = [...projectCommands, ...corpusCommands, ...tokenizerCommands, ...modelCommands, ...trainingCommands, ...adaptCommands, ...systemCommands]
 
 function globalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2

@@ -1,6 +1,6 @@
 /** `vernacular project …`: create, show, rename and list projects. */
 import type { ProjectSummary } from '../../engine/contract'
-import { JSON_OPT, call, positionals, stringOption, usage, type Command } from '../args'
+import { JSON_OPT, call, defined, positionals, stringOption, usage, type Command } from '../args'
 
 function languageName(code: string): string {
   try {
@@ -32,15 +32,13 @@ export const projectCommands: Command[] = [
   {
     name: 'project create',
     summary: 'Create a project folder with a new vernacular.json',
-    usage: 'vernacular project create DIR --name NAME --language CODE [--json]',
+    usage: 'vernacular project create DIR --name NAME --language CODE [--json]\n       vernacular project create DIR --template demo|demo-th [--name NAME] [--language CODE] [--json]',
     args: 'DIR',
     names: { dir: 'DIR' },
-    options: { ...JSON_OPT, name: { type: 'string', short: 'n' }, language: { type: 'string', short: 'l' } },
+    options: { ...JSON_OPT, name: { type: 'string', short: 'n' }, language: { type: 'string', short: 'l' }, template: { type: 'string', short: 't' } },
     async run({ engine, out, positionals: given, values }) {
-      const name = stringOption(values, 'name')
-      const language = stringOption(values, 'language')
-      if (!given[0] || name === undefined || language === undefined) throw usage(this, 'DIR, --name and --language are required.')
-      const summary = await call(this, engine, 'project.create', { dir: given[0], name, language })
+      const [dir] = positionals(this, given, ['DIR'])
+      const summary = await call(this, engine, 'project.create', defined({ dir, name: stringOption(values, 'name'), language: stringOption(values, 'language'), template: stringOption(values, 'template') }))
       out.result(summary, () => `Created project "${summary.manifest.name}" in ${summary.dir}\n\n${describeProject(summary)}`)
     },
   },

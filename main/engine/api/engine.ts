@@ -39,7 +39,7 @@ import { createProject, openProject, renameProject } from '../project/projects'
 import { forgetProject, listRecentProjects, rememberProject } from '../project/recent'
 import { matMulBenchmark } from '../system/benchmark'
 import { doctor } from '../system/doctor'
-import { openDemoProject } from '../templates/demo'
+import { createFromTemplate, openDemoProject, templateCorpus } from '../templates/demo'
 import { projectCorpusStats } from '../tokenizer/estimate'
 import { extendFiles, encodeFile, fertilityFile, summarize, sweepFiles } from '../tokenizer/operations'
 import { previewTokenization, projectExtend, projectSweep, setBaseTokenizer, vocabStatus } from '../tokenizer/project'
@@ -99,7 +99,8 @@ export class Engine {
       'system.benchmark': async ({ size, repeats }) => ({
         job: this.jobs.start({ kind: BENCHMARK_JOB, title: `matMul benchmark (${size}×${size})`, run: (ctx) => matMulBenchmark(ctx, size, repeats) }),
       }),
-      'project.create': async ({ dir, name, language }) => this.remembered(await createProject({ dir: path(dir), name, language }), true),
+      'project.create': async ({ dir, name, language, template }) =>
+        this.remembered(template ? await createFromTemplate(path(dir), template, { name, language }) : await createProject({ dir: path(dir), name: name as string, language: language as string }), true),
       'project.open': async ({ dir }) => this.remembered(await openProject(path(dir)), false),
       'project.openDemo': async () => {
         const { created, ...summary } = await openDemoProject(this.home, {
@@ -117,6 +118,11 @@ export class Engine {
       'corpus.add': async ({ dir, role, paths, options }) => {
         const projectDir = await this.projectDir(dir)
         return { job: this.startIngest(projectDir, role, paths.map(path), options) }
+      },
+      'corpus.addTemplate': async ({ dir, role }) => {
+        const projectDir = await this.projectDir(dir)
+        const paths = await templateCorpus(projectDir, role)
+        return { job: this.startIngest(projectDir, role, paths) }
       },
       'corpus.stats': async ({ dir }) => projectCorpusStats(await this.projectDir(dir)),
       'corpus.sample': async ({ dir, role, split, n, seed }) => ({ documents: await sampleDocuments(path(dir), role, split, n, seed) }),

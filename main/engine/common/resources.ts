@@ -10,12 +10,12 @@ export function resourcesDir(): string {
   if (process.env.VERNACULAR_RESOURCES) return resolve(process.env.VERNACULAR_RESOURCES)
   const here = typeof __dirname === 'string' ? __dirname : dirname(new URL(import.meta.url).pathname)
   const packaged = join((process as { resourcesPath?: string }).resourcesPath ?? '/nonexistent', 'resources')
-  if (existsSync(join(packaged, 'demo', 'project.json'))) return packaged
+  if (existsSync(join(packaged, 'demo', 'templates'))) return packaged
   // From a checkout or an npm install: the package root is the nearest folder above this module
   // (main/engine/common when run from source, out/main or out/main/chunks when built) with resources/.
   for (let dir = here; dirname(dir) !== dir; dir = dirname(dir)) {
     const candidate = join(dir, 'resources')
-    if (existsSync(join(candidate, 'demo', 'project.json'))) return candidate
+    if (existsSync(join(candidate, 'demo', 'templates'))) return candidate
   }
   return resolve(here, '../../resources')
 }

@@ -5,7 +5,7 @@
 import { z } from 'zod'
 import { jobMethod, method } from './jobs'
 import type { ProjectManifest } from './manifest'
-import { fsPath, languageTag, noParams, projectName } from './values'
+import { TEMPLATE_NAMES, fsPath, languageTag, noParams, projectName } from './values'
 
 export interface ProjectSummary {
   /** Absolute path of the project folder. */
@@ -107,7 +107,13 @@ export const appMethods = {
       })
       .strict(),
   ),
-  'project.create': method<ProjectSummary>()(z.object({ dir: fsPath, name: projectName, language: languageTag }).strict()),
+  /** A new project; from a template, the name and language are the template's unless given. */
+  'project.create': method<ProjectSummary>()(
+    z
+      .object({ dir: fsPath, name: projectName.optional(), language: languageTag.optional(), template: z.enum(TEMPLATE_NAMES).optional() })
+      .strict()
+      .refine((p) => p.template !== undefined || (p.name !== undefined && p.language !== undefined), { message: 'A project needs a name and a language (or a template).', path: ['name'] }),
+  ),
   'project.open': method<ProjectSummary>()(z.object({ dir: fsPath }).strict()),
   /** Opens the bundled demo project, creating it in the user's Vernacular folder the first time. */
   'project.openDemo': method<ProjectSummary>()(noParams),

@@ -123,6 +123,8 @@ export const corpusMethods = {
       .object({ dir: fsPath, role: z.enum(ROLE_VALUES), paths: z.array(fsPath).min(1, 'Give at least one file or folder.').max(10_000), options: ingestOptions.partial().optional() })
       .strict(),
   ),
+  /** Ingests the text the project's template ships for a role (`vernacular adapt` on a template project). */
+  'corpus.addTemplate': jobMethod(INGEST_JOB)(z.object({ dir: fsPath, role: z.enum(ROLE_VALUES) }).strict()),
   'corpus.stats': method<CorpusStats>()(z.object({ dir: fsPath }).strict()),
   /** Documents drawn at random; the same `seed` gives the same documents. */
   'corpus.sample': method<{ documents: CorpusDocument[] }>()(

@@ -42,6 +42,10 @@ export const ROLE_VALUES = ['target', 'english'] as const
 export type CorpusRole = (typeof ROLE_VALUES)[number]
 
 export const VOCABULARY_MODES = ['add', 'replace'] as const
+
+/** Project templates that ship with the app (resources/demo/templates/<name>/). */
+export const TEMPLATE_NAMES = ['demo', 'demo-th'] as const
+export type TemplateName = (typeof TEMPLATE_NAMES)[number]
 export type ExtendMode = (typeof VOCABULARY_MODES)[number]
 
 /** The most tokens one extension can learn (add or replace). */

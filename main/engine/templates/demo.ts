@@ -1,21 +1,24 @@
 /**
- * The demo project and its template (resources/demo/project.json): corpora, base tokenizer and
- * base model. It sits above the stages, since opening the demo uses several of them.
+ * Project templates (resources/demo/templates/<name>/template.json): `demo` (Hungarian) and
+ * `demo-th` (Thai), each with its corpora, base tokenizer and base model, vocabulary plan, English
+ * replay share and training settings sized for a small budget. The demo project the app opens is
+ * the `demo` template in the user's Vernacular folder. This module sits above the stages, since
+ * making a project from a template uses several of them.
  */
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
-import type { CorpusRole, ProjectSummary } from '../contract'
+import { type CorpusRole, type ProjectSummary, TEMPLATE_NAMES, type TemplateName, trainingSettings, vocabularyPlan, replayMix } from '../contract'
 import { EngineError } from '../common/errors'
 import { pathExists } from '../common/fsutil'
 import { writeOutputDirWith } from '../common/outputdir'
 import { resourcesDir } from '../common/resources'
+import { readRoleState } from '../corpus/store'
 import { parseModelConfig } from '../model/config'
 import { writeInitialisedModel } from '../model/init'
-import { manifestPath } from '../project/manifest'
-import { createProject, openProject } from '../project/projects'
-import { readRoleState } from '../corpus/store'
 import { setBaseModel } from '../model/project'
+import { manifestPath } from '../project/manifest'
+import { createProject, openProject, updateProject } from '../project/projects'
 import { setBaseTokenizer } from '../tokenizer/project'
 
 const template = z.object({
@@ -31,6 +34,9 @@ const template = z.object({
    * first use (no pretrained weights can ship or be downloaded), with the base tokenizer beside it.
    */
   baseModel: z.object({ config: z.string(), seed: z.number().int().default(0) }).optional(),
+  vocabulary: vocabularyPlan.optional(),
+  replay: replayMix.optional(),
+  training: trainingSettings.partial().optional(),
 })
 
 export type DemoTemplate = z.infer<typeof template>
@@ -40,7 +46,23 @@ export function demoProjectDir(home: string): string {
   return join(home, 'demo')
 }
 
-/** The demo corpora to ingest for each role, as absolute paths. */
+function templateFile(name: TemplateName): string {
+  return join(resourcesDir(), 'demo', 'templates', name, 'template.json')
+}
+
+export async function readTemplate(name: TemplateName): Promise<DemoTemplate> {
+  const file = templateFile(name)
+  try {
+    return template.parse(JSON.parse(await fs.readFile(file, 'utf8')))
+  } catch (e) {
+    throw new EngineError('not-found', `The project template ${file} is missing or damaged: ${(e as Error).message}`, {
+      file,
+      hint: 'Reinstall Vernacular, or set VERNACULAR_RESOURCES to the folder that holds demo/templates/.',
+    })
+  }
+}
+
+/** The template's corpora to ingest for each role, as absolute paths. */
 export function demoCorpora(spec: DemoTemplate): { role: CorpusRole; paths: string[] }[] {
   const base = join(resourcesDir(), 'demo')
   return (['target', 'english'] as const).flatMap((role) => {
@@ -49,12 +71,12 @@ export function demoCorpora(spec: DemoTemplate): { role: CorpusRole; paths: stri
   })
 }
 
-/** The demo's base tokenizer.json as an absolute path, if the template names one. */
+/** The template's base tokenizer.json as an absolute path, if it names one. */
 export function demoBaseTokenizer(spec: DemoTemplate): string | null {
   return spec.baseTokenizer ? join(resourcesDir(), 'demo', spec.baseTokenizer) : null
 }
 
-/** The demo's base model folder inside the demo project, written on first use. */
+/** The template's base model folder inside the project, written on first use. */
 export async function ensureDemoBaseModel(projectDir: string, spec: DemoTemplate): Promise<string | null> {
   if (!spec.baseModel) return null
   const out = join(projectDir, 'base-model')
@@ -69,21 +91,53 @@ export async function ensureDemoBaseModel(projectDir: string, spec: DemoTemplate
   return out
 }
 
-/** Opens the demo project, creating it from `resources/demo/project.json` the first time. */
+/**
+ * A new project from a template: its name and language (unless given), base tokenizer and base
+ * model, vocabulary plan, replay share and training settings; the manifest records the template,
+ * whose corpora `vernacular adapt` (and the demo) ingest.
+ */
+export async function createFromTemplate(dir: string, name: TemplateName, given: { name?: string | undefined; language?: string | undefined } = {}): Promise<ProjectSummary> {
+  const spec = await readTemplate(name)
+  await createProject({ dir, name: given.name ?? spec.name, language: given.language ?? spec.language })
+  return applyTemplate(dir, name, spec)
+}
+
+async function applyTemplate(dir: string, name: TemplateName, spec: DemoTemplate): Promise<ProjectSummary> {
+  const baseTokenizer = demoBaseTokenizer(spec)
+  if (baseTokenizer) await setBaseTokenizer(dir, baseTokenizer)
+  const model = await ensureDemoBaseModel(dir, spec)
+  if (model) await setBaseModel(dir, model)
+  return updateProject(dir, `apply the ${name} template`, (m) => ({
+    ...m,
+    template: name,
+    ...(spec.vocabulary ? { vocabulary: spec.vocabulary } : {}),
+    ...(spec.replay ? { replay: spec.replay } : {}),
+    training: { ...m.training, ...spec.training },
+  }))
+}
+
+/** The template a project was made from, if any (recorded in its manifest). */
+export function projectTemplate(manifest: Record<string, unknown>): TemplateName | null {
+  const t = manifest.template
+  return typeof t === 'string' && (TEMPLATE_NAMES as readonly string[]).includes(t) ? (t as TemplateName) : null
+}
+
+/** The text a template project's template ships for a role (absolute paths). */
+export async function templateCorpus(projectDir: string, role: CorpusRole): Promise<string[]> {
+  const { manifest } = await openProject(projectDir)
+  const name = projectTemplate(manifest)
+  if (!name) throw new EngineError('bad-input', `${projectDir} was not made from a template, so it has no template text to ingest.`, { hint: 'Add text with `vernacular corpus add`.' })
+  const paths = demoCorpora(await readTemplate(name)).find((c) => c.role === role)?.paths
+  if (!paths) throw new EngineError('not-found', `The ${name} template has no ${role} text.`, { hint: 'Add text with `vernacular corpus add`.' })
+  return paths
+}
+
+/** Opens the demo project, creating it from the `demo` template the first time. */
 export async function ensureDemoProject(home: string): Promise<ProjectSummary & { created: boolean; template: DemoTemplate }> {
   const dir = demoProjectDir(home)
-  const file = join(resourcesDir(), 'demo', 'project.json')
-  let spec: DemoTemplate
-  try {
-    spec = template.parse(JSON.parse(await fs.readFile(file, 'utf8')))
-  } catch (e) {
-    throw new EngineError('not-found', `The demo project template ${file} is missing or damaged: ${(e as Error).message}`, {
-      file,
-      hint: 'Reinstall Vernacular, or set VERNACULAR_RESOURCES to the folder that holds demo/project.json.',
-    })
-  }
+  const spec = await readTemplate('demo')
   if (await pathExists(manifestPath(dir))) return { ...(await openProject(dir)), created: false, template: spec }
-  return { ...(await createProject({ dir, name: spec.name, language: spec.language })), created: true, template: spec }
+  return { ...(await createFromTemplate(dir, 'demo')), created: true, template: spec }
 }
 
 /** How the demo asks for its corpora to be ingested (as jobs of the engine). */
@@ -104,16 +158,7 @@ export async function openDemoProject(home: string, ingest: DemoIngest): Promise
       if (!(await readRoleState(summary.dir, role))) ingest.start(summary.dir, role, paths)
     }
   }
-  let changed = false
-  const baseTokenizer = demoBaseTokenizer(spec)
-  if (baseTokenizer && !summary.manifest.baseTokenizer) {
-    await setBaseTokenizer(summary.dir, baseTokenizer)
-    changed = true
-  }
-  if (spec.baseModel && !summary.manifest.baseModel) {
-    const model = await ensureDemoBaseModel(summary.dir, spec)
-    if (model) await setBaseModel(summary.dir, model)
-    changed = true
-  }
-  return { ...(changed ? await openProject(summary.dir) : summary), created }
+  // A demo project made before the template set these is brought up to date.
+  if (!summary.manifest.baseTokenizer || !summary.manifest.baseModel) return { ...(await applyTemplate(summary.dir, 'demo', spec)), created }
+  return { ...summary, created }
 }

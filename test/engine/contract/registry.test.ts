@@ -28,6 +28,7 @@ describe('the method registry', () => {
     expect(Object.fromEntries(starting)).toEqual({
       'system.benchmark': 'benchmark',
       'corpus.add': 'ingest',
+      'corpus.addTemplate': 'ingest',
       'tokenizer.extend': 'tokenizer-extend',
       'tokenizer.sweep': 'tokenizer-sweep',
       'vocab.sweep': 'vocab-sweep',
@@ -35,6 +36,7 @@ describe('the method registry', () => {
       'model.score': 'model-score',
       'model.resize': 'model-resize',
       'baseModel.resize': 'model-resize',
+      'train.start': 'train',
     })
     // Every kind is started by some method.
     expect(new Set(starting.map(([, k]) => k))).toEqual(new Set(JOB_KINDS))

@@ -118,7 +118,7 @@ describe('demo project', () => {
     const home = tmp()
     const first = await ensureDemoProject(home)
     expect(first.created).toBe(true)
-    const template = JSON.parse(await fs.readFile(join(__dirname, '../../../resources/demo/project.json'), 'utf8'))
+    const template = JSON.parse(await fs.readFile(join(__dirname, '../../../resources/demo/templates/demo/template.json'), 'utf8'))
     expect(first.manifest.name).toBe(template.name)
     expect(first.manifest.language).toBe(template.language)
     const second = await ensureDemoProject(home)
