@@ -130,3 +130,29 @@ export function formatCompact(value: number, locale: string = 'en'): string {
   if (!Number.isFinite(value)) return '—'
   return new Intl.NumberFormat([locale, 'en'], { notation: 'compact', maximumSignificantDigits: 3 }).format(value)
 }
+
+/** A long span of time in round words: "about 40 s", "about 12 min", "about 3 h 20 min", "about 2 days 5 h". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '—'
+  if (seconds < 60) return `about ${Math.max(1, Math.round(seconds))} s`
+  const minutes = Math.round(seconds / 60)
+  if (minutes < 60) return `about ${minutes} min`
+  const hours = Math.floor(minutes / 60)
+  if (hours < 48) {
+    const rest = minutes % 60
+    return rest === 0 ? `about ${hours} h` : `about ${hours} h ${rest} min`
+  }
+  const days = Math.floor(hours / 24)
+  const restHours = hours % 24
+  return restHours === 0 ? `about ${days} days` : `about ${days} days ${restHours} h`
+}
+
+/** A small or large value in few digits, as learning rates and losses are written: 0.0001 → "1e-4", 3.5e-5 → "3.5e-5", 9.8765 → "9.877". */
+export function formatScientific(value: number, digits = 3): string {
+  if (!Number.isFinite(value)) return '—'
+  if (value === 0) return '0'
+  const abs = Math.abs(value)
+  if (abs >= 0.01 && abs < 100_000) return String(Number(value.toPrecision(digits + 1)))
+  const [mantissa, exponent] = value.toExponential(digits - 1).split('e')
+  return `${String(Number(mantissa))}e${Number(exponent)}`
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatBytes, formatEta, formatNumber, formatPercent, formatRelativeTime, languageName, scriptName } from '../../renderer/src/format'
+import { formatBytes, formatDuration, formatEta, formatNumber, formatScientific, formatPercent, formatRelativeTime, languageName, scriptName } from '../../renderer/src/format'
 import { resolveLanguageInput } from '../../renderer/src/languages'
 import { joinPath, slug } from '../../renderer/src/paths'
 
@@ -99,5 +99,27 @@ describe('resolveLanguageInput', () => {
     expect(resolveLanguageInput('magyar')).toBe('hu')
     expect(resolveLanguageInput('ไทย')).toBe('th')
     expect(resolveLanguageInput('pt-BR')).toBe('pt-BR')
+  })
+})
+
+describe('formatDuration', () => {
+  it('says a span of time in round words', () => {
+    expect(formatDuration(0.4)).toBe('about 1 s')
+    expect(formatDuration(42)).toBe('about 42 s')
+    expect(formatDuration(12 * 60 + 10)).toBe('about 12 min')
+    expect(formatDuration(3 * 3600 + 20 * 60)).toBe('about 3 h 20 min')
+    expect(formatDuration(2 * 3600)).toBe('about 2 h')
+    expect(formatDuration(53 * 3600)).toBe('about 2 days 5 h')
+    expect(formatDuration(Number.NaN)).toBe('—')
+  })
+})
+
+describe('formatScientific', () => {
+  it('writes learning rates and losses in few digits', () => {
+    expect(formatScientific(1e-4)).toBe('1e-4')
+    expect(formatScientific(3.5e-5)).toBe('3.5e-5')
+    expect(formatScientific(9.87654)).toBe('9.877')
+    expect(formatScientific(0.25)).toBe('0.25')
+    expect(formatScientific(0)).toBe('0')
   })
 })

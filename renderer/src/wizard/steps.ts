@@ -43,14 +43,14 @@ export const WIZARD_STEPS: readonly WizardStep[] = [
   {
     id: 'replay',
     label: 'Replay mix',
-    summary: `Choose the share of English text mixed into training to limit forgetting (default ${formatPercent(DEFAULT_REPLAY.englishShare)}).`,
-    built: false,
+    summary: `Choose the share of English text mixed into training to limit forgetting (default ${formatPercent(DEFAULT_REPLAY.englishShare)}), and see what the plan comes to: tokens per language, passes over the corpus, time.`,
+    built: true,
   },
   {
     id: 'training',
     label: 'Training',
-    summary: 'Continual pretraining of the resized model on the mixed token shards, with checkpoints that can be resumed and compared.',
-    built: false,
+    summary: 'Continual pretraining of the resized model on the mixed token shards, with live loss and held-out charts per language, and checkpoints that can be paused, resumed and compared.',
+    built: true,
   },
   {
     id: 'compare',
