@@ -42,6 +42,23 @@ function describeRun(s: RunStatus): string {
     .join('\n')
 }
 
+/** `train pause` and `train cancel`: the same request but for what the worker does next. */
+function stopCommand(request: 'pause' | 'cancel', summary: string, said: (s: RunStatus) => string): Command {
+  return {
+    name: `train ${request}`,
+    summary,
+    usage: `vernacular train ${request} PROJECT --run NAME [--json]`,
+    args: 'PROJECT',
+    names: { dir: 'PROJECT' },
+    options: { ...JSON_OPT, ...RUN_OPT },
+    async run({ engine, out, positionals: given, values }) {
+      const [dir] = positionals(this, given, ['PROJECT'])
+      const s = await call(this, engine, request === 'pause' ? 'train.pause' : 'train.cancel', { dir, run: stringOption(values, 'run') })
+      out.result(s, () => said(s))
+    },
+  }
+}
+
 export const trainingCommands: Command[] = [
   {
     name: 'train',
@@ -69,32 +86,10 @@ export const trainingCommands: Command[] = [
       out.result(status, () => describeRun(status))
     },
   },
-  {
-    name: 'train pause',
-    summary: 'Ask a run, wherever it trains, to write a checkpoint and pause',
-    usage: 'vernacular train pause PROJECT --run NAME [--json]',
-    args: 'PROJECT',
-    names: { dir: 'PROJECT' },
-    options: { ...JSON_OPT, ...RUN_OPT },
-    async run({ engine, out, positionals: given, values }) {
-      const [dir] = positionals(this, given, ['PROJECT'])
-      const s = await call(this, engine, 'train.pause', { dir, run: stringOption(values, 'run') })
-      out.result(s, () => `Asked run ${s.name} to pause; it writes a checkpoint after its current step.`)
-    },
-  },
-  {
-    name: 'train cancel',
-    summary: 'Ask a run to write a checkpoint and stop for good (or cancel a paused run)',
-    usage: 'vernacular train cancel PROJECT --run NAME [--json]',
-    args: 'PROJECT',
-    names: { dir: 'PROJECT' },
-    options: { ...JSON_OPT, ...RUN_OPT },
-    async run({ engine, out, positionals: given, values }) {
-      const [dir] = positionals(this, given, ['PROJECT'])
-      const s = await call(this, engine, 'train.cancel', { dir, run: stringOption(values, 'run') })
-      out.result(s, () => (s.state === 'cancelled' ? `Run ${s.name} is cancelled.` : `Asked run ${s.name} to stop; it writes a checkpoint after its current step.`))
-    },
-  },
+  stopCommand('pause', 'Ask a run, wherever it trains, to write a checkpoint and pause', (s) => `Asked run ${s.name} to pause; it writes a checkpoint after its current step.`),
+  stopCommand('cancel', 'Ask a run to write a checkpoint and stop for good (or cancel a paused run)', (s) =>
+    s.state === 'cancelled' ? `Run ${s.name} is cancelled.` : `Asked run ${s.name} to stop; it writes a checkpoint after its current step.`,
+  ),
   {
     name: 'train status',
     summary: "A run's state, progress, replay share, passes over the text and checkpoints",
