@@ -107,6 +107,13 @@ export function passes(planned: number, corpusTokens: number | null | undefined)
   return planned / corpusTokens
 }
 
+/** Passes over a text: "2.35×", "120×", "0.0011×" (small ones keep two significant digits). */
+export function formatPasses(value: number, locale = 'en'): string {
+  if (!Number.isFinite(value)) return '—'
+  const digits = value === 0 || value >= 0.01 ? { maximumFractionDigits: value >= 10 ? 0 : 2, minimumFractionDigits: value >= 10 ? 0 : 2 } : { maximumSignificantDigits: 2 }
+  return `${new Intl.NumberFormat([locale, 'en'], digits).format(value)}×`
+}
+
 /** Seconds of training steps for `tokens` at a speed the engine measured (null without one). */
 export function secondsAt(tokens: number, tokensPerSecond: number | null | undefined): number | null {
   if (tokensPerSecond === null || tokensPerSecond === undefined || !(tokensPerSecond > 0)) return null

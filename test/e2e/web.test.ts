@@ -96,7 +96,7 @@ describe('web mode in Chromium', () => {
     await page.screenshot({ path: join(shots, 'project-overview.png') })
 
     // Unbuilt steps say so, with no numbers.
-    await page.getByTestId('wizard-step-replay').click()
+    await page.getByTestId('wizard-step-compare').click()
     await expect.poll(() => page.getByTestId('step-not-built').isVisible()).toBe(true)
     expect(await page.getByTestId('step-not-built').textContent()).toMatch(/not built yet/i)
 

@@ -3,6 +3,7 @@ import { DEFAULT_TRAINING } from '../../main/engine/contract'
 import {
   SETTING_FIELDS,
   canResume,
+  formatPasses,
   heldoutSeries,
   lastMeasuredRun,
   lastValue,
@@ -60,6 +61,13 @@ describe('the plan multiplied out', () => {
     expect(passes(576, 0)).toBeNull()
     expect(secondsAt(768, 256)).toBe(3)
     expect(secondsAt(768, null)).toBeNull()
+  })
+
+  it('writes passes over a text with the digits that matter', () => {
+    expect(formatPasses(2.345)).toBe('2.35×')
+    expect(formatPasses(120.4)).toBe('120×')
+    expect(formatPasses(0.00112)).toBe('0.0011×')
+    expect(formatPasses(0)).toBe('0.00×')
   })
 
   it('takes the speed of the newest run that measured one', () => {
