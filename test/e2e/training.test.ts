@@ -200,6 +200,21 @@ describe('the Replay mix and Training steps in Chromium', () => {
     await screenshotWhole(page, 'training-done.png')
     await screenshotOf(page, 'training-charts', 'training-charts.png')
 
+    // A run the manifest says is training, with no worker holding it (the app stopped mid-run), is
+    // shown interrupted, with Resume: here the manifest is set back to running by hand.
+    const onDisk = JSON.parse(await fs.readFile(join(dir, 'vernacular.json'), 'utf8')) as { runs: { name: string; status: string }[] }
+    onDisk.runs = onDisk.runs.map((r) => (r.name === 'main' ? { ...r, status: 'running' } : r))
+    await fs.writeFile(join(dir, 'vernacular.json'), JSON.stringify(onDisk, null, 2) + '\n')
+    await page.reload()
+    await expect.poll(() => run.getAttribute('data-state'), { timeout: 30_000 }).toBe('interrupted')
+    expect(await page.getByTestId('training-interrupted').textContent()).toContain('Resume continues from its newest checkpoint')
+    expect(await page.getByTestId('training-resume').isVisible()).toBe(true)
+    expect(await page.getByTestId('training-history-resume-main').isVisible()).toBe(true)
+    await screenshotOf(page, 'training-run', 'training-interrupted.png')
+    await page.getByTestId('training-resume').click()
+    await expect.poll(() => run.getAttribute('data-state'), { timeout: 60_000 }).toBe('done')
+    expect(await page.getByTestId('training-run-step').textContent()).toBe('12 / 12')
+
     // The Replay mix step now has a measured speed to give the plan a time.
     await page.getByTestId('wizard-step-replay').click()
     await expect.poll(() => page.getByTestId('replay-time').textContent(), { timeout: 30_000 }).toMatch(/about [\d.]+ (s|min|h).* of training steps at [\d,]+ tokens a second, the speed step 12 of run “main” measured/s)
