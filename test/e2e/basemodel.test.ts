@@ -75,13 +75,13 @@ describe('the Base model step in Chromium', () => {
     expect(await page.locator('[data-testid="basemodel-memory-chart"] rect[data-part]').count()).toBe(4)
     expect(await page.getByTestId('basemodel-memory-limit').count()).toBe(1)
     const fit = page.getByTestId('basemodel-fit')
-    expect(await fit.textContent()).toMatch(/Training at batch 8 × 512 tokens with AdamW needs about [\d.]+ (MiB|GiB);.* has [\d.]+ (MiB|GiB): it (fits|does not fit)\./s)
+    expect(await fit.textContent()).toMatch(/Training at batch 4 × 128 tokens with AdamW needs about [\d.]+ (MiB|GiB);.* has [\d.]+ (MiB|GiB): it (fits|does not fit)\./s)
     expect(['true', 'false']).toContain(await fit.getAttribute('data-fits'))
     const projectTotal = readBytes(await page.getByTestId('basemodel-fit-total').textContent())
     expect(projectTotal).toBeGreaterThan(0)
     expect(readBytes(await page.getByTestId('basemodel-memory-total').textContent())).toBe(projectTotal)
 
-    // What if: a smaller batch and sequence need less (the engine's estimate, asked for again).
+    // The demo template trains at batch 4 × 128 (a small budget). What if: a smaller batch needs less (the engine's estimate, asked for again).
     await page.getByTestId('basemodel-batch').fill('1')
     await page.getByTestId('basemodel-seqlen').fill('128')
     await expect.poll(() => page.getByTestId('basemodel-fit-batch').textContent()).toBe('1')
@@ -96,7 +96,7 @@ describe('the Base model step in Chromium', () => {
     await expect.poll(() => page.getByTestId('basemodel-memory').textContent()).not.toContain('The model reads at most')
     // And back to the project's settings.
     await page.getByTestId('basemodel-whatif-reset').click()
-    await expect.poll(() => page.getByTestId('basemodel-fit-batch').textContent()).toBe('8')
+    await expect.poll(() => page.getByTestId('basemodel-fit-batch').textContent()).toBe('4')
     expect(readBytes(await page.getByTestId('basemodel-fit-total').textContent())).toBe(projectTotal)
 
     // A folder that is not a model is refused, and the error names it.
