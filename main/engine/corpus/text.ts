@@ -58,21 +58,12 @@ export async function* corpusLines(projectDir: string, role: CorpusRole, split: 
   if (!state || state.sources.length === 0) {
     throw new EngineError('bad-input', `the ${role} corpus is empty`, { hint: `Add ${role} text in the Corpus step first.` })
   }
-  const dir = roleDir(projectDir, role)
-  for (const s of state.sources) {
-    for (const shard of s.shards[split]) {
-      const rl = createInterface({ input: createReadStream(join(dir, shard), 'utf8'), crlfDelay: Infinity })
-      for await (const line of rl) {
-        if (signal?.aborted) throw new EngineError('cancelled', 'cancelled')
-        if (!line) continue
-        const doc = (JSON.parse(line) as { text: string }).text
-        for (const l of doc.split('\n')) if (l.length > 0) yield l
-      }
-    }
+  for await (const doc of corpusDocuments(projectDir, role, split, signal)) {
+    for (const l of doc.split('\n')) if (l.length > 0) yield l
   }
 }
 
-/** Whole documents of one split of an ingested corpus role (a document's lines joined by newlines), in shard order. */
+/** Whole documents of one split of an ingested corpus role (a document's lines joined by newlines), in shard order; none when the role has no text. */
 export async function* corpusDocuments(projectDir: string, role: CorpusRole, split: 'train' | 'heldout', signal?: AbortSignal): AsyncGenerator<string> {
   const state = await readRoleState(projectDir, role)
   if (!state) return

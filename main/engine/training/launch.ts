@@ -82,24 +82,8 @@ export async function prepareRun(projectDir: string, name: string, overrides: Ru
       throw new EngineError('invalid-request', `Run "${name}" already exists (${status.state}, step ${status.step}).`, { hint: `Resume it with --resume, or start another with --run NAME.` })
     }
   }
-  const { gradientAccumulation, ...t } = manifest.training
-  const settings: RunSettings = {
-    sequenceLength: t.sequenceLength,
-    batchSize: t.batchSize,
-    gradientAccumulation,
-    steps: t.steps,
-    learningRate: t.learningRate,
-    warmupSteps: t.warmupSteps,
-    weightDecay: t.weightDecay,
-    seed: t.seed,
-    checkpointEvery: t.checkpointEvery,
-    keepCheckpoints: t.keepCheckpoints,
-    evalEvery: t.evalEvery,
-    embeddingOnlySteps: t.embeddingOnlySteps,
-    documentMasking: t.documentMasking,
-    englishShare: manifest.replay.englishShare,
-    ...overrides,
-  }
+  // The manifest's training settings and replay share, with this run's overrides (RunSettings is exactly those).
+  const settings: RunSettings = { ...manifest.training, englishShare: manifest.replay.englishShare, ...overrides }
   if (!(settings.englishShare >= 0 && settings.englishShare <= 1)) throw new EngineError('invalid-request', `The English replay share must be from 0 to 1, not ${settings.englishShare}.`, { hint: 'Give --replay-share 0.25 for 25%.' })
   const modelDir = await modelToTrain(projectDir)
   const ckpt = await openCheckpoint(modelDir)
