@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import type { JobSnapshot, MethodName } from '../../main/engine/contract'
-import { useDemoWebMode } from '../helpers/browser'
+import { screenshotWhole as screenshotPage, useDemoWebMode } from '../helpers/browser'
 
 const session = useDemoWebMode()
 const shots = session.shots
@@ -21,23 +21,8 @@ function readBytes(text: string | null): number {
   return Number(match[1]!.replace(/,/g, '')) * units[match[2]!]!
 }
 
-/**
- * The whole page, taller than the window: the window is made as tall as the page first, so the
- * sticky header and jobs panel sit where they belong instead of over the content (as they do in
- * a `fullPage` screenshot).
- */
-async function screenshotWhole(page: Page, name: string): Promise<void> {
-  const viewport = page.viewportSize()!
-  await page.evaluate('window.scrollTo(0, 0)')
-  // The jobs panel may grow with the window (its height is a share of it): grow until all fits.
-  for (let i = 0; i < 5; i++) {
-    const height = await page.evaluate<number>('document.documentElement.scrollHeight')
-    if (height <= page.viewportSize()!.height) break
-    await page.setViewportSize({ width: viewport.width, height })
-  }
-  await page.screenshot({ path: join(shots, name) })
-  await page.setViewportSize(viewport)
-}
+/** The whole page, taller than the window, into test-results/. */
+const screenshotWhole = (page: Page, name: string) => screenshotPage(page, join(shots, name))
 
 /** A call to the engine over web mode's HTTP API, as a script would make it. */
 async function rpc<T>(method: MethodName, params: unknown): Promise<T> {

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import type { JobSnapshot, MethodName } from '../../main/engine/contract'
-import { useDemoWebMode } from '../helpers/browser'
+import { screenshotWhole as screenshotPage, useDemoWebMode } from '../helpers/browser'
 
 const session = useDemoWebMode()
 const shots = session.shots
@@ -27,18 +27,8 @@ async function waitForJob(id: string): Promise<void> {
   await expect.poll(async () => (await rpc<JobSnapshot>('jobs.get', { id })).state, { timeout: 120_000 }).toBe('done')
 }
 
-/** The whole page, taller than the window (as basemodel.test.ts takes it: the sticky parts where they belong). */
-async function screenshotWhole(page: Page, name: string): Promise<void> {
-  const viewport = page.viewportSize()!
-  await page.evaluate('window.scrollTo(0, 0)')
-  for (let i = 0; i < 5; i++) {
-    const height = await page.evaluate<number>('document.documentElement.scrollHeight')
-    if (height <= page.viewportSize()!.height) break
-    await page.setViewportSize({ width: viewport.width, height })
-  }
-  await page.screenshot({ path: join(shots, name) })
-  await page.setViewportSize(viewport)
-}
+/** The whole page, taller than the window, into test-results/. */
+const screenshotWhole = (page: Page, name: string) => screenshotPage(page, join(shots, name))
 
 /** One part of the page, with the window as tall as the page so that the sticky header and jobs panel do not cover it. */
 async function screenshotOf(page: Page, testid: string, name: string): Promise<void> {

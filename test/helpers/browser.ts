@@ -101,3 +101,21 @@ export function useDemoWebMode(): DemoSession {
     },
   }
 }
+
+/**
+ * Screenshots the whole page, taller than the window: the window is made as tall as the page
+ * first, so the sticky header and jobs panel sit where they belong instead of over the content
+ * (as they do in a `fullPage` screenshot).
+ */
+export async function screenshotWhole(page: Page, path: string): Promise<void> {
+  const viewport = page.viewportSize()!
+  await page.evaluate('window.scrollTo(0, 0)')
+  // The jobs panel may grow with the window (its height is a share of it): grow until all fits.
+  for (let i = 0; i < 5; i++) {
+    const height = await page.evaluate<number>('document.documentElement.scrollHeight')
+    if (height <= page.viewportSize()!.height) break
+    await page.setViewportSize({ width: viewport.width, height })
+  }
+  await page.screenshot({ path })
+  await page.setViewportSize(viewport)
+}
