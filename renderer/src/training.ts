@@ -152,10 +152,12 @@ export function lossSeries(metrics: readonly StepMetrics[]): ChartData {
   return [metrics.map((m) => m.step), metrics.map((m) => m.lossTarget), metrics.map((m) => m.lossEnglish)]
 }
 
-/** Held-out bits per byte per language, at the steps that measured it. */
-export function heldoutSeries(metrics: readonly StepMetrics[]): ChartData {
+/** Held-out bits per byte per language, at the steps that measured it, from the run's baseline at step 0 when it has one. */
+export function heldoutSeries(metrics: readonly StepMetrics[], baseline: RunStatus['baseline'] = null): ChartData {
   const measured = metrics.filter((m) => m.heldout !== undefined)
-  return [measured.map((m) => m.step), measured.map((m) => m.heldout?.target ?? null), measured.map((m) => m.heldout?.english ?? null)]
+  const start = baseline ? [{ step: 0, heldout: baseline }] : []
+  const points = [...start, ...measured]
+  return [points.map((m) => m.step), points.map((m) => m.heldout?.target ?? null), points.map((m) => m.heldout?.english ?? null)]
 }
 
 /** The learning rate at each step. */

@@ -168,6 +168,7 @@ export function runStatus(overrides: Partial<RunStatus> & Pick<RunStatus, 'name'
     settings: null,
     failure: null,
     last: null,
+    baseline: null,
     ...overrides,
   }
 }

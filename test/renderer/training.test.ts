@@ -93,6 +93,7 @@ describe('chart series', () => {
       [null, metrics[1]!.lossEnglish, metrics[2]!.lossEnglish, metrics[3]!.lossEnglish],
     ])
     expect(heldoutSeries(metrics)).toEqual([[3], [4.5], [null]])
+    expect(heldoutSeries(metrics, { target: 6.9, english: 2.4 })).toEqual([[0, 3], [6.9, 4.5], [2.4, null]])
     expect(lrSeries(metrics)).toEqual([
       [1, 2, 3, 4],
       [1e-4, 1e-4, 1e-4, 5e-5],

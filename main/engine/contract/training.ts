@@ -65,6 +65,8 @@ export interface RunStatus {
   /** Why the run failed, when it did. */
   failure: string | null
   last: StepMetrics | null
+  /** Held-out bits per byte of the model the run started from, before its first step (null until measured). */
+  baseline: { target: number | null; english: number | null } | null
 }
 
 export const TRAIN_JOB = 'train'

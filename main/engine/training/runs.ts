@@ -3,6 +3,7 @@
  *
  *   runs/<name>/run.json            the run's full settings, model, tokenizer, pinned checkpoints
  *               metrics.jsonl       one line per optimizer step (trainer.ts)
+ *               baseline.json       held-out bits per byte before the first step (trainer.ts)
  *               checkpoints/        step-<n>/ (checkpoints.ts)
  *               control.json        a pause or cancel request for the worker (from any process)
  *               .vernacular.lock    held by the worker while it trains
@@ -21,7 +22,7 @@ import { lockHolder } from '../project/lock'
 import { projectRelativePath, readManifest, resolveProjectPath } from '../project/manifest'
 import { updateProject } from '../project/projects'
 import { type CheckpointInfo, listCheckpoints } from './checkpoints'
-import { METRICS_FILE } from './trainer'
+import { BASELINE_FILE, METRICS_FILE } from './trainer'
 
 export const RUNS_DIR = 'runs'
 export const RUN_FILE = 'run.json'
@@ -170,6 +171,18 @@ export async function runStatus(projectDir: string, name: string): Promise<RunSt
     settings: run?.settings ?? null,
     failure: run?.failure ?? null,
     last,
+    baseline: await readBaseline(projectDir, name),
+  }
+}
+
+/** The held-out bits per byte the run measured before its first step (baseline.json), if it has. */
+async function readBaseline(projectDir: string, name: string): Promise<RunStatus['baseline']> {
+  try {
+    const b = parseJson(await fs.readFile(join(runDir(projectDir, name), BASELINE_FILE), 'utf8')) as { heldout?: { target?: unknown; english?: unknown } }
+    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null)
+    return b.heldout ? { target: num(b.heldout.target), english: num(b.heldout.english) } : null
+  } catch {
+    return null
   }
 }
 

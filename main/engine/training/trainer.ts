@@ -59,6 +59,8 @@ export interface TrainerOutcome {
 }
 
 export const METRICS_FILE = 'metrics.jsonl'
+/** Held-out bits per byte of the model the run starts from, measured before its first step. */
+export const BASELINE_FILE = 'baseline.json'
 
 const rowsOf = (seqs: PackedSequence[], from: number, to: number) => seqs.map((s) => Array.from(s.tokens.subarray(from, to)))
 
@@ -105,6 +107,15 @@ export async function runTraining(input: TrainerInput): Promise<TrainerOutcome> 
     } else {
       mixture = new ReplayMixture(files, mixOptions)
       await fs.writeFile(metricsFile, '')
+      // Where the held-out curves start: the model before any step (the base for gain and forgetting).
+      if (input.heldout.target || input.heldout.english) {
+        const heldout = {
+          target: input.heldout.target ? await heldoutBitsPerByte(model, input.heldout.target) : null,
+          english: input.heldout.english ? await heldoutBitsPerByte(model, input.heldout.english) : null,
+        }
+        await fs.writeFile(join(runDir, BASELINE_FILE), JSON.stringify({ step: 0, heldout }) + '\n')
+        log(`held-out bits per byte before training: target ${heldout.target?.toFixed(3) ?? '–'}, English ${heldout.english?.toFixed(3) ?? '–'}`)
+      }
     }
 
     let last: CheckpointInfo | null = resumeFrom

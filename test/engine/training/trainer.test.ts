@@ -2,14 +2,16 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { selectBackend } from '../../../main/engine/backend/select'
+import { openCheckpoint } from '../../../main/engine/model/checkpoint'
 import { parseModelConfig } from '../../../main/engine/model/config'
 import { writeInitialisedModel } from '../../../main/engine/model/init'
+import { CausalLM } from '../../../main/engine/model/model'
 import { createProject } from '../../../main/engine/project/projects'
 import { Tokenizer } from '../../../main/engine/tokenizer/tokenizer'
 import { listCheckpoints } from '../../../main/engine/training/checkpoints'
 import { prepareTokenData, type TokenData } from '../../../main/engine/training/data'
-import { heldoutSample } from '../../../main/engine/training/heldout'
-import { METRICS_FILE, runTraining, type RunSettings, type StepMetrics, type TrainerInput } from '../../../main/engine/training/trainer'
+import { heldoutBitsPerByte, heldoutSample } from '../../../main/engine/training/heldout'
+import { BASELINE_FILE, METRICS_FILE, runTraining, type RunSettings, type StepMetrics, type TrainerInput } from '../../../main/engine/training/trainer'
 import { ingest } from '../corpus/helpers'
 import { demoText } from '../tokenizer/fixtures'
 import { useTmp } from '../../helpers/tmp'
@@ -91,6 +93,15 @@ describe('the training loop', () => {
     expect(ms.filter((m) => m.heldout).map((m) => m.step)).toEqual([3, 6])
     expect(ms[2]!.heldout!.target).toBeGreaterThan(ms[2]!.heldout!.english!)
     expect(ms[5]!.loss).toBeLessThan(ms[0]!.loss)
+    // The held-out curves start from the untouched model, scored before the first step.
+    const baseline = JSON.parse(await fs.readFile(join(runDir, BASELINE_FILE), 'utf8')) as { step: number; heldout: { target: number; english: number } }
+    const model = await CausalLM.load(base.tf, await openCheckpoint(base.modelDir))
+    try {
+      expect(baseline).toEqual({ step: 0, heldout: { target: await heldoutBitsPerByte(model, base.heldout.target!), english: await heldoutBitsPerByte(model, base.heldout.english!) } })
+    } finally {
+      model.dispose()
+    }
+    expect(baseline.heldout.target).not.toBe(ms[5]!.heldout!.target)
     expect((await listCheckpoints(runDir)).map((c) => c.step)).toEqual([6, 4])
   }, 120_000)
 
@@ -106,7 +117,10 @@ describe('the training loop', () => {
     const first = await runTraining({ ...base, runDir: paused, settings: { ...SETTINGS, checkpointEvery: 4 }, signal: stop.signal, onStep: (m) => m.step === 3 && stop.abort('pause') })
     expect(first).toMatchObject({ outcome: 'pause', step: 3 })
     expect((await listCheckpoints(paused)).map((c) => c.step)).toEqual([3])
+    const baseline = await fs.readFile(join(paused, BASELINE_FILE), 'utf8')
     expect(await runTraining({ ...base, runDir: paused, settings: { ...SETTINGS, checkpointEvery: 4 } })).toMatchObject({ outcome: 'done', step: 6 })
+    // Resuming keeps the baseline of the run's start (it is not the resumed model's).
+    expect(await fs.readFile(join(paused, BASELINE_FILE), 'utf8')).toBe(baseline)
 
     // Crashed after step 5 (its metrics line written, the last checkpoint at step 4): steps 5 and 6 again.
     const crashed = join(tmp(), 'crashed')
