@@ -8,16 +8,18 @@ import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core'
 import type { Tf } from '../backend/select'
 import type { Gpt2Config } from './config'
 import type { FlatLayout } from './layout'
-import { causalAttention, causalMask, documentMask, embed, geluNew, layerNorm, linear } from './ops'
+import { type KvInput, appendKv, causalAttention, causalMask, documentMask, embed, geluNew, layerNorm, linear } from './ops'
 
 export type ParamLookup = (name: string) => Tensor
 
 /**
  * ids [B, T] (int32) → final hidden states [B, T, D]. With a layout (packed documents, see
  * layout.ts) each token gets the position embedding of its position id and attends within its
- * document only; without one, positions 0 … T−1 and plain causal attention.
+ * document only; without one, positions 0 … T−1 and plain causal attention. With `kv` (decoding,
+ * see ops.ts `KvInput`; not with a layout) the tokens are at positions offset … offset+T−1 and
+ * attend to the cached keys and values of the positions before them too.
  */
-export function gpt2Hidden(tf: Tf, config: Gpt2Config, p: ParamLookup, ids: Tensor2D, layout?: FlatLayout): Tensor {
+export function gpt2Hidden(tf: Tf, config: Gpt2Config, p: ParamLookup, ids: Tensor2D, layout?: FlatLayout, kv?: KvInput): Tensor {
   const [B, T] = ids.shape
   const D = config.hiddenSize
   const H = config.numHeads
@@ -28,10 +30,11 @@ export function gpt2Hidden(tf: Tf, config: Gpt2Config, p: ParamLookup, ids: Tens
 
   // Embeddings: the token's row plus its position's row (gathered by position id with a layout,
   // by `embed`, whose scatter-add gradient sums the rows of positions that occur more than once).
-  const positions = layout ? embed(tf, w2('wpe.weight'), tf.tensor2d(layout.positions, [B, T], 'int32')) : tf.slice(w2('wpe.weight'), [0, 0], [T, D])
+  const offset = kv?.offset ?? 0
+  const positions = layout ? embed(tf, w2('wpe.weight'), tf.tensor2d(layout.positions, [B, T], 'int32')) : tf.slice(w2('wpe.weight'), [offset, 0], [T, D])
   let x = tf.add(embed(tf, w2('wte.weight'), ids), positions)
 
-  const mask = layout ? documentMask(tf, layout) : causalMask(tf, T)
+  const mask = layout ? documentMask(tf, layout) : causalMask(tf, T, 1, offset)
   const toHeads = (t: Tensor) => tf.transpose(tf.reshape(t, [B, T, H, hd]), [0, 2, 1, 3])
 
   for (let i = 0; i < config.numLayers; i++) {
@@ -40,7 +43,8 @@ export function gpt2Hidden(tf: Tf, config: Gpt2Config, p: ParamLookup, ids: Tens
     const a = layerNorm(tf, x, w1(l + 'ln_1.weight'), w1(l + 'ln_1.bias'), eps)
     const qkv = linear(tf, a, w2(l + 'attn.c_attn.weight'), w1(l + 'attn.c_attn.bias'))
     const [q, k, v] = tf.split(qkv, 3, 2) as [Tensor, Tensor, Tensor]
-    const y = causalAttention(tf, toHeads(q), toHeads(k), toHeads(v), mask, 1 / Math.sqrt(hd))
+    const [keys, values] = appendKv(tf, kv, i, toHeads(k), toHeads(v))
+    const y = causalAttention(tf, toHeads(q), keys, values, mask, 1 / Math.sqrt(hd))
     const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B, T, D])
     x = tf.add(x, linear(tf, merged, w2(l + 'attn.c_proj.weight'), w1(l + 'attn.c_proj.bias')))
 

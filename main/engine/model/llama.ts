@@ -11,7 +11,7 @@ import type { Tf } from '../backend/select'
 import type { LlamaConfig } from './config'
 import type { ParamLookup } from './gpt2'
 import type { FlatLayout } from './layout'
-import { causalAttention, causalMask, documentMask, embed, linear, rmsNorm, silu } from './ops'
+import { type KvInput, appendKv, causalAttention, causalMask, documentMask, embed, linear, rmsNorm, silu } from './ops'
 
 /**
  * Rotary frequencies, computed in float32 step by step as transformers does
@@ -40,8 +40,11 @@ export function ropeInvFreq(config: LlamaConfig): Float32Array {
   return inv
 }
 
-/** cos and sin tables [T, headDim] in HF's rotate-half layout (the half-size table repeated). */
-export function ropeTables(config: LlamaConfig, T: number): { cos: Float32Array; sin: Float32Array } {
+/**
+ * cos and sin tables [T, headDim] in HF's rotate-half layout (the half-size table repeated), for
+ * positions from … from+T−1 (0 … T−1 by default).
+ */
+export function ropeTables(config: LlamaConfig, T: number, from = 0): { cos: Float32Array; sin: Float32Array } {
   const inv = ropeInvFreq(config)
   const half = inv.length
   const d = config.headDim
@@ -49,7 +52,7 @@ export function ropeTables(config: LlamaConfig, T: number): { cos: Float32Array;
   const cos = new Float32Array(T * d)
   const sin = new Float32Array(T * d)
   for (let t = 0; t < T; t++) {
-    const pos = Math.fround(t * scale)
+    const pos = Math.fround((from + t) * scale)
     for (let i = 0; i < half; i++) {
       const angle = Math.fround(pos * (inv[i] as number))
       const c = Math.cos(angle)
@@ -91,9 +94,11 @@ function applyRope(tf: Tf, x: Tensor, cos: Tensor, sin: Tensor): Tensor {
 /**
  * ids [B, T] (int32) → final hidden states [B, T, D]. With a layout (packed documents, see
  * layout.ts) each token is rotated by its position id and attends within its document only;
- * without one, positions 0 … T−1 and plain causal attention.
+ * without one, positions 0 … T−1 and plain causal attention. With `kv` (decoding, see ops.ts
+ * `KvInput`; not with a layout) the tokens are at positions offset … offset+T−1 and attend to the
+ * cached keys and values (keys already rotated) of the positions before them too.
  */
-export function llamaHidden(tf: Tf, config: LlamaConfig, p: ParamLookup, ids: Tensor2D, layout?: FlatLayout): Tensor {
+export function llamaHidden(tf: Tf, config: LlamaConfig, p: ParamLookup, ids: Tensor2D, layout?: FlatLayout, kv?: KvInput): Tensor {
   const [B, T] = ids.shape
   const H = config.numHeads
   const Hkv = config.numKvHeads
@@ -109,14 +114,15 @@ export function llamaHidden(tf: Tf, config: LlamaConfig, p: ParamLookup, ids: Te
   // Rotations of positions 0 … T−1 [T, hd], or per row and position id [B, 1, T, hd]; either
   // broadcasts over the heads of q and k [B, heads, T, hd] (rope is applied before the query heads
   // are stacked, below).
-  const tables = layout ? ropeTablesAt(config, layout.positions) : ropeTables(config, T)
+  const offset = kv?.offset ?? 0
+  const tables = layout ? ropeTablesAt(config, layout.positions) : ropeTables(config, T, offset)
   const tableShape = layout ? [B, 1, T, hd] : [T, hd]
   const cos = tf.tensor(tables.cos, tableShape)
   const sin = tf.tensor(tables.sin, tableShape)
   // Query heads that share a key/value head are stacked along the sequence axis, so grouped-query
   // attention needs no copies of k and v: q [B, Hkv, g·T, hd] against k, v [B, Hkv, T, hd]. The
   // mask is shared by the rows [g·T, T], or per row with a layout [B, 1, g·T, T].
-  const mask = layout ? documentMask(tf, layout, g) : causalMask(tf, T, g)
+  const mask = layout ? documentMask(tf, layout, g) : causalMask(tf, T, g, offset)
 
   for (let i = 0; i < config.numLayers; i++) {
     const l = `layers.${i}.`
@@ -130,8 +136,8 @@ export function llamaHidden(tf: Tf, config: LlamaConfig, p: ParamLookup, ids: Te
     const kHeads = config.qkNorm ? rmsNorm(tf, tf.reshape(k, [B, T, Hkv, hd]), w1(l + 'self_attn.k_norm.weight'), eps) : tf.reshape(k, [B, T, Hkv, hd])
     const qh = applyRope(tf, tf.transpose(qHeads, [0, 2, 1, 3]), cos, sin)
     const kh = applyRope(tf, tf.transpose(kHeads, [0, 2, 1, 3]), cos, sin)
-    const vh = tf.transpose(tf.reshape(v, [B, T, Hkv, hd]), [0, 2, 1, 3])
-    const y = causalAttention(tf, tf.reshape(qh, [B, Hkv, g * T, hd]), kh, vh, mask, 1 / Math.sqrt(hd))
+    const [keys, values] = appendKv(tf, kv, i, kh, tf.transpose(tf.reshape(v, [B, T, Hkv, hd]), [0, 2, 1, 3]))
+    const y = causalAttention(tf, tf.reshape(qh, [B, Hkv, g * T, hd]), keys, values, mask, 1 / Math.sqrt(hd))
     const merged = tf.reshape(tf.transpose(tf.reshape(y, [B, H, T, hd]), [0, 2, 1, 3]), [B, T, H * hd])
     x = tf.add(x, linear(tf, merged, w2(l + 'self_attn.o_proj.weight'), bias(l + 'self_attn.o_proj.bias', config.oBias)))
 

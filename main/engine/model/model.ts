@@ -16,7 +16,7 @@ import { initialValues } from './init'
 import { type FlatLayout, type SequenceLayout, flattenLayout, layoutPrefix } from './layout'
 import { llamaHidden } from './llama'
 import { HEAD_NAME, type ParamSpec, embeddingName, heldShape, paramSpecs, storedName } from './names'
-import { headNll, matMul2dT, weightedMean } from './ops'
+import { type KvInput, headNll, matMul2dT, weightedMean } from './ops'
 import { type TensorToWrite, type ShardedWriteResult, readTensorFloat32, writeSafetensorsSharded } from './safetensors'
 
 /** wasm32 addresses at most 4 GiB, whatever the machine has. */
@@ -111,8 +111,8 @@ export class CausalLM {
     return c.arch === 'llama' && c.slidingWindow ? Math.min(c.maxPositions, c.slidingWindow) : c.maxPositions
   }
 
-  private checkIds(ids: Tensor2D): void {
-    const T = ids.shape[1]
+  private checkIds(ids: Tensor2D, offset = 0): void {
+    const T = offset + ids.shape[1]
     if (T > this.maxSequence) {
       throw new EngineError('invalid-request', `A sequence of ${T} tokens is longer than this model takes (${this.maxSequence}).`, { hint: 'Use shorter sequences.' })
     }
@@ -122,14 +122,19 @@ export class CausalLM {
    * ids [B, T] int32 → final hidden states [B, T, D]. With a `layout` ([B][T] segments and
    * position ids of packed documents, see layout.ts) a token attends only to earlier tokens of its
    * own document, at its position id; without one, each row is one document at 0 … T−1.
+   *
+   * With `kv` (decoding with a KV cache, see generate.ts and ops.ts `KvInput`) the rows continue
+   * sequences whose first `kv.offset` positions are cached: the tokens are at positions offset …
+   * offset+T−1, and `kv.present` receives every layer's keys and values. Not with a layout.
    */
-  hidden(ids: Tensor2D, layout?: SequenceLayout): Tensor3D {
-    this.checkIds(ids)
+  hidden(ids: Tensor2D, layout?: SequenceLayout, kv?: KvInput): Tensor3D {
+    if (layout && kv) throw new Error('hidden: a layout and a KV cache together are not supported')
+    this.checkIds(ids, kv?.offset)
     const p = (name: string) => this.param(name)
     const c = this.config
     const [B, T] = ids.shape
     const flat: FlatLayout | undefined = layout && flattenLayout(layout, B, T, c.maxPositions)
-    return (c.arch === 'gpt2' ? gpt2Hidden(this.tf, c, p, ids, flat) : llamaHidden(this.tf, c, p, ids, flat)) as Tensor3D
+    return (c.arch === 'gpt2' ? gpt2Hidden(this.tf, c, p, ids, flat, kv) : llamaHidden(this.tf, c, p, ids, flat, kv)) as Tensor3D
   }
 
   /** ids [B, T] int32 → logits [B, T, V]; `layout` as for `hidden`. */

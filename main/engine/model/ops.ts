@@ -133,13 +133,50 @@ export function silu(tf: Tf, x: Tensor): Tensor {
 /**
  * An additive causal mask for `groups` stacked query blocks of length T against T keys:
  * row r (position r mod T) sees keys 0..r mod T. Shape [groups·T, T].
+ *
+ * With `past` > 0 (decoding with a KV cache, see `KvInput`) the T queries are positions
+ * past … past+T−1 against past+T keys: row r sees keys 0..past + r mod T. Shape [groups·T, past+T].
  */
-export function causalMask(tf: Tf, T: number, groups = 1): Tensor2D {
-  const m = new Float32Array(groups * T * T)
+export function causalMask(tf: Tf, T: number, groups = 1, past = 0): Tensor2D {
+  const K = past + T
+  const m = new Float32Array(groups * T * K)
   for (let g = 0; g < groups; g++) {
-    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[(g * T + i) * T + j] = -1e30
+    for (let i = 0; i < T; i++) for (let j = past + i + 1; j < K; j++) m[(g * T + i) * K + j] = -1e30
   }
-  return tf.tensor2d(m, [groups * T, T])
+  return tf.tensor2d(m, [groups * T, K])
+}
+
+/** One layer's keys and values, [B, Hkv, positions, hd] each (keys after rope in the Llama family). */
+export interface LayerKv {
+  k: Tensor4D
+  v: Tensor4D
+}
+
+/**
+ * Decoding with a KV cache (model/generate.ts): a forward pass over T new tokens at positions
+ * offset … offset+T−1 that attends to the keys and values of the positions before them (`past`)
+ * instead of recomputing them, and hands back every layer's keys and values of all offset+T
+ * positions (`present`) for the next call.
+ */
+export interface KvInput {
+  /** Positions already decoded: the new tokens' first position. */
+  offset: number
+  /** Per layer, the keys and values of positions 0 … offset−1; empty when offset is 0. */
+  past: readonly LayerKv[]
+  /** Filled by the forward pass, per layer: `past` with the new positions appended. */
+  present: LayerKv[]
+}
+
+/**
+ * A layer's keys and values k, v [B, Hkv, T, hd] for the new positions → those of every position
+ * so far (with `kv`, its `past` for the layer prepended, recorded in `present`; without, k and v).
+ */
+export function appendKv(tf: Tf, kv: KvInput | undefined, layer: number, k: Tensor, v: Tensor): [Tensor, Tensor] {
+  if (!kv) return [k, v]
+  const past = kv.past[layer]
+  const all: LayerKv = past ? { k: tf.concat([past.k, k], 2) as Tensor4D, v: tf.concat([past.v, v], 2) as Tensor4D } : { k: k as Tensor4D, v: v as Tensor4D }
+  kv.present[layer] = all
+  return [all.k, all.v]
 }
 
 /**
