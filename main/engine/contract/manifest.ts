@@ -4,6 +4,7 @@
  * renderer receives it in project summaries and events.
  */
 import { z } from 'zod'
+import { TRAINING_RECIPES, recipeValues } from './recipes'
 import { MAX_NEW_TOKENS, MAX_SEQ_LEN, ROLE_VALUES, VOCABULARY_MODES, batchSize, isoDate, projectName } from './values'
 
 export const MANIFEST_FORMAT = 'vernacular-project'
@@ -95,19 +96,21 @@ export type TrainingSettings = z.output<typeof trainingSettings>
 export type RunState = (typeof RUN_STATES)[number]
 
 export const DEFAULT_VOCABULARY: VocabularyPlan = { mode: 'add', count: 5000 }
-export const DEFAULT_REPLAY: ReplayMix = { englishShare: 0.25 }
+const SMALL = recipeValues(TRAINING_RECIPES.small)
+/** A new project's replay share and training settings: the small-model defaults (recipes.ts, with their sources). */
+export const DEFAULT_REPLAY: ReplayMix = { englishShare: SMALL.englishShare }
 export const DEFAULT_TRAINING: TrainingSettings = {
-  sequenceLength: 512,
-  batchSize: 8,
-  gradientAccumulation: 1,
-  learningRate: 1e-4,
-  warmupSteps: 100,
-  steps: 1000,
-  weightDecay: 0.1,
-  checkpointEvery: 200,
-  keepCheckpoints: 3,
-  evalEvery: 50,
-  embeddingOnlySteps: 0,
-  documentMasking: true,
-  seed: 42,
+  sequenceLength: SMALL.sequenceLength,
+  batchSize: SMALL.batchSize,
+  gradientAccumulation: SMALL.gradientAccumulation,
+  learningRate: SMALL.learningRate,
+  warmupSteps: SMALL.warmupSteps,
+  steps: SMALL.steps,
+  weightDecay: SMALL.weightDecay,
+  checkpointEvery: SMALL.checkpointEvery,
+  keepCheckpoints: SMALL.keepCheckpoints,
+  evalEvery: SMALL.evalEvery,
+  embeddingOnlySteps: SMALL.embeddingOnlySteps,
+  documentMasking: SMALL.documentMasking,
+  seed: SMALL.seed,
 }
