@@ -6,11 +6,13 @@
  *   ingested (resources/demo/corpora/hu as the target language, .../en as English replay, through
  *   the engine's ingest job), token files made by `prepareTokenData`, and a model folder written by
  *   `writeInitialisedModel`.
- * - Two GPT-2 configurations: `demo` (resources/demo/base/model-config.json: d64, 2 layers, 4
- *   heads, GPT-2's 50,257-token vocabulary and tokenizer) and `d128-8k` (d128, 2 layers, 4 heads,
- *   an 8,192-token vocabulary: GPT-2's tokenizer cut to its first 8,191 tokens and 7,935 merges,
- *   with <|endoftext|> as id 8191, written into the temporary folder), each at batch 8 × 128 and at
- *   the demo project's 8 × 512 (--shapes).
+ * - Two GPT-2 configurations: `demo` (d64, 2 layers, 4 heads, GPT-2's 50,257-token vocabulary
+ *   and tokenizer: the demo base model before it was pretrained, kept as the reference of the
+ *   figures in docs/performance.md) and `d128-8k` (d128, 2 layers, 4 heads, an 8,192-token
+ *   vocabulary: GPT-2's tokenizer cut to its first 8,191 tokens and 7,935 merges, with
+ *   <|endoftext|> as id 8191, written into the temporary folder: the architecture of today's demo
+ *   base model, resources/demo/base-model, with 512 positions instead of its 256), each at batch
+ *   8 × 128 and at 8 × 512 (--shapes).
  * - trainer: `runTraining` with the demo project's training settings (batch 8, no gradient
  *   accumulation, English share 0.25, document masking, AdamW lr 1e-4 with warm-up/cosine, weight
  *   decay 0.1, clipping at 1.0, a metrics line appended to metrics.jsonl per step), for --warmup
@@ -60,6 +62,7 @@ import { createProject } from '../../main/engine/project/projects'
 import { type TokenData, openTokenData, prepareTokenData } from '../../main/engine/training/data'
 import { type MixtureOptions, type PackedSequence, ReplayMixture } from '../../main/engine/training/mixture'
 import { type RunSettings, type StepMetrics, runTraining } from '../../main/engine/training/trainer'
+import { writePrefixTokenizer } from '../../resources/demo/prefix-tokenizer'
 import { ingest } from '../engine/corpus/helpers'
 
 const ROOT = resolve(__dirname, '../..')
@@ -174,38 +177,18 @@ interface BenchConfig {
   eos: number
 }
 
-/** GPT-2's tokenizer cut to `vocab` tokens: the first vocab − 1 ids (bytes, then merges in order) and <|endoftext|> as the last. */
-async function truncatedGpt2Tokenizer(out: string, vocab: number): Promise<void> {
-  const j = JSON.parse(await fs.readFile(join(DEMO, 'base', 'tokenizer.json'), 'utf8')) as {
-    added_tokens: { id: number; content: string }[]
-    model: { vocab: Record<string, number>; merges: (string | [string, string])[] }
-  }
-  const keep = vocab - 1
-  const entries = Object.entries(j.model.vocab).filter(([, id]) => id < keep)
-  const merges = j.model.merges.slice(0, keep - 256)
-  // GPT-2's merge i makes token 256 + i, so these merges make only kept tokens: checked.
-  const kept = new Map(entries)
-  merges.forEach((m, i) => {
-    const [a, b] = typeof m === 'string' ? (m.split(' ') as [string, string]) : m
-    if (kept.get(a + b) !== 256 + i) throw new Error(`GPT-2 merge ${i} (${a} ${b}) does not make token ${256 + i}`)
-  })
-  j.model.vocab = Object.fromEntries([...entries, ['<|endoftext|>', keep]])
-  j.model.merges = merges
-  j.added_tokens = j.added_tokens.map((t) => (t.content === '<|endoftext|>' ? { ...t, id: keep } : t))
-  await fs.writeFile(out, JSON.stringify(j) + '\n')
-}
 
 async function benchConfigs(work: string, names: string[]): Promise<BenchConfig[]> {
   const out: BenchConfig[] = []
   for (const name of names) {
     if (name === 'demo') {
-      const raw = JSON.parse(await fs.readFile(join(DEMO, 'base', 'model-config.json'), 'utf8')) as Record<string, unknown>
-      const config = parseModelConfig(raw, 'resources/demo/base/model-config.json')
+      const raw = { model_type: 'gpt2', vocab_size: 50257, n_positions: 512, n_embd: 64, n_layer: 2, n_head: 4, bos_token_id: 50256, eos_token_id: 50256, tie_word_embeddings: true }
+      const config = parseModelConfig(raw, '<demo d64>')
       out.push({ name, raw, config, tokenizerFile: join(DEMO, 'base', 'tokenizer.json'), eos: config.eosTokenId! })
     } else {
       const raw = { model_type: 'gpt2', vocab_size: 8192, n_positions: 512, n_embd: 128, n_layer: 2, n_head: 4, bos_token_id: 8191, eos_token_id: 8191, tie_word_embeddings: true }
       const tokenizerFile = join(work, 'tokenizer-8k.json')
-      await truncatedGpt2Tokenizer(tokenizerFile, 8192)
+      await writePrefixTokenizer(join(DEMO, 'base', 'tokenizer.json'), tokenizerFile, 8192)
       out.push({ name, raw, config: parseModelConfig(raw, '<d128-8k>'), tokenizerFile, eos: 8191 })
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { CITATIONS, DEFAULT_REPLAY, DEFAULT_TRAINING, TRAINING_RECIPES, modelScale, recipeValues, replayMix, trainingSettings } from '../../../main/engine/contract'
+import { CITATIONS, type DefaultValue, DEFAULT_REPLAY, DEFAULT_TRAINING, TRAINING_RECIPES, modelScale, recipeValues, replayMix, trainingSettings } from '../../../main/engine/contract'
 
 describe('training defaults', () => {
   it('are one set per model scale, each a valid plan, and a new project takes the small one', () => {
@@ -7,7 +7,7 @@ describe('training defaults', () => {
       const { englishShare, ...settings } = recipeValues(recipe)
       expect(trainingSettings.strict().parse(settings)).toEqual(settings)
       expect(replayMix.parse({ englishShare })).toEqual({ englishShare })
-      for (const [key, v] of Object.entries(recipe.settings)) {
+      for (const [key, v] of Object.entries(recipe.settings) as [string, DefaultValue][]) {
         expect(CITATIONS[v.source], key).toBeTruthy()
         expect(v.why.length, key).toBeGreaterThan(20)
       }
