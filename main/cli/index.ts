@@ -6,6 +6,7 @@ import { type Command, type Options, type Values, usage } from './args'
 import { corpusCommands } from './commands/corpus'
 import { modelCommands } from './commands/model'
 import { projectCommands } from './commands/project'
+import { sampleCommands } from './commands/sample'
 import { systemCommands } from './commands/system'
 import { tokenizerCommands } from './commands/tokenizer'
 import { trainingCommands } from './commands/training'
@@ -18,7 +19,7 @@ import { forkWorker } from '../spawn'
  * engine methods the desktop app and web mode call; the commands live in commands/, one file per
  * stage in the order the data flows.
  */
-const COMMANDS: Command[] = [...projectCommands, ...corpusCommands, ...tokenizerCommands, ...modelCommands, ...trainingCommands, ...adaptCommands, ...systemCommands]
+const COMMANDS: Command[] = [...projectCommands, ...corpusCommands, ...tokenizerCommands, ...modelCommands, ...sampleCommands, ...trainingCommands, ...adaptCommands, ...systemCommands]
 
 function globalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2

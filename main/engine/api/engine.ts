@@ -5,6 +5,7 @@ import {
   METHOD_NAMES,
   MODEL_RESIZE_JOB,
   MODEL_SCORE_JOB,
+  MODEL_SAMPLE_JOB,
   TRAIN_JOB,
   TOKENIZER_EXTEND_JOB,
   TOKENIZER_SWEEP_JOB,
@@ -34,6 +35,7 @@ import { openCheckpoint } from '../model/checkpoint'
 import { estimateMemory } from '../model/memory'
 import { modelInfo, modelLogits, scoreFile } from '../model/operations'
 import { baseModelStatus, projectResize, resizeToFolder, setBaseModel } from '../model/project'
+import { sampleFolder } from '../model/samples'
 import { readManifest } from '../project/manifest'
 import { createProject, openProject, renameProject } from '../project/projects'
 import { forgetProject, listRecentProjects, rememberProject } from '../project/recent'
@@ -169,6 +171,16 @@ export class Engine {
         job: this.jobs.start({ kind: MODEL_SCORE_JOB, title: `Score ${text}`, run: (ctx) => scoreFile(path(model), path(tokenizer), path(text), ctx) }),
       }),
       'model.estimate': async ({ model, batch, seqLen, optimizer }) => estimateMemory((await openCheckpoint(path(model))).config, { batch, seqLen, optimizer }),
+      'model.sample': async ({ model, tokenizer, prompt, maxTokens, topP, temperature, seed }) => {
+        await openCheckpoint(path(model)) // fail now, not inside the job, if it is no model folder
+        return {
+          job: this.jobs.start({
+            kind: MODEL_SAMPLE_JOB,
+            title: `Sample ${model}`,
+            run: (ctx) => sampleFolder(path(model), path(tokenizer), prompt, { maxTokens, topP: topP ?? null, temperature, seed }, ctx),
+          }),
+        }
+      },
       'model.resize': async ({ model, changes, init, out, seed, padMultiple }) => {
         await openCheckpoint(path(model)) // fail now, not inside the job, if it is no model folder
         return {

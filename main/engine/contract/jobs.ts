@@ -9,6 +9,7 @@ import { z } from 'zod'
 import type { SystemJobs } from './app'
 import type { CorpusJobs } from './corpus'
 import type { ModelJobs } from './model'
+import type { SampleJobs } from './sample'
 import type { TokenizerJobs } from './tokenizer'
 import type { TrainingJobs } from './training'
 import { fsPath } from './values'
@@ -22,7 +23,7 @@ export interface JobType {
 }
 
 /** Every job kind, with its result and labels. */
-export interface JobTypes extends SystemJobs, CorpusJobs, TokenizerJobs, ModelJobs, TrainingJobs {}
+export interface JobTypes extends SystemJobs, CorpusJobs, TokenizerJobs, ModelJobs, SampleJobs, TrainingJobs {}
 export type JobKind = keyof JobTypes
 export type JobResult<K extends JobKind> = JobTypes[K]['result']
 export type JobLabels<K extends JobKind> = JobTypes[K]['labels']
