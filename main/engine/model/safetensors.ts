@@ -197,7 +197,8 @@ export async function writeSafetensors(file: string, tensors: readonly TensorToW
     await handle.sync()
     return total
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code) throw fsError(e, file, 'write')
+    // A Node filesystem error (string code); errors the tensors' producers throw pass through as they are.
+    if (!(e instanceof EngineError) && typeof (e as NodeJS.ErrnoException).code === 'string') throw fsError(e, file, 'write')
     throw e
   } finally {
     await handle?.close()
