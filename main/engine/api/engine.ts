@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import {
   BENCHMARK_JOB,
+  EXPORT_JOB,
   INGEST_JOB,
   METHOD_NAMES,
   MODEL_RESIZE_JOB,
@@ -29,6 +30,7 @@ import { EngineError, toErrorInfo } from '../common/errors'
 import { defaultProjectsDir, resolveUserPath, vernacularHome } from '../common/settings'
 import { VERNACULAR_VERSION } from '../common/version'
 import { ingestCorpus } from '../corpus/ingest'
+import { checkExport, exportCard, exportCheckpoint } from '../export/export'
 import { sampleDocuments } from '../corpus/sample'
 import { JobManager } from '../jobs/manager'
 import { openCheckpoint } from '../model/checkpoint'
@@ -234,6 +236,21 @@ export class Engine {
         await pinCheckpoint(projectDir, run, step, pinned)
         return runStatus(projectDir, run)
       },
+      'export.checkpoint': async ({ dir, run, checkpoint, out, format, dtype, force, evaluation }) => {
+        const projectDir = await this.projectDir(dir)
+        const request = { run, checkpoint, out: path(out), format, dtype, force, evaluation: evaluation ?? null }
+        await checkExport(projectDir, request) // refuse now, not inside the job: a missing checkpoint, a folder it may not replace, gguf
+        return {
+          job: this.jobs.start({
+            kind: EXPORT_JOB,
+            title: `Export step ${checkpoint} of run ${run} (${dtype})`,
+            projectDir,
+            labels: { run, checkpoint: String(checkpoint) },
+            run: (ctx) => exportCheckpoint(projectDir, request, ctx),
+          }),
+        }
+      },
+      'export.card': async ({ dir, run, checkpoint, dtype, evaluation }) => ({ markdown: await exportCard(await this.projectDir(dir), { run, checkpoint, dtype, evaluation: evaluation ?? null }) }),
       'jobs.list': async ({ projectDir }) => this.jobs.list(projectDir === undefined ? {} : { projectDir: path(projectDir) }),
       'jobs.get': async ({ id }) => this.jobs.get(id),
       'jobs.cancel': async ({ id }) => this.jobs.cancel(id),

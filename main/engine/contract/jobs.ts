@@ -8,6 +8,7 @@
 import { z } from 'zod'
 import type { SystemJobs } from './app'
 import type { CorpusJobs } from './corpus'
+import type { ExportJobs } from './export'
 import type { ModelJobs } from './model'
 import type { SampleJobs } from './sample'
 import type { TokenizerJobs } from './tokenizer'
@@ -23,7 +24,7 @@ export interface JobType {
 }
 
 /** Every job kind, with its result and labels. */
-export interface JobTypes extends SystemJobs, CorpusJobs, TokenizerJobs, ModelJobs, SampleJobs, TrainingJobs {}
+export interface JobTypes extends SystemJobs, CorpusJobs, TokenizerJobs, ModelJobs, SampleJobs, TrainingJobs, ExportJobs {}
 export type JobKind = keyof JobTypes
 export type JobResult<K extends JobKind> = JobTypes[K]['result']
 export type JobLabels<K extends JobKind> = JobTypes[K]['labels']

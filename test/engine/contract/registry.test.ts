@@ -38,6 +38,7 @@ describe('the method registry', () => {
       'model.sample': 'model-sample',
       'baseModel.resize': 'model-resize',
       'train.start': 'train',
+      'export.checkpoint': 'export',
     })
     // Every kind is started by some method.
     expect(new Set(starting.map(([, k]) => k))).toEqual(new Set(JOB_KINDS))

@@ -1,0 +1,80 @@
+/** Export: a checkpoint of a training run written as a Hugging Face model folder with a model card. */
+import { z } from 'zod'
+import { jobMethod, method } from './jobs'
+import { runName } from './training'
+import { fsPath } from './values'
+
+/** Folder formats: `hf` (a Hugging Face folder) is built; `gguf` is refused until it is. */
+export const EXPORT_FORMATS = ['hf', 'gguf'] as const
+export type ExportFormat = (typeof EXPORT_FORMATS)[number]
+/** Storage types of the exported weights (safetensors F32, F16, BF16). */
+export const EXPORT_DTYPES = ['f32', 'f16', 'bf16'] as const
+export type ExportDtype = (typeof EXPORT_DTYPES)[number]
+
+/** One language's held-out language-modelling numbers, as evaluation reports them (extra fields are kept). */
+const languageMetrics = z.looseObject({
+  bitsPerByte: z.number(),
+  bytePerplexity: z.number().nullish(),
+  wordPerplexity: z.number().nullish(),
+})
+/** One multiple-choice task's numbers. */
+const taskMetrics = z.looseObject({
+  n: z.number().int().min(0),
+  acc: z.number(),
+  accNorm: z.number().nullish(),
+  accStderr: z.number().nullish(),
+  accNormStderr: z.number().nullish(),
+})
+/** The evaluation of one model (the base, or the adapted checkpoint): `E` of `eval run`. */
+export const exportEvaluationEntry = z.looseObject({
+  target: languageMetrics.nullish(),
+  english: languageMetrics.nullish(),
+  tasks: z.record(z.string(), taskMetrics).default({}),
+})
+/** What the model card's evaluation table shows: the base against the exported checkpoint. */
+export const exportEvaluation = z.object({ base: exportEvaluationEntry, adapted: exportEvaluationEntry }).strict()
+export type ExportEvaluationEntry = z.input<typeof exportEvaluationEntry>
+export type ExportEvaluation = z.input<typeof exportEvaluation>
+
+export interface ExportedFile {
+  name: string
+  bytes: number
+}
+
+export interface ExportResult {
+  /** The folder written (absolute). */
+  out: string
+  format: ExportFormat
+  dtype: ExportDtype
+  run: string
+  checkpoint: number
+  /** Every file in the folder, by name, with its size. */
+  files: ExportedFile[]
+  /** Whether the model card has an evaluation table. */
+  evaluated: boolean
+  seconds: number
+}
+
+export const EXPORT_JOB = 'export'
+
+export interface ExportJobs {
+  [EXPORT_JOB]: { result: ExportResult; labels: { run: string; checkpoint: string } }
+}
+
+const exportSource = z.object({
+  dir: fsPath,
+  run: runName,
+  checkpoint: z.number().int().min(0),
+  dtype: z.enum(EXPORT_DTYPES).default('f32'),
+  evaluation: exportEvaluation.optional(),
+})
+
+export const exportMethods = {
+  /**
+   * Writes checkpoint `step-<checkpoint>` of a run as a Hugging Face folder in `out`. A non-empty
+   * `out` that an earlier export did not write is refused unless `force` (which replaces it).
+   */
+  'export.checkpoint': jobMethod(EXPORT_JOB)(exportSource.extend({ out: fsPath, format: z.enum(EXPORT_FORMATS).default('hf'), force: z.boolean().default(false) }).strict()),
+  /** The model card (README.md) that export would write, for a preview; nothing is written. */
+  'export.card': method<{ markdown: string }>()(exportSource.strict()),
+}
