@@ -11,6 +11,7 @@ import { systemCommands } from './commands/system'
 import { tokenizerCommands } from './commands/tokenizer'
 import { trainingCommands } from './commands/training'
 import { adaptCommands } from './commands/adapt'
+import { exportCommands } from './commands/export'
 import { createOutput } from './output'
 import { forkWorker } from '../spawn'
 
@@ -19,7 +20,7 @@ import { forkWorker } from '../spawn'
  * engine methods the desktop app and web mode call; the commands live in commands/, one file per
  * stage in the order the data flows.
  */
-const COMMANDS: Command[] = [...projectCommands, ...corpusCommands, ...tokenizerCommands, ...modelCommands, ...sampleCommands, ...trainingCommands, ...adaptCommands, ...systemCommands]
+const COMMANDS: Command[] = [...projectCommands, ...corpusCommands, ...tokenizerCommands, ...modelCommands, ...sampleCommands, ...trainingCommands, ...exportCommands, ...adaptCommands, ...systemCommands]
 
 function globalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2
