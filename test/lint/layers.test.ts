@@ -23,11 +23,14 @@ describe('engine layers', () => {
     expect(await restricted('main/engine/model/x.ts', "import '../templates/demo'\n")).toHaveLength(1)
     expect(await restricted('main/engine/common/x.ts', "import '../project/manifest'\n")).toHaveLength(1)
     expect(await restricted('main/engine/project/x.ts', "import '../corpus/store'\n")).toHaveLength(1)
+    expect(await restricted('main/engine/training/x.ts', "import '../evaluation/heldout'\n")).toHaveLength(1)
+    expect(await restricted('main/engine/evaluation/x.ts', "import '../export/export'\n")).toHaveLength(1)
   })
 
   it('allows imports of the common base, earlier stages and the contract', async () => {
     expect(await restricted('main/engine/model/x.ts', "import '../tokenizer/tokenizer'\nimport '../corpus/text'\nimport '../common/rng'\nimport '../contract'\nimport './config'\n")).toEqual([])
     expect(await restricted('main/engine/api/x.ts', "import '../templates/demo'\nimport '../model/project'\n")).toEqual([])
+    expect(await restricted('main/engine/evaluation/x.ts', "import '../training/runs'\nimport '../model/operations'\nimport '../corpus/words'\n")).toEqual([])
   })
 
   it('keeps Electron out of the engine and the contract free of everything but zod', async () => {

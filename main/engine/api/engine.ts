@@ -1,6 +1,8 @@
 import { join } from 'node:path'
 import {
   BENCHMARK_JOB,
+  EVAL_BPB_JOB,
+  EVAL_MC_JOB,
   EXPORT_JOB,
   INGEST_JOB,
   METHOD_NAMES,
@@ -30,12 +32,14 @@ import { EngineError, toErrorInfo } from '../common/errors'
 import { defaultProjectsDir, resolveUserPath, vernacularHome } from '../common/settings'
 import { VERNACULAR_VERSION } from '../common/version'
 import { ingestCorpus } from '../corpus/ingest'
+import { heldoutScore, scoreTextFile } from '../evaluation/heldout'
+import { scoreTaskFile } from '../evaluation/multipleChoice'
 import { checkExport, exportCard, exportCheckpoint } from '../export/export'
 import { sampleDocuments } from '../corpus/sample'
 import { JobManager } from '../jobs/manager'
 import { openCheckpoint } from '../model/checkpoint'
 import { estimateMemory } from '../model/memory'
-import { modelInfo, modelLogits, scoreFile } from '../model/operations'
+import { modelInfo, modelLogits } from '../model/operations'
 import { baseModelStatus, projectResize, resizeToFolder, setBaseModel } from '../model/project'
 import { sampleFolder } from '../model/samples'
 import { readManifest } from '../project/manifest'
@@ -169,8 +173,8 @@ export class Engine {
       'vocab.preview': ({ dir, text, count }) => previewTokenization(path(dir), text, count),
       'model.info': ({ model }) => modelInfo(path(model)),
       'model.logits': ({ model, ids }) => modelLogits(path(model), ids),
-      'model.score': async ({ model, tokenizer, text }) => ({
-        job: this.jobs.start({ kind: MODEL_SCORE_JOB, title: `Score ${text}`, run: (ctx) => scoreFile(path(model), path(tokenizer), path(text), ctx) }),
+      'model.score': async ({ model, tokenizer, text, lang }) => ({
+        job: this.jobs.start({ kind: MODEL_SCORE_JOB, title: `Score ${text}`, run: (ctx) => scoreTextFile(path(model), path(tokenizer), path(text), { lang, ctx }) }),
       }),
       'model.estimate': async ({ model, batch, seqLen, optimizer }) => estimateMemory((await openCheckpoint(path(model))).config, { batch, seqLen, optimizer }),
       'model.sample': async ({ model, tokenizer, prompt, maxTokens, topP, temperature, seed }) => {
@@ -236,6 +240,12 @@ export class Engine {
         await pinCheckpoint(projectDir, run, step, pinned)
         return runStatus(projectDir, run)
       },
+      'eval.bpb': async ({ model, tokenizer, text, lang }) => ({
+        job: this.jobs.start({ kind: EVAL_BPB_JOB, title: `Bits per byte of ${text}`, run: async (ctx) => heldoutScore(await scoreTextFile(path(model), path(tokenizer), path(text), { lang, ctx })) }),
+      }),
+      'eval.mc': async ({ model, tokenizer, task }) => ({
+        job: this.jobs.start({ kind: EVAL_MC_JOB, title: `Multiple choice ${task}`, run: (ctx) => scoreTaskFile(path(model), path(tokenizer), path(task), { ctx }) }),
+      }),
       'export.checkpoint': async ({ dir, run, checkpoint, out, format, dtype, force, evaluation }) => {
         const projectDir = await this.projectDir(dir)
         const request = { run, checkpoint, out: path(out), format, dtype, force, evaluation: evaluation ?? null }

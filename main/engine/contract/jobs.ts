@@ -8,6 +8,7 @@
 import { z } from 'zod'
 import type { SystemJobs } from './app'
 import type { CorpusJobs } from './corpus'
+import type { EvaluationJobs } from './evaluation'
 import type { ExportJobs } from './export'
 import type { ModelJobs } from './model'
 import type { SampleJobs } from './sample'
@@ -24,7 +25,7 @@ export interface JobType {
 }
 
 /** Every job kind, with its result and labels. */
-export interface JobTypes extends SystemJobs, CorpusJobs, TokenizerJobs, ModelJobs, SampleJobs, TrainingJobs, ExportJobs {}
+export interface JobTypes extends SystemJobs, CorpusJobs, TokenizerJobs, ModelJobs, SampleJobs, TrainingJobs, EvaluationJobs, ExportJobs {}
 export type JobKind = keyof JobTypes
 export type JobResult<K extends JobKind> = JobTypes[K]['result']
 export type JobLabels<K extends JobKind> = JobTypes[K]['labels']

@@ -1,5 +1,6 @@
 /** Models: Hugging Face folders, logits and scores, memory estimates, embedding surgery, the project's base model. */
 import { z } from 'zod'
+import { type HeldoutScore, wordLanguage } from './evaluation'
 import { jobMethod, method } from './jobs'
 import { type ExtendMode, MAX_PAD_MULTIPLE, MAX_SEQ_LEN, VOCABULARY_MODES, batchSize, fsPath, newTokenCount } from './values'
 
@@ -30,17 +31,21 @@ export interface ModelInfo {
   tokenizerProblem: string | null
 }
 
-export interface ScoreResult {
-  /** Tokens scored (predicted), over all lines. */
-  tokens: number
-  /** UTF-8 bytes of the scored lines. */
-  bytes: number
-  /** Summed next-token negative log-likelihood, in nats. */
-  nll: number
-  bitsPerByte: number
+/**
+ * What `model score` reports: the held-out scores of `eval bpb` (the same computation), with the
+ * fields `model score` has always had.
+ */
+export interface ScoreResult extends HeldoutScore {
+  /** The documents (lines) scored; the same as `documents`. */
   lines: number
-  /** The token each line began with, or null if the tokenizer has none (then each line's first token is not scored). */
+  /**
+   * The token each line is scored after, lm-evaluation-harness's prefix token: the BOS, or the EOS
+   * where the model has no BOS; null if it has neither (then each line's first token is not scored).
+   */
   bos: string | null
+  /** Whether `bos` is the model's BOS or, for want of one, its EOS. */
+  prefix: 'bos' | 'eos' | null
+  /** Lines whose first token is not scored: 0 unless the model has neither BOS nor EOS. */
   unscoredFirstTokens: number
   nllPerToken: number
 }
@@ -103,7 +108,8 @@ const padMultiple = z.number().int().min(1).max(MAX_PAD_MULTIPLE).optional()
 export const modelMethods = {
   'model.info': method<ModelInfo>()(z.object({ model: fsPath }).strict()),
   'model.logits': method<{ logits: number[][] }>()(z.object({ model: fsPath, ids: z.array(z.number().int().min(0)).min(1).max(4096) }).strict()),
-  'model.score': jobMethod(MODEL_SCORE_JOB)(z.object({ model: fsPath, tokenizer: fsPath, text: fsPath }).strict()),
+  /** The same as `eval.bpb`, with the fields `model score` has always reported. */
+  'model.score': jobMethod(MODEL_SCORE_JOB)(z.object({ model: fsPath, tokenizer: fsPath, text: fsPath, lang: wordLanguage }).strict()),
   'model.estimate': method<MemoryEstimateResult>()(
     z.object({ model: fsPath, batch: batchSize, seqLen: z.number().int().min(2).max(MAX_SEQ_LEN), optimizer: z.enum(OPTIMIZER_VALUES).default('adamw') }).strict(),
   ),

@@ -1,18 +1,17 @@
 /**
- * The model operations the CLI and the app call: describe a model folder, compute logits, score a
- * text (bits per byte; `scoreWindows` scores token windows with a model already loaded, as
- * evaluation during training does).
+ * The model operations the CLI and the app call: describe a model folder, compute logits, and the
+ * building blocks of scoring (`prefixToken`, `scoreWindows` on a model already loaded), which the
+ * trainer's held-out evaluation and the evaluation stage (evaluation/) use.
  */
 import type { Tensor2D } from '@tensorflow/tfjs-core'
 import { promises as fs } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { engineBackend } from '../backend/select'
-import type { ModelInfo, ScoreResult } from '../contract'
+import type { ModelInfo } from '../contract'
 import { EngineError } from '../common/errors'
 import type { JobContext } from '../jobs/manager'
 import { loadTokenizerCached } from '../tokenizer/estimate'
 import { vocabFingerprint } from '../common/fingerprint'
-import { textFileLines } from '../corpus/text'
 import { Tokenizer } from '../tokenizer/tokenizer'
 import { type HfCheckpoint, openCheckpoint } from './checkpoint'
 import { TORCH_DTYPE } from './dtype'
@@ -70,7 +69,8 @@ export async function modelInfo(dir: string): Promise<ModelInfo> {
   return describeCheckpoint(await openCheckpoint(dir))
 }
 
-async function loadModel(dir: string, ctx?: JobContext): Promise<CausalLM> {
+/** Loads a model folder for inference (not trainable), reporting progress to `ctx`. */
+export async function loadModel(dir: string, ctx?: JobContext): Promise<CausalLM> {
   const ckpt = await openCheckpoint(dir)
   const { tf, report } = await engineBackend()
   ctx?.log(`backend ${report.name}: ${report.why}`)
@@ -126,6 +126,42 @@ export async function beginningOfSequence(tok: Tokenizer, tokenizerFile: string,
 }
 
 /**
+ * The tokenizer's end-of-sequence token: its EOS as `tokenizer_config.json` beside it names it,
+ * else the model's `eos_token_id`.
+ */
+export async function endOfSequence(tok: Tokenizer, tokenizerFile: string, modelEos: number | null): Promise<{ id: number; token: string } | null> {
+  try {
+    const cfg = JSON.parse(await fs.readFile(join(dirname(tokenizerFile), 'tokenizer_config.json'), 'utf8')) as { eos_token?: unknown }
+    const eos = typeof cfg.eos_token === 'string' ? cfg.eos_token : (cfg.eos_token as { content?: unknown } | undefined)?.content
+    const id = typeof eos === 'string' ? tok.tokenToId(eos) : undefined
+    if (id !== undefined) return { id, token: eos as string }
+  } catch {
+    // No tokenizer_config.json beside it: use the model's.
+  }
+  if (modelEos !== null && tok.idToToken(modelEos) !== undefined) return { id: modelEos, token: tok.idToToken(modelEos) as string }
+  return null
+}
+
+/** The token a scored text is conditioned on first, and whether it is the model's BOS or EOS. */
+export interface PrefixToken {
+  id: number
+  token: string
+  kind: 'bos' | 'eos'
+}
+
+/**
+ * lm-evaluation-harness's prefix token (`HFLM.prefix_token_id`): the BOS, or the EOS where the
+ * model has no BOS; null when it has neither. Held-out scoring predicts a document's first token
+ * from it, and a multiple-choice item with an empty context is scored after it.
+ */
+export async function prefixToken(tok: Tokenizer, tokenizerFile: string, config: { bosTokenId: number | null; eosTokenId: number | null }): Promise<PrefixToken | null> {
+  const bos = await beginningOfSequence(tok, tokenizerFile, config.bosTokenId)
+  if (bos) return { ...bos, kind: 'bos' }
+  const eos = await endOfSequence(tok, tokenizerFile, config.eosTokenId)
+  return eos ? { ...eos, kind: 'eos' } : null
+}
+
+/**
  * Splits a line's ids (BOS first, if any) into windows of at most `maxLen` inputs. Each window
  * predicts the ids after its first, and starts with the last id of the window before, so every
  * token after the first is predicted exactly once (lm-evaluation-harness's rolling windows).
@@ -139,7 +175,7 @@ export function rollingWindows(ids: number[], maxLen: number): number[][] {
 export interface WindowScores {
   /** Summed next-token negative log-likelihood (nats) over every window. */
   nll: number
-  /** Tokens predicted: each window's length less its first id. */
+  /** Tokens predicted: each window's length less its first id and the ids it skips. */
   tokens: number
   /** Each window's summed NLL, in the order the windows were given. */
   perWindow: number[]
@@ -147,18 +183,27 @@ export interface WindowScores {
 
 /**
  * Scores token windows with a loaded model: each window's ids after its first, each given the ids
- * before it in the window (the window is the whole context). Windows are batched by similar
- * length, at most `batchTokens` ids (padding included) a batch; a window of fewer than two ids
- * predicts nothing. Longer windows than the model takes, or ids outside its vocabulary, are refused.
+ * before it in the window (the window is the whole context), less the first `skip[i]` of window i
+ * (ids that are context only, as in lm-evaluation-harness's requests: a multiple-choice context,
+ * or the overlap of a last rolling window). The model reads every id of a window but its last, so
+ * a window may be one id longer than the model's context. Windows are batched by similar length,
+ * at most `batchTokens` ids (padding included) a batch; a window of fewer than two ids predicts
+ * nothing. Longer windows than the model takes, or ids outside its vocabulary, are refused.
  */
-export async function scoreWindows(model: CausalLM, windows: readonly (readonly number[])[], opts: { batchTokens?: number; ctx?: JobContext } = {}): Promise<WindowScores> {
+export async function scoreWindows(
+  model: CausalLM,
+  windows: readonly (readonly number[])[],
+  opts: { batchTokens?: number; ctx?: JobContext; skip?: readonly number[] } = {},
+): Promise<WindowScores> {
   const { tf } = model
   const { ctx } = opts
   const batchTokens = opts.batchTokens ?? 4096
   const V = model.config.vocabSize
   for (const w of windows) {
-    if (w.length > model.maxSequence) {
-      throw new EngineError('invalid-request', `A window of ${w.length} tokens is longer than this model takes (${model.maxSequence}).`, { hint: 'Split the text into windows the model takes (rollingWindows).' })
+    if (w.length > model.maxSequence + 1) {
+      throw new EngineError('invalid-request', `A window of ${w.length} tokens is longer than this model takes (${model.maxSequence}, and the token after them).`, {
+        hint: 'Split the text into windows the model takes (rollingWindows).',
+      })
     }
     const bad = w.find((id) => !Number.isInteger(id) || id < 0 || id >= V)
     if (bad !== undefined) throw new EngineError('invalid-request', `Token id ${bad} is outside this model's vocabulary (0 … ${V - 1}).`, { hint: 'Score with the tokenizer that belongs to the model.' })
@@ -186,62 +231,16 @@ export async function scoreWindows(model: CausalLM, windows: readonly (readonly 
     tf.dispose([ids, out])
     batch.forEach((w, r) => {
       const n = (windows[w] as readonly number[]).length - 1
+      const from = Math.min(n, Math.max(0, opts.skip?.[w] ?? 0))
       let sum = 0
-      for (let t = 0; t < n; t++) sum += data[r * (T - 1) + t] as number
+      for (let t = from; t < n; t++) sum += data[r * (T - 1) + t] as number
       perWindow[w] = sum
       nll += sum
-      tokens += n
+      tokens += n - from
     })
     i = j
     ctx?.progress({ done: i, total: order.length, message: `Scored ${i} of ${order.length} sequences` })
     await new Promise((r) => setImmediate(r))
   }
   return { nll, tokens, perWindow }
-}
-
-/**
- * Summed next-token negative log-likelihood (nats) of each line of a text file, lines scored
- * independently, each after the BOS if there is one, in rolling windows of the model's context
- * (`scoreWindows`); and bits per byte over the lines' UTF-8 bytes.
- */
-export async function scoreFile(modelDir: string, tokenizerFile: string, textFile: string, ctx?: JobContext, batchTokens = 4096): Promise<ScoreResult> {
-  const tok = await Tokenizer.fromFile(tokenizerFile)
-  const model = await loadModel(modelDir, ctx)
-  try {
-    if (tok.vocabSize > model.config.vocabSize) {
-      throw new EngineError('bad-input', `${tokenizerFile} has ${tok.vocabSize} tokens but the model has only ${model.config.vocabSize} embedding rows.`, {
-        file: tokenizerFile,
-        hint: 'Score with the tokenizer that belongs to the model (for an extended tokenizer, resize the model first with `vernacular model resize`).',
-      })
-    }
-    const bos = await beginningOfSequence(tok, tokenizerFile, model.config.bosTokenId)
-    const windows: number[][] = []
-    let bytes = 0
-    let lines = 0
-    let unscored = 0
-    const encoder = new TextEncoder()
-    for await (const line of textFileLines(textFile)) {
-      if (line.trim() === '') continue
-      lines++
-      bytes += encoder.encode(line).length
-      const ids = tok.encode(line)
-      if (bos) ids.unshift(bos.id)
-      else unscored++
-      windows.push(...rollingWindows(ids, model.maxSequence))
-    }
-    if (lines === 0) throw new EngineError('bad-input', `${textFile} has no text to score.`, { file: textFile, hint: 'Give a text file with one document or sentence per line.' })
-    const { nll, tokens } = await scoreWindows(model, windows, { batchTokens, ctx })
-    return {
-      tokens,
-      bytes,
-      nll,
-      bitsPerByte: nll / Math.LN2 / bytes,
-      lines,
-      bos: bos?.token ?? null,
-      unscoredFirstTokens: unscored,
-      nllPerToken: tokens ? nll / tokens : 0,
-    }
-  } finally {
-    model.dispose()
-  }
 }

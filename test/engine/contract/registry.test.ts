@@ -38,6 +38,8 @@ describe('the method registry', () => {
       'model.sample': 'model-sample',
       'baseModel.resize': 'model-resize',
       'train.start': 'train',
+      'eval.bpb': 'eval-bpb',
+      'eval.mc': 'eval-mc',
       'export.checkpoint': 'export',
     })
     // Every kind is started by some method.

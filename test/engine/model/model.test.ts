@@ -9,14 +9,14 @@ import { parseModelConfig } from '../../../main/engine/model/config'
 import { writeInitialisedModel } from '../../../main/engine/model/init'
 import { estimateMemory, parameterCount } from '../../../main/engine/model/memory'
 import { CausalLM } from '../../../main/engine/model/model'
-import { beginningOfSequence, rollingWindows, scoreFile, scoreWindows } from '../../../main/engine/model/operations'
+import { beginningOfSequence, endOfSequence, prefixToken, rollingWindows, scoreWindows } from '../../../main/engine/model/operations'
 import { headNll, weightedMean } from '../../../main/engine/model/ops'
 import { AdamW } from '../../../main/engine/model/optimizer'
 import { constantLr } from '../../../main/engine/model/schedule'
 import { trainStep } from '../../../main/engine/model/train'
 import { Tokenizer } from '../../../main/engine/tokenizer/tokenizer'
 import { useTmp } from '../../helpers/tmp'
-import { TOKENIZER_FILES, demoText } from '../tokenizer/fixtures'
+import { TOKENIZER_FILES } from '../tokenizer/fixtures'
 
 const tmp = useTmp()
 const FIXTURES = join(__dirname, 'fixtures')
@@ -306,74 +306,12 @@ describe('scoring text', () => {
     return data.reduce((a, b) => a + b, 0)
   }
 
-  async function smallModel(positions: number): Promise<string> {
-    const dir = tmp()
-    await writeInitialisedModel(dir, parseModelConfig({ model_type: 'gpt2', vocab_size: 50257, n_embd: 16, n_layer: 1, n_head: 2, n_positions: positions, bos_token_id: 50256 }, 'x'), { seed: 5, std: 0.5 })
-    await fs.copyFile(TOKENIZER_FILES.gpt2, join(dir, 'tokenizer.json'))
-    return dir
-  }
-
-  it('sums each line’s next-token NLL after the BOS, as the logits give it, and reports bits per byte', async () => {
-    const dir = await smallModel(64)
-    const lines = demoText('hu').heldout.slice(0, 6).map((l) => l.slice(0, 80))
-    const text = join(dir, 'lines.txt')
-    await fs.writeFile(text, lines.join('\n') + '\n\n')
-    const r = await scoreFile(dir, join(dir, 'tokenizer.json'), text)
-    const tok = await Tokenizer.fromFile(join(dir, 'tokenizer.json'))
-    expect(r.bos).toBe('<|endoftext|>')
-    // The same sums from the logits, one line at a time, in float64.
-    const { tf } = await selectBackend({ requested: 'wasm' })
-    const model = await CausalLM.load(tf, await openCheckpoint(dir))
-    let nll = 0
-    let tokens = 0
-    for (const line of lines) {
-      const ids = [50256, ...tok.encode(line)]
-      const t = tf.tensor2d([ids], undefined, 'int32') as Tensor2D
-      const out = model.logits(t)
-      const logits = (await out.data()) as Float32Array
-      tf.dispose([t, out])
-      for (let p = 0; p < ids.length - 1; p++) {
-        const row = logits.subarray(p * 50257, (p + 1) * 50257)
-        let max = -Infinity
-        for (const v of row) max = Math.max(max, v)
-        let sum = 0
-        for (const v of row) sum += Math.exp(v - max)
-        nll += max + Math.log(sum) - row[ids[p + 1]!]!
-        tokens++
-      }
-    }
-    model.dispose()
-    expect(r.tokens).toBe(tokens)
-    expect(r.lines).toBe(6)
-    expect(r.bytes).toBe(lines.reduce((n, l) => n + Buffer.byteLength(l), 0))
-    expect(Math.abs(r.nll - nll) / nll).toBeLessThan(1e-5)
-    expect(r.bitsPerByte).toBeCloseTo(r.nll / Math.LN2 / r.bytes, 12)
-    // An untrained model is close to uniform: about log2(50257) bits per token.
-    expect(r.nllPerToken / Math.LN2).toBeGreaterThan(14)
-  })
-
-  it('scores lines longer than the context in windows, each token once', async () => {
-    const dir = await smallModel(16)
-    const line = demoText('hu').train.find((l) => l.length > 300)!
-    const text = join(dir, 'long.txt')
-    await fs.writeFile(text, line + '\n')
-    const r = await scoreFile(dir, join(dir, 'tokenizer.json'), text)
-    const tok = await Tokenizer.fromFile(join(dir, 'tokenizer.json'))
-    expect(r.tokens).toBe(tok.encode(line).length)
+  it('rolls windows of a line, each token after the first once', () => {
     expect(rollingWindows([0, 1, 2, 3, 4, 5, 6], 3)).toEqual([
       [0, 1, 2],
       [2, 3, 4],
       [4, 5, 6],
     ])
-    // The NLL is the sum over the rolling windows, each scored alone as a whole sequence.
-    const { tf } = await selectBackend({ requested: 'wasm' })
-    const model = await CausalLM.load(tf, await openCheckpoint(dir))
-    const windows = rollingWindows([50256, ...tok.encode(line)], 16)
-    expect(windows.length).toBeGreaterThan(3)
-    let nll = 0
-    for (const w of windows) nll += await nllSum(tf, model, w)
-    model.dispose()
-    expect(Math.abs(r.nll - nll) / nll).toBeLessThan(1e-5)
   })
 
   it('scores windows with a loaded model: batched and padded as each window alone, in the order given', async () => {
@@ -398,7 +336,14 @@ describe('scoring text', () => {
     // One batch for all gives the same.
     const whole = await scoreWindows(model, windows, { batchTokens: 1e6 })
     expect(Math.abs(whole.nll - r.nll) / r.nll).toBeLessThan(1e-6)
-    await expect(scoreWindows(model, [Array.from({ length: 17 }, () => 1)])).rejects.toThrow(/A window of 17 tokens is longer than this model takes \(16\)/)
+    // The model reads a window's ids but its last: 17 ids are 16 positions.
+    const full = Array.from({ length: 17 }, (_, t) => (t * 7) % 40)
+    expect((await scoreWindows(model, [full])).tokens).toBe(16)
+    await expect(scoreWindows(model, [Array.from({ length: 18 }, () => 1)])).rejects.toThrow(/A window of 18 tokens is longer than this model takes \(16, and the token after them\)/)
+    // Skipped predictions are context only.
+    const skipped = await scoreWindows(model, windows, { skip: windows.map((w) => Math.max(0, w.length - 3)) })
+    expect(skipped.tokens).toBe(windows.reduce((n, w) => n + Math.min(2, Math.max(0, w.length - 1)), 0))
+    expect(skipped.perWindow[1]).toBeLessThan(r.perWindow[1]!)
     await expect(scoreWindows(model, [[1, 40]])).rejects.toThrow(/Token id 40 is outside/)
     model.dispose()
   })
@@ -446,5 +391,15 @@ describe('scoring text', () => {
     await fs.copyFile(TOKENIZER_FILES.gpt2, join(dir, 'tokenizer.json'))
     await fs.writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: { content: '<|endoftext|>' } }))
     expect(await beginningOfSequence(gpt2, join(dir, 'tokenizer.json'), null)).toEqual({ id: 50256, token: '<|endoftext|>' })
+  })
+
+  it('takes the EOS for the prefix token where the model has no BOS, as lm-evaluation-harness does', async () => {
+    const gpt2 = await Tokenizer.fromFile(TOKENIZER_FILES.gpt2)
+    expect(await endOfSequence(gpt2, TOKENIZER_FILES.gpt2, 50256)).toEqual({ id: 50256, token: '<|endoftext|>' })
+    expect(await prefixToken(gpt2, TOKENIZER_FILES.gpt2, { bosTokenId: null, eosTokenId: 50256 })).toEqual({ id: 50256, token: '<|endoftext|>', kind: 'eos' })
+    expect(await prefixToken(gpt2, TOKENIZER_FILES.gpt2, { bosTokenId: 50256, eosTokenId: 50256 })).toEqual({ id: 50256, token: '<|endoftext|>', kind: 'bos' })
+    expect(await prefixToken(gpt2, TOKENIZER_FILES.gpt2, { bosTokenId: null, eosTokenId: null })).toBeNull()
+    const llama = await Tokenizer.fromFile(TOKENIZER_FILES.llama2)
+    expect(await prefixToken(llama, TOKENIZER_FILES.llama2, { bosTokenId: null, eosTokenId: null })).toEqual({ id: 1, token: '<s>', kind: 'bos' })
   })
 })
