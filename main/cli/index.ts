@@ -10,6 +10,7 @@ import { sampleCommands } from './commands/sample'
 import { systemCommands } from './commands/system'
 import { tokenizerCommands } from './commands/tokenizer'
 import { trainingCommands } from './commands/training'
+import { evaluationCommands } from './commands/evaluation'
 import { adaptCommands } from './commands/adapt'
 import { exportCommands } from './commands/export'
 import { createOutput } from './output'
@@ -20,7 +21,7 @@ import { forkWorker } from '../spawn'
  * engine methods the desktop app and web mode call; the commands live in commands/, one file per
  * stage in the order the data flows.
  */
-const COMMANDS: Command[] = [...projectCommands, ...corpusCommands, ...tokenizerCommands, ...modelCommands, ...sampleCommands, ...trainingCommands, ...exportCommands, ...adaptCommands, ...systemCommands]
+const COMMANDS: Command[] = [...projectCommands, ...corpusCommands, ...tokenizerCommands, ...modelCommands, ...sampleCommands, ...trainingCommands, ...evaluationCommands, ...exportCommands, ...adaptCommands, ...systemCommands]
 
 function globalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2

@@ -2,6 +2,7 @@
 import type { BaseModelStatus, MemoryEstimateResult, ModelInfo, ResizeSummary } from '../../engine/contract'
 import { JSON_OPT, call, defined, followJob, numberList, numberOption, positionals, stringOption, type Command } from '../args'
 import { formatBytes, formatDuration } from '../output'
+import { describeHeldout } from './evaluation'
 
 function formatCount(n: number): string {
   return n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n)
@@ -88,20 +89,20 @@ export const modelCommands: Command[] = [
   },
   {
     name: 'model score',
-    summary: 'Summed next-token NLL and bits per byte of a text, each line scored on its own',
-    usage: 'vernacular model score --model DIR --tokenizer T.json --text F [--json]',
-    options: { ...JSON_OPT, model: { type: 'string', short: 'm' }, tokenizer: { type: 'string', short: 't' }, text: { type: 'string' } },
+    summary: 'Bits per byte and perplexities of a text, each line scored on its own (the same as eval bpb)',
+    usage: 'vernacular model score --model DIR --tokenizer T.json --text F [--lang CODE] [--json]',
+    options: { ...JSON_OPT, model: { type: 'string', short: 'm' }, tokenizer: { type: 'string', short: 't' }, text: { type: 'string' }, lang: { type: 'string', short: 'l' } },
     async run({ engine, out, values }) {
-      const { job } = await call(this, engine, 'model.score', { model: stringOption(values, 'model'), tokenizer: stringOption(values, 'tokenizer'), text: stringOption(values, 'text') })
+      const params = defined({ model: stringOption(values, 'model'), tokenizer: stringOption(values, 'tokenizer'), text: stringOption(values, 'text'), lang: stringOption(values, 'lang') })
+      const { job } = await call(this, engine, 'model.score', params)
       const r = await followJob(engine, out, job)
       out.result(r, () =>
         [
-          `bits per byte      ${r.bitsPerByte.toFixed(4)}`,
-          `nll                ${r.nll.toFixed(3)} nats (${r.nllPerToken.toFixed(4)} per token)`,
-          `tokens             ${r.tokens}`,
-          `bytes              ${r.bytes}`,
-          `lines              ${r.lines}`,
-          r.bos ? `each line after    ${r.bos}` : `no BOS: the first token of each of the ${r.unscoredFirstTokens} lines is not scored`,
+          ...describeHeldout(r),
+          `nll per token      ${r.nllPerToken.toFixed(4)} nats`,
+          r.bos
+            ? `each line after    ${r.bos}${r.prefix === 'eos' ? ' (the EOS: the model has no BOS)' : ''}`
+            : `no BOS or EOS: the first token of each of the ${r.unscoredFirstTokens} lines is not scored`,
         ].join('\n'),
       )
     },
