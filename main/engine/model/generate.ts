@@ -19,7 +19,7 @@ import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core'
 import { EngineError } from '../common/errors'
 import { mulberry32 } from '../common/rng'
 import type { CausalLM } from './model'
-import type { KvInput, LayerKv } from './ops'
+import { type KvInput, type LayerKv, explicitTranspose } from './ops'
 
 /**
  * The keys and values of one sequence (a batch of one) decoded so far, per layer, on the model's
@@ -28,6 +28,8 @@ import type { KvInput, LayerKv } from './ops'
 export class KvCache {
   private layers: LayerKv[] = []
   private held = 0
+  /** The output head transposed, [D, V], on backends whose transposed products are slow (made on first use). */
+  private headT: Tensor2D | null = null
 
   constructor(readonly model: CausalLM) {}
 
@@ -46,16 +48,19 @@ export class KvCache {
     const n = ids.length
     if (n === 0) throw new Error('KvCache.feed: no ids')
     const kv: KvInput = { offset: this.held, past: this.layers, present: [] }
+    if (!this.headT && explicitTranspose(tf)) this.headT = tf.tidy(() => tf.transpose(model.headMatrix()))
     // The tidy keeps what it returns: the logits and every layer's keys and values.
     const { logits } = tf.tidy(() => {
       const input = tf.tensor2d(Int32Array.from(ids), [1, n], 'int32') as Tensor2D
       const D = model.config.hiddenSize
       const h = model.hidden(input, undefined, kv)
-      const last = tf.reshape(tf.slice(h, [0, n - 1, 0], [1, 1, D]), [D, 1]) as Tensor2D
-      // head [V, D] · h [D, 1]: a plain 2-D product, which every backend does fast, with no
-      // transposed copy of the head matrix (docs/performance.md, "The wasm backend's matMul").
-      const out = tf.reshape(tf.matMul(model.headMatrix(), last), [-1]) as Tensor1D
-      return { logits: out, present: kv.present.flatMap((l) => [l.k, l.v]) }
+      const last = tf.reshape(tf.slice(h, [0, n - 1, 0], [1, 1, D]), [1, D]) as Tensor2D
+      // h [1, D] · headᵀ: on wasm a plain product with the head transposed once per cache is ~10×
+      // faster than either the transposed product or head · hᵀ [D, 1] (docs/performance.md,
+      // "Generation"); native backends take the flag.
+      const head = model.headMatrix()
+      const out = this.headT ? tf.matMul(last, this.headT) : tf.matMul(last, head, false, true)
+      return { logits: tf.reshape(out, [-1]) as Tensor1D, present: kv.present.flatMap((l) => [l.k, l.v]) }
     })
     const previous = this.layers
     this.layers = kv.present
@@ -70,6 +75,8 @@ export class KvCache {
 
   dispose(): void {
     this.model.tf.dispose(this.layers.flatMap((l): Tensor[] => [l.k, l.v]))
+    this.headT?.dispose()
+    this.headT = null
     this.layers = []
     this.held = 0
   }

@@ -16,7 +16,7 @@ import type { Tf } from '../backend/select'
 import { type FlatLayout, documentMaskData } from './layout'
 
 /** Whether products with a transposed operand are better done as an explicit transpose first. */
-function explicitTranspose(tf: Tf): boolean {
+export function explicitTranspose(tf: Tf): boolean {
   const b = tf.getBackend()
   return b === 'wasm' || b === 'cpu'
 }
