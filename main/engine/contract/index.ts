@@ -25,6 +25,7 @@ import { TRAIN_JOB, trainingMethods } from './training'
 
 export * from './values'
 export * from './manifest'
+export * from './recipes'
 export * from './app'
 export * from './corpus'
 export * from './tokenizer'
