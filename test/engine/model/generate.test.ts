@@ -183,6 +183,12 @@ describe('generation', () => {
       expect(await generate(model, full, { maxTokens: 5 })).toMatchObject({ tokens: [], finishReason: 'max-positions' })
       await expect(generate(model, [...full, 1], { maxTokens: 5 })).rejects.toThrow(/at most 64 positions/)
       await expect(generate(model, [], { maxTokens: 5 })).rejects.toThrow(/no tokens/)
+      // Cancelled between tokens, with the cache freed.
+      const before = tf.memory().numTensors
+      const ac = new AbortController()
+      const cancelled = generate(model, [1, 2, 3], { maxTokens: 50, signal: ac.signal, onToken: (_, n) => n === 3 && ac.abort() })
+      await expect(cancelled).rejects.toThrow(/abort/i)
+      expect(tf.memory().numTensors).toBe(before)
       await expect(generate(model, [96], { maxTokens: 5 })).rejects.toThrow(/outside this model's vocabulary/)
     } finally {
       model.dispose()

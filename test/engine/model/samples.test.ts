@@ -80,6 +80,21 @@ describe('sampleText', () => {
     }
   })
 
+  it('reads a SentencePiece prompt after <s>, stops at </s>, and keeps the space a continuation begins with', async () => {
+    const llamaTok = await Tokenizer.fromFile(TOKENIZER_FILES.llama2)
+    const config = { model_type: 'llama', vocab_size: 32000, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, bos_token_id: 1, eos_token_id: 2 }
+    const model = CausalLM.init(tf, parseModelConfig(config, 'config.json'), 2, 0.5)
+    try {
+      expect(await specialIds(model, llamaTok)).toEqual({ prefix: 1, stop: [2] })
+      const r = await sampleText(model, llamaTok, 'Budapest is', { maxTokens: 12, topP: 0.9, seed: 3 })
+      expect(r.promptTokens).toEqual([1, ...llamaTok.encode('Budapest is')])
+      const skip = { skipSpecialTokens: true }
+      expect(llamaTok.decode(r.promptTokens, skip) + r.text).toBe(llamaTok.decode([...r.promptTokens, ...r.tokens], skip))
+    } finally {
+      model.dispose()
+    }
+  })
+
   it('refuses a tokenizer with more ids than the model has rows', async () => {
     const small = CausalLM.init(tf, parseModelConfig({ ...PADDED, vocab_size: 50000 }, 'config.json'), 1)
     try {
