@@ -23,7 +23,8 @@ import { type KvInput, type LayerKv, explicitTranspose } from './ops'
 
 /**
  * The keys and values of one sequence (a batch of one) decoded so far, per layer, on the model's
- * backend. Dispose it when done.
+ * backend. Dispose it when done. The model's weights must not change while a cache lives (it holds
+ * keys and values computed with them, and on wasm a transposed copy of the output head).
  */
 export class KvCache {
   private layers: LayerKv[] = []
