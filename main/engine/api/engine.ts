@@ -2,6 +2,8 @@ import { join } from 'node:path'
 import {
   BENCHMARK_JOB,
   EVAL_BPB_JOB,
+  EVAL_COMPARE_JOB,
+  EVAL_RUN_JOB,
   EVAL_MC_JOB,
   EXPORT_JOB,
   INGEST_JOB,
@@ -34,6 +36,7 @@ import { VERNACULAR_VERSION } from '../common/version'
 import { ingestCorpus } from '../corpus/ingest'
 import { heldoutScore, scoreTextFile } from '../evaluation/heldout'
 import { scoreTaskFile } from '../evaluation/multipleChoice'
+import { cachedExportEvaluation, compareRuns, evaluateRun } from '../evaluation/project'
 import { checkExport, exportCard, exportCheckpoint } from '../export/export'
 import { sampleDocuments } from '../corpus/sample'
 import { JobManager } from '../jobs/manager'
@@ -246,9 +249,41 @@ export class Engine {
       'eval.mc': async ({ model, tokenizer, task }) => ({
         job: this.jobs.start({ kind: EVAL_MC_JOB, title: `Multiple choice ${task}`, run: (ctx) => scoreTaskFile(path(model), path(tokenizer), path(task), { ctx }) }),
       }),
+      'eval.run': async ({ dir, run, checkpoint, samples }) => {
+        const projectDir = await this.projectDir(dir)
+        return {
+          job: this.jobs.start({
+            kind: EVAL_RUN_JOB,
+            title: `Evaluate run ${run}`,
+            projectDir,
+            labels: { run },
+            run: async (ctx) => {
+              const { missing: _missing, ...r } = await evaluateRun(projectDir, run, { checkpoint, samples, ctx })
+              return r
+            },
+          }),
+        }
+      },
+      'eval.compare': async ({ dir, runs, maxEnglishChange }) => {
+        const projectDir = await this.projectDir(dir)
+        return {
+          job: this.jobs.start({
+            kind: EVAL_COMPARE_JOB,
+            title: 'Compare runs',
+            projectDir,
+            labels: {},
+            run: async (ctx) => {
+              const { missing: _missing, ...c } = await compareRuns(projectDir, { ...(runs ? { runs } : {}), maxEnglishChange, ctx })
+              return c
+            },
+          }),
+        }
+      },
+      'eval.results': async ({ dir, runs, maxEnglishChange }) => compareRuns(await this.projectDir(dir), { ...(runs ? { runs } : {}), maxEnglishChange, compute: false }),
       'export.checkpoint': async ({ dir, run, checkpoint, out, format, dtype, force, evaluation }) => {
         const projectDir = await this.projectDir(dir)
-        const request = { run, checkpoint, out: path(out), format, dtype, force, evaluation: evaluation ?? null }
+        // Without one given, the model card carries what is evaluated of the base and this checkpoint.
+        const request = { run, checkpoint, out: path(out), format, dtype, force, evaluation: evaluation ?? (await cachedExportEvaluation(projectDir, run, checkpoint)) }
         await checkExport(projectDir, request) // refuse now, not inside the job: a missing checkpoint, a folder it may not replace, gguf
         return {
           job: this.jobs.start({
@@ -260,7 +295,10 @@ export class Engine {
           }),
         }
       },
-      'export.card': async ({ dir, run, checkpoint, dtype, evaluation }) => ({ markdown: await exportCard(await this.projectDir(dir), { run, checkpoint, dtype, evaluation: evaluation ?? null }) }),
+      'export.card': async ({ dir, run, checkpoint, dtype, evaluation }) => {
+        const projectDir = await this.projectDir(dir)
+        return { markdown: await exportCard(projectDir, { run, checkpoint, dtype, evaluation: evaluation ?? (await cachedExportEvaluation(projectDir, run, checkpoint)) }) }
+      },
       'jobs.list': async ({ projectDir }) => this.jobs.list(projectDir === undefined ? {} : { projectDir: path(projectDir) }),
       'jobs.get': async ({ id }) => this.jobs.get(id),
       'jobs.cancel': async ({ id }) => this.jobs.cancel(id),

@@ -5,7 +5,8 @@
  * with published ones. docs/evaluation.md says how each is computed and the task file format.
  */
 import { z } from 'zod'
-import { jobMethod } from './jobs'
+import { jobMethod, method } from './jobs'
+import { runName } from './training'
 import { fsPath, languageTag } from './values'
 
 /**
@@ -45,13 +46,83 @@ export interface MultipleChoiceResult {
   accNormStderr: number | null
 }
 
+/** Held-out language modelling of one language's held-out split, as a project evaluation reports it. */
+export interface LanguageEvaluation {
+  bitsPerByte: number
+  bytePerplexity: number
+  wordPerplexity: number | null
+  documents: number
+  bytes: number
+  tokens: number
+}
+
+/** One prompt's continuations by one model: greedy, and top-p with a fixed seed. */
+export interface SampleEvaluation {
+  id: string
+  lang: string
+  prompt: string
+  greedy: string
+  topP: string
+}
+
+/**
+ * What a model (the base, or a checkpoint) scores on a project: held-out bits per byte of the
+ * target language and of English (null when the project has no held-out text for it), each task of
+ * the project's tasks/ folder, and the fixed prompts' samples.
+ */
+export interface Evaluation {
+  target: LanguageEvaluation | null
+  english: LanguageEvaluation | null
+  tasks: Record<string, MultipleChoiceResult>
+  samples: SampleEvaluation[]
+}
+
+export interface CheckpointEvaluation extends Evaluation {
+  step: number
+  dir: string
+  /** Tokens of each language the run had trained on at this checkpoint. */
+  tokensTarget: number
+  tokensEnglish: number
+}
+
+/** The base model (with the base tokenizer) and the checkpoints of a run, evaluated. */
+export interface RunEvaluation {
+  run: string
+  base: Evaluation
+  checkpoints: CheckpointEvaluation[]
+}
+
+/** The suggested checkpoint, and the rule that chose it. */
+export interface BestCheckpoint {
+  run: string
+  step: number
+  rule: string
+}
+
+export interface Comparison {
+  runs: RunEvaluation[]
+  best: BestCheckpoint | null
+  /** The rule in words, also when no checkpoint meets it. */
+  rule: string
+  maxEnglishChange: number
+}
+
 export const EVAL_BPB_JOB = 'eval-bpb'
 export const EVAL_MC_JOB = 'eval-mc'
+export const EVAL_RUN_JOB = 'eval-run'
+export const EVAL_COMPARE_JOB = 'eval-compare'
 
 export interface EvaluationJobs {
   [EVAL_BPB_JOB]: { result: HeldoutScore; labels: Record<string, never> }
   [EVAL_MC_JOB]: { result: MultipleChoiceResult; labels: Record<string, never> }
+  [EVAL_RUN_JOB]: { result: RunEvaluation; labels: { run: string } }
+  [EVAL_COMPARE_JOB]: { result: Comparison; labels: Record<string, never> }
 }
+
+/** The default tolerance of the best-checkpoint rule: English bits per byte may rise by 5% of the base's. */
+export const DEFAULT_MAX_ENGLISH_CHANGE = 0.05
+
+const checkpointChoice = z.union([z.literal('all'), z.literal('last'), z.number().int().min(0)])
 
 /** The language whose words `wordPerplexity` counts (`und`: split at spaces and punctuation). */
 export const wordLanguage = languageTag.default('und')
@@ -61,4 +132,17 @@ export const evaluationMethods = {
   'eval.bpb': jobMethod(EVAL_BPB_JOB)(z.object({ model: fsPath, tokenizer: fsPath, text: fsPath, lang: wordLanguage }).strict()),
   /** A multiple-choice task file (JSONL): ours, Belebele's rows, or the harness's field names. */
   'eval.mc': jobMethod(EVAL_MC_JOB)(z.object({ model: fsPath, tokenizer: fsPath, task: fsPath }).strict()),
+  /**
+   * Evaluates the project's base model (with the base tokenizer) and a run's checkpoints (all, the
+   * last, or one step); results are cached per model checksum and data, so nothing is computed twice.
+   */
+  'eval.run': jobMethod(EVAL_RUN_JOB)(z.object({ dir: fsPath, run: runName.default('main'), checkpoint: checkpointChoice.default('all'), samples: z.boolean().default(true) }).strict()),
+  /** Evaluates what is missing of the runs' checkpoints, then compares them and suggests the best. */
+  'eval.compare': jobMethod(EVAL_COMPARE_JOB)(
+    z.object({ dir: fsPath, runs: z.array(runName).optional(), maxEnglishChange: z.number().min(0).max(10).default(DEFAULT_MAX_ENGLISH_CHANGE) }).strict(),
+  ),
+  /** The comparison from what is already evaluated (nothing is computed): for the Compare step to draw at once. */
+  'eval.results': method<Comparison & { missing: { run: string; step: number | null }[] }>()(
+    z.object({ dir: fsPath, runs: z.array(runName).optional(), maxEnglishChange: z.number().min(0).max(10).default(DEFAULT_MAX_ENGLISH_CHANGE) }).strict(),
+  ),
 }

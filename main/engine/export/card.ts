@@ -7,6 +7,7 @@
  */
 import type { ExportEvaluation, ExportEvaluationEntry, RunSettings } from '../contract'
 import type { FloatDtype } from '../model/dtype'
+import { languageName } from '../common/language'
 
 export interface CardFacts {
   projectName: string
@@ -44,15 +45,6 @@ export interface CardFacts {
 
 const num = (n: number) => n.toLocaleString('en')
 const pct = (x: number, digits = 1) => `${(100 * x).toFixed(digits)}%`
-
-/** The language's English name ("Hungarian"), or the tag where Intl does not know it. */
-export function languageName(tag: string): string {
-  try {
-    return new Intl.DisplayNames(['en'], { type: 'language' }).of(tag) ?? tag
-  } catch {
-    return tag
-  }
-}
 
 /** A YAML scalar: plain when safe, else double-quoted JSON (which YAML reads). */
 function yaml(s: string): string {
