@@ -37,6 +37,7 @@ import { ingestCorpus } from '../corpus/ingest'
 import { heldoutScore, scoreTextFile } from '../evaluation/heldout'
 import { scoreTaskFile } from '../evaluation/multipleChoice'
 import { cachedExportEvaluation, compareRuns, evaluateRun } from '../evaluation/project'
+import { writeComparisonReport } from '../evaluation/report'
 import { checkExport, exportCard, exportCheckpoint } from '../export/export'
 import { sampleDocuments } from '../corpus/sample'
 import { JobManager } from '../jobs/manager'
@@ -280,6 +281,8 @@ export class Engine {
         }
       },
       'eval.results': async ({ dir, runs, maxEnglishChange }) => compareRuns(await this.projectDir(dir), { ...(runs ? { runs } : {}), maxEnglishChange, compute: false }),
+      'eval.report': async ({ dir, runs, maxEnglishChange, format, out, force }) =>
+        writeComparisonReport(await this.projectDir(dir), { ...(runs ? { runs } : {}), maxEnglishChange, format, out: path(out), force }),
       'export.checkpoint': async ({ dir, run, checkpoint, out, format, dtype, force, evaluation }) => {
         const projectDir = await this.projectDir(dir)
         // Without one given, the model card carries what is evaluated of the base and this checkpoint.

@@ -119,6 +119,23 @@ export interface EvaluationJobs {
   [EVAL_COMPARE_JOB]: { result: Comparison; labels: Record<string, never> }
 }
 
+/** Formats of a comparison report: one row per model, or one self-contained HTML page with the charts. */
+export const REPORT_FORMATS = ['csv', 'html'] as const
+export type ReportFormat = (typeof REPORT_FORMATS)[number]
+
+/** What `eval.report` wrote. */
+export interface ReportResult {
+  /** The file written (absolute). */
+  out: string
+  format: ReportFormat
+  bytes: number
+  runs: number
+  /** Checkpoints in the report (those evaluated). */
+  checkpoints: number
+  /** What is not evaluated yet, so not in the report. */
+  missing: { run: string; step: number | null }[]
+}
+
 /** The default tolerance of the best-checkpoint rule: English bits per byte may rise by 5% of the base's. */
 export const DEFAULT_MAX_ENGLISH_CHANGE = 0.05
 
@@ -144,5 +161,22 @@ export const evaluationMethods = {
   /** The comparison from what is already evaluated (nothing is computed): for the Compare step to draw at once. */
   'eval.results': method<Comparison & { missing: { run: string; step: number | null }[] }>()(
     z.object({ dir: fsPath, runs: z.array(runName).optional(), maxEnglishChange: z.number().min(0).max(10).default(DEFAULT_MAX_ENGLISH_CHANGE) }).strict(),
+  ),
+  /**
+   * Writes the comparison of what is evaluated (nothing is computed) to the file `out`: a CSV, one
+   * row per model, or a self-contained HTML report with the charts. An existing file is replaced
+   * only when it is an earlier report, or with `force`.
+   */
+  'eval.report': method<ReportResult>()(
+    z
+      .object({
+        dir: fsPath,
+        runs: z.array(runName).optional(),
+        maxEnglishChange: z.number().min(0).max(10).default(DEFAULT_MAX_ENGLISH_CHANGE),
+        format: z.enum(REPORT_FORMATS),
+        out: fsPath,
+        force: z.boolean().default(false),
+      })
+      .strict(),
   ),
 }
