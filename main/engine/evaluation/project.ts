@@ -197,6 +197,7 @@ async function evaluateSubject(projectDir: string, subject: Subject, parts: Part
       }
     }
     const value = await part.compute(model, tok as unknown as Tokenizer, opts.ctx)
+    await fs.mkdir(join(projectDir, EVALUATIONS_DIR, subject.key), { recursive: true })
     await writeJsonAtomic(join(projectDir, EVALUATIONS_DIR, subject.key, `${part.name}.json`), { version: CACHE_VERSION, model: subject.dir, part: part.name, value })
     return value
   }
@@ -253,6 +254,8 @@ export async function evaluateRun(projectDir: string, run: string, opts: Evaluat
   const compute = opts.compute ?? true
   const parts = await projectParts(projectDir, manifest, opts.samples ?? true)
   const checkpoints = await chosenCheckpoints(projectDir, run, opts.checkpoint ?? 'all')
+  // One checkpoint asked for by its step: a damaged one is refused before anything is computed.
+  if (typeof opts.checkpoint === 'number') for (const c of checkpoints) await checkpointSubject(c.dir, c.step)
   const metrics = await readMetrics(projectDir, run)
   const total = checkpoints.length + 1
   let done = 0
