@@ -1,7 +1,9 @@
 /** `vernacular adapt`: every step a project still needs, in the order the data flows. */
 import type { Engine } from '../../engine/api/engine'
 import { EngineError } from '../../engine/common/errors'
+import type { CheckpointEvaluation, Evaluation } from '../../engine/contract'
 import { JSON_OPT, call, followJob, positionals, stringOption, usage, type Command } from '../args'
+import { evaluationTable } from './evaluation'
 import type { Output } from '../output'
 
 export const ADAPT_STEPS = ['corpus', 'vocab', 'resize', 'train', 'eval'] as const
@@ -16,17 +18,22 @@ interface AdaptResult {
   /** The run's last checkpoint folder. */
   checkpoint: string | null
   /** What each step did. */
-  steps: { step: AdaptStep; done: 'ran' | 'skipped' | 'not built yet' }[]
+  steps: { step: AdaptStep; done: 'ran' | 'skipped' }[]
+  /** The base model (with the base tokenizer) and the last checkpoint, evaluated (`eval run`'s E). */
+  evaluation?: { base: Evaluation; adapted: CheckpointEvaluation }
+  /** The project's target language (for the table). */
+  language: string
 }
 
 async function adapt(cmd: Command, engine: Engine, out: Output, dir: string, through: AdaptStep): Promise<AdaptResult> {
   const upTo = ADAPT_STEPS.indexOf(through)
-  const result: AdaptResult = { tokenizer: null, model: null, run: null, checkpoint: null, steps: [] }
+  const result: AdaptResult = { tokenizer: null, model: null, run: null, checkpoint: null, steps: [], language: '' }
   const note = (step: AdaptStep, done: AdaptResult['steps'][number]['done']) => {
     result.steps.push({ step, done })
     if (done === 'ran') out.info(`✓ ${step}`)
   }
   const { manifest } = await call(cmd, engine, 'project.open', { dir })
+  result.language = manifest.language
 
   // Corpora: a template project ingests its template's text; any other needs its text added first.
   const stats = await call(cmd, engine, 'corpus.stats', { dir })
@@ -93,17 +100,23 @@ async function adapt(cmd: Command, engine: Engine, out: Output, dir: string, thr
     note('train', 'ran')
   }
   const trained = await call(cmd, engine, 'train.status', { dir, run: 'main' })
-  result.checkpoint = trained.checkpoints[0]?.dir ?? null
+  const last = [...trained.checkpoints].sort((a, b) => b.step - a.step)[0]
+  result.checkpoint = last?.dir ?? null
   if (upTo < 4) return result
 
-  note('eval', 'not built yet')
+  // Evaluation of the base model and the last checkpoint (cached: a second adapt reads it back).
+  out.info('Evaluating the base model and the last checkpoint…')
+  const evaluated = await followJob(engine, out, (await call(cmd, engine, 'eval.run', { dir, run: 'main', checkpoint: 'last' })).job)
+  const adapted = evaluated.checkpoints.at(-1)
+  if (adapted) result.evaluation = { base: evaluated.base, adapted }
+  note('eval', 'ran')
   return result
 }
 
 export const adaptCommands: Command[] = [
   {
     name: 'adapt',
-    summary: 'Run every step a project still needs: ingest, extend the vocabulary, resize, train (evaluation is not built yet)',
+    summary: 'Run every step a project still needs: ingest, extend the vocabulary, resize, train, evaluate',
     usage: 'vernacular adapt PROJECT [--through corpus|vocab|resize|train|eval] [--json]',
     args: 'PROJECT',
     options: { ...JSON_OPT, through: { type: 'string' } },
@@ -118,8 +131,9 @@ export const adaptCommands: Command[] = [
           r.tokenizer ? `tokenizer   ${r.tokenizer}` : '',
           r.model ? `model       ${r.model}` : '',
           r.checkpoint ? `checkpoint  ${r.checkpoint}` : '',
-          r.steps.some((s) => s.step === 'eval') ? 'Evaluation is not built yet: score checkpoints with `vernacular model score` meanwhile.' : '',
           r.checkpoint ? `Run ${r.run}: \`vernacular train status ${dir}\`` : '',
+          r.evaluation ? `\n${evaluationTable([{ run: r.run ?? 'main', base: r.evaluation.base, checkpoints: [r.evaluation.adapted] }], r.language)}` : '',
+          r.evaluation ? `Compare every checkpoint: \`vernacular eval compare ${dir}\`` : '',
         ]
           .filter(Boolean)
           .join('\n'),
