@@ -95,10 +95,10 @@ describe('web mode in Chromium', () => {
     expect(manifest).toMatchObject({ format: 'vernacular-project', schemaVersion: 1, name: 'Magyar próba', language: 'hu' })
     await page.screenshot({ path: join(shots, 'project-overview.png') })
 
-    // Unbuilt steps say so, with no numbers.
+    // A step with nothing to show yet says so, with no numbers.
     await page.getByTestId('wizard-step-compare').click()
-    await expect.poll(() => page.getByTestId('step-not-built').isVisible()).toBe(true)
-    expect(await page.getByTestId('step-not-built').textContent()).toMatch(/not built yet/i)
+    await expect.poll(() => page.getByTestId('compare-no-runs').isVisible()).toBe(true)
+    expect(await page.getByTestId('compare-no-runs').textContent()).toContain('No run has a checkpoint yet')
 
     // Rename through the UI and see it on disk.
     await page.getByTestId('wizard-step-overview').click()

@@ -57,13 +57,13 @@ export const WIZARD_STEPS: readonly WizardStep[] = [
     label: 'Compare',
     summary:
       'Bits per byte on held-out text in both languages across checkpoints, and a forgetting dashboard that sets the target-language gain against the English loss.',
-    built: false,
+    built: true,
   },
   {
     id: 'export',
     label: 'Export',
     summary: 'Write the chosen checkpoint and its extended tokenizer as a Hugging Face model folder.',
-    built: false,
+    built: true,
   },
 ]
 
