@@ -1,0 +1,326 @@
+import { mkdtempSync, promises as fs } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Locator, Page } from 'playwright-core'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { Evaluation, JobSnapshot, MethodName, ModelInfo, Result, RunStatus } from '../../main/engine/contract'
+import { formatBytes, formatChange, formatDecimal, formatNumber } from '../../renderer/src/format'
+import { screenshotWhole as screenshotPage, useDemoWebMode } from '../helpers/browser'
+
+const session = useDemoWebMode()
+const shots = session.shots
+const LOCALE = 'en-US'
+
+// The numbers are read back from the page, so the locale that formats them is fixed.
+const newPage = (): Promise<Page> => session.newPage({ viewport: { width: 1280, height: 900 }, locale: LOCALE })
+
+/** Where exports and reports go; removed after the file's tests. */
+const work = mkdtempSync(join(tmpdir(), 'vernacular-e2e-export-'))
+afterAll(async () => {
+  await fs.rm(work, { recursive: true, force: true })
+})
+
+/** A call to the engine over web mode's HTTP API, as a script would make it. */
+async function rpc<T>(method: MethodName, params: unknown): Promise<T> {
+  const response = await fetch(`http://127.0.0.1:${session.web.port}/api/rpc`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${session.web.token}` },
+    body: JSON.stringify({ id: 1, method, params }),
+  })
+  const reply = (await response.json()) as { ok: true; result: T } | { ok: false; error: { message: string } }
+  if (!reply.ok) throw new Error(`${method}: ${reply.error.message}`)
+  return reply.result
+}
+
+async function waitForJob(id: string, timeout = 180_000): Promise<void> {
+  await expect.poll(async () => (await rpc<JobSnapshot>('jobs.get', { id })).state, { timeout }).toBe('done')
+}
+
+/** The whole page, taller than the window, into test-results/. */
+const screenshotWhole = (page: Page, name: string) => screenshotPage(page, join(shots, name))
+
+/** One part of the page, with the window as tall as the page so that the sticky header and jobs panel do not cover it. */
+async function screenshotOf(page: Page, testid: string, name: string): Promise<void> {
+  const viewport = page.viewportSize()!
+  const height = await page.evaluate<number>('document.documentElement.scrollHeight')
+  await page.setViewportSize({ width: viewport.width, height: Math.max(height, viewport.height) })
+  await page.evaluate('window.scrollTo(0, 0)')
+  await page.getByTestId(testid).screenshot({ path: join(shots, name) })
+  await page.setViewportSize(viewport)
+}
+
+const text = async (locator: Locator) => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim()
+
+type Results = Result<'eval.results'>
+
+/**
+ * What each number cell of a table row must say for the engine's results: the engine's values
+ * formatted as the UI formats them, and the gain and change worked out as the contract defines
+ * them (relative to the base's bits per byte).
+ */
+function expectedCells(results: Results, run: string | null, step: number | null): Record<string, string> {
+  const base = results.runs[0]!.base
+  const e: Evaluation & { tokensTarget?: number; tokensEnglish?: number } = run === null ? base : results.runs.find((r) => r.run === run)!.checkpoints.find((c) => c.step === step)!
+  const n = (v: number) => formatNumber(v, LOCALE)
+  const bpb = (v: number | undefined) => (v === undefined ? '—' : formatDecimal(v, 4, LOCALE))
+  const rel = (b: number | undefined, x: number | undefined) => (b === undefined || x === undefined ? '—' : formatChange((x - b) / b, LOCALE))
+  const gain = (b: number | undefined, x: number | undefined) => (b === undefined || x === undefined ? '—' : formatChange(-((x - b) / b), LOCALE))
+  const acc = (v: number) => formatDecimal(100 * v, 1, LOCALE)
+  const cells: Record<string, string> = {
+    step: step === null ? '—' : n(step),
+    tokensTarget: run === null ? '—' : n(e.tokensTarget!),
+    tokensEnglish: run === null ? '—' : n(e.tokensEnglish!),
+    target: bpb(e.target?.bitsPerByte),
+    english: bpb(e.english?.bitsPerByte),
+    targetGain: run === null ? '—' : gain(base.target?.bitsPerByte, e.target?.bitsPerByte),
+    englishChange: run === null ? '—' : rel(base.english?.bitsPerByte, e.english?.bitsPerByte),
+  }
+  const tasks = new Set(results.runs.flatMap((r) => [r.base, ...r.checkpoints].flatMap((x) => Object.keys(x.tasks))))
+  for (const t of tasks) {
+    const r = e.tasks[t]
+    cells[`task:${t}:acc`] = r ? `${acc(r.acc)}${r.accStderr === null ? '' : ` ± ${acc(r.accStderr)}`}` : '—'
+    cells[`task:${t}:accNorm`] = r ? acc(r.accNorm) : '—'
+  }
+  return cells
+}
+
+/** Checks every number of the Compare table against the engine's results, row by row and cell by cell; answers how many cells it compared. */
+async function checkTable(page: Page, results: Results): Promise<number> {
+  const keys = ['base', ...results.runs.flatMap((r) => [...r.checkpoints].sort((a, b) => a.step - b.step).map((c) => `${r.run}@${c.step}`))]
+  const rows = page.getByTestId('compare-row')
+  expect(await rows.evaluateAll((els) => els.map((el) => el.getAttribute('data-key')))).toEqual(keys)
+  let compared = 0
+  for (const key of keys) {
+    const at = key.lastIndexOf('@')
+    const run = key === 'base' ? null : key.slice(0, at)
+    const step = key === 'base' ? null : Number(key.slice(at + 1))
+    const row = page.locator(`[data-testid="compare-row"][data-key="${key}"]`)
+    const cells = expectedCells(results, run, step)
+    // The row has exactly the cells expected (nothing unchecked), each with the engine's number.
+    expect((await row.locator('td[data-field]').evaluateAll((els) => els.map((el) => el.getAttribute('data-field')))).sort()).toEqual(Object.keys(cells).sort())
+    for (const [field, expected] of Object.entries(cells)) {
+      expect(await text(row.locator(`td[data-field="${field}"]`)), `${key} ${field}`).toBe(expected)
+      compared++
+    }
+    const suggested = results.best !== null && results.best.run === run && results.best.step === step
+    expect(await row.getAttribute('data-suggested'), key).toBe(String(suggested))
+    expect(await row.getByTestId('compare-suggested-mark').count(), key).toBe(suggested ? 1 : 0)
+  }
+  return compared
+}
+
+/** Checks the suggested checkpoint and its rule against the engine's. */
+async function checkSuggestion(page: Page, results: Results): Promise<void> {
+  if (results.best) {
+    const best = page.getByTestId('compare-best')
+    expect(await best.getAttribute('data-run')).toBe(results.best.run)
+    expect(await best.getAttribute('data-step')).toBe(String(results.best.step))
+    expect(await text(page.getByTestId('compare-rule'))).toBe(`The rule: ${results.best.rule}.`)
+  } else {
+    expect(await page.getByTestId('compare-best-none').isVisible()).toBe(true)
+    expect(await text(page.getByTestId('compare-rule'))).toBe(`The rule: ${results.rule}.`)
+  }
+}
+
+async function setTolerance(page: Page, percent: string): Promise<void> {
+  await page.getByTestId('compare-tolerance').fill(percent)
+  await page.getByTestId('compare-tolerance-apply').click()
+  await expect.poll(() => page.getByTestId('compare-tolerance-apply').isDisabled()).toBe(true)
+}
+
+describe('the Compare and Export steps in Chromium', () => {
+  it('evaluates two checkpoints, shows the engine’s numbers, suggests one, writes reports, keeps the job over a reload, and exports', async () => {
+    const page = await newPage()
+    await page.goto(session.web.url)
+    await expect.poll(() => page.getByTestId('project-title').textContent()).toBe('Hungarian demo')
+    const dir = (await page.getByTestId('project-dir').textContent())!.trim()
+
+    // Through the API, as a script would: once the demo corpora are ingested, a small vocabulary
+    // extension, the base model resized for it, and a tiny run with checkpoints at steps 2 and 4.
+    await expect
+      .poll(async () => (await rpc<JobSnapshot[]>('jobs.list', { projectDir: dir })).filter((job) => !['done', 'failed', 'cancelled'].includes(job.state)).length, {
+        timeout: 120_000,
+      })
+      .toBe(0)
+    await waitForJob((await rpc<{ job: JobSnapshot }>('vocab.extend', { dir, mode: 'add', count: 50 })).job.id)
+    await waitForJob((await rpc<{ job: JobSnapshot }>('baseModel.resize', { dir, mode: 'add', count: 50, init: 'mean' })).job.id)
+    const overrides = { sequenceLength: 32, batchSize: 2, steps: 4, checkpointEvery: 2, evalEvery: 2, warmupSteps: 1 }
+    await waitForJob((await rpc<{ job: JobSnapshot }>('train.start', { dir, run: 'main', overrides })).job.id)
+    const status = await rpc<RunStatus>('train.status', { dir, run: 'main' })
+    expect(status.checkpoints.map((c) => c.step).sort((a, b) => a - b)).toEqual([2, 4])
+
+    // Compare: what is cached shows at once; Evaluate fills in the rest with the job's progress.
+    await page.getByTestId('wizard-step-compare').click()
+    await expect.poll(() => page.getByTestId('compare-step').isVisible()).toBe(true)
+    await expect.poll(() => page.getByTestId('compare-evaluate').isEnabled(), { timeout: 30_000 }).toBe(true)
+    const before = await rpc<Results>('eval.results', { dir })
+    if (before.missing.length) {
+      expect(await text(page.getByTestId('compare-missing'))).toContain('Not evaluated yet')
+      await screenshotWhole(page, 'compare-before.png')
+    }
+    const started = Date.now()
+    await page.getByTestId('compare-evaluate').click()
+    await expect.poll(() => page.getByTestId('compare-job-done').isVisible(), { timeout: 300_000 }).toBe(true)
+    const evaluationSeconds = (Date.now() - started) / 1000
+    await expect.poll(() => page.getByTestId('compare-complete').isVisible()).toBe(true)
+    expect(await page.getByTestId('compare-error').count()).toBe(0)
+
+    // The table: the base and two checkpoints, every number the engine's.
+    const results = await rpc<Results>('eval.results', { dir })
+    expect(results.missing).toEqual([])
+    expect(results.runs.map((r) => [r.run, r.checkpoints.map((c) => c.step).sort()])).toEqual([['main', [2, 4]]])
+    await expect.poll(() => page.getByTestId('compare-row').count()).toBe(3)
+    const cells = await checkTable(page, results)
+    expect(cells).toBeGreaterThanOrEqual(3 * 7)
+    await checkSuggestion(page, results)
+    // The charts: two checkpoints on the forgetting chart, and the base (step 0) and steps 2 and 4 over the steps.
+    expect(await page.getByTestId('compare-chart-forgetting').getAttribute('data-points')).toBe('2')
+    expect(await page.getByTestId('compare-chart-bpb').getAttribute('data-points')).toBe('3')
+    expect(await page.getByTestId('compare-forgetting-best').count()).toBe(results.best ? 1 : 0)
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(1280)
+    await screenshotWhole(page, 'compare-step.png')
+    await screenshotOf(page, 'compare-table', 'compare-table.png')
+    await screenshotOf(page, 'compare-charts', 'compare-charts.png')
+
+    // The tolerance: none allowed, then a lot; each time the page says what the engine says.
+    await setTolerance(page, '0')
+    const strict = await rpc<Results>('eval.results', { dir, maxEnglishChange: 0 })
+    await expect.poll(() => text(page.getByTestId('compare-rule'))).toBe(`The rule: ${strict.best?.rule ?? strict.rule}.`)
+    await checkSuggestion(page, strict)
+    await checkTable(page, strict)
+    await setTolerance(page, '1000')
+    const loose = await rpc<Results>('eval.results', { dir, maxEnglishChange: 10 })
+    expect(loose.best).not.toBeNull()
+    await expect.poll(() => page.getByTestId('compare-best').getAttribute('data-step')).toBe(String(loose.best!.step))
+    await checkSuggestion(page, loose)
+    await checkTable(page, loose)
+    const best = loose.best!
+    expect(await page.locator('[data-testid="compare-row"][data-suggested="true"]').getAttribute('data-key')).toBe(`${best.run}@${best.step}`)
+    await screenshotOf(page, 'compare-suggestion', 'compare-suggestion.png')
+
+    // Samples of the suggested checkpoint next to the base's, as the engine wrote them.
+    const run = results.runs[0]!
+    const chosen = run.checkpoints.find((c) => c.step === best.step)!
+    expect(await page.getByTestId('compare-samples-checkpoint').inputValue()).toBe(`${best.run}@${best.step}`)
+    const sampleRows = page.getByTestId('compare-sample')
+    expect(await sampleRows.count()).toBe(2 * chosen.samples.length)
+    expect(chosen.samples.length).toBeGreaterThan(0)
+    for (const s of chosen.samples) {
+      const b = run.base.samples.find((x) => x.id === s.id)!
+      const greedy = page.locator(`[data-testid="compare-sample"][data-id="${s.id}"][data-decoding="greedy"]`)
+      const topP = page.locator(`[data-testid="compare-sample"][data-id="${s.id}"][data-decoding="top-p"]`)
+      expect(await greedy.locator('[data-field="checkpoint"]').textContent()).toBe(s.prompt + s.greedy)
+      expect(await greedy.locator('[data-field="base"]').textContent()).toBe(s.prompt + b.greedy)
+      expect(await topP.locator('[data-field="checkpoint"]').textContent()).toBe(s.prompt + s.topP)
+      expect(await topP.locator('[data-field="base"]').textContent()).toBe(s.prompt + b.topP)
+    }
+    await screenshotOf(page, 'compare-samples', 'compare-samples.png')
+
+    // Export report: a CSV (one row per model) and an HTML page with nothing from outside, where the user typed.
+    await page.getByTestId('compare-report-csv').check()
+    const csvFile = join(work, 'reports', 'comparison.csv')
+    await page.getByTestId('compare-report-path').fill(csvFile)
+    await page.getByTestId('compare-report-save').click()
+    await expect.poll(() => page.getByTestId('compare-report-done').getAttribute('data-out')).toBe(csvFile)
+    const csv = (await fs.readFile(csvFile, 'utf8')).trim().split('\r\n')
+    expect(csv).toHaveLength(4)
+    expect(csv[0]).toMatch(/^model,run,step,tokens_target,tokens_english,/)
+    expect(csv.slice(1).map((l) => l.split(',').slice(0, 3).join(','))).toEqual(['base,,', 'checkpoint,main,2', 'checkpoint,main,4'])
+    expect(csv.find((l) => l.startsWith(`checkpoint,${best.run},${best.step},`))!.endsWith(',true')).toBe(true)
+    await page.getByTestId('compare-report-html').check()
+    const htmlFile = join(work, 'reports', 'comparison.html')
+    await page.getByTestId('compare-report-path').fill(htmlFile)
+    await page.getByTestId('compare-report-save').click()
+    await expect.poll(() => page.getByTestId('compare-report-done').getAttribute('data-out')).toBe(htmlFile)
+    const html = await fs.readFile(htmlFile, 'utf8')
+    expect(html).toContain(`Suggested checkpoint: ${best.run}, step ${best.step}`)
+    expect(html.match(/<svg /g)).toHaveLength(3)
+    expect(html).not.toMatch(/<script|<link|<img|src=|href=|url\(/i)
+    // A file the report did not write is left alone.
+    const notes = join(work, 'notes.csv')
+    await fs.writeFile(notes, 'mine\n')
+    await page.getByTestId('compare-report-path').fill(notes)
+    await page.getByTestId('compare-report-save').click()
+    await expect.poll(() => page.locator('[data-testid="compare-error"][data-section="report"]').textContent()).toContain('is not a report Vernacular wrote')
+    expect(await fs.readFile(notes, 'utf8')).toBe('mine\n')
+    await screenshotOf(page, 'compare-report', 'compare-report.png')
+
+    // The offline report, opened in the browser: it draws its charts.
+    const report = await page.context().newPage()
+    await report.goto(`file://${htmlFile}`)
+    expect(await report.locator('svg').count()).toBe(3)
+    await report.screenshot({ path: join(shots, 'compare-report-html.png'), fullPage: true })
+    await report.close()
+
+    // Export: the suggested checkpoint is offered first, with the size of each storage type.
+    await page.getByTestId('wizard-step-export').click()
+    await expect.poll(() => page.getByTestId('export-step').isVisible()).toBe(true)
+    await expect.poll(() => page.getByTestId('export-checkpoint').inputValue(), { timeout: 30_000 }).toBe(`${best.run}@${best.step}`)
+    const info = await rpc<ModelInfo>('model.info', { model: chosen.dir })
+    for (const [dtype, bytes] of [
+      ['f32', 4],
+      ['f16', 2],
+      ['bf16', 2],
+    ] as const) {
+      await expect.poll(() => text(page.getByTestId(`export-size-${dtype}`)), { timeout: 30_000 }).toBe(`about ${formatBytes(info.parameters * bytes, LOCALE)}`)
+    }
+    // The model card preview is the card the engine would write, with the evaluation against the base.
+    const card = await rpc<{ markdown: string }>('export.card', { dir, run: best.run, checkpoint: best.step, dtype: 'f32' })
+    await expect.poll(() => page.getByTestId('export-card-markdown').textContent(), { timeout: 30_000 }).toBe(card.markdown)
+    expect(card.markdown).toContain('## Evaluation')
+    await screenshotWhole(page, 'export-step.png')
+
+    const out = join(work, 'magyar-model')
+    await page.getByTestId('export-out').fill(out)
+    await page.getByTestId('export-start').click()
+    await expect.poll(() => page.getByTestId('export-done').getAttribute('data-out'), { timeout: 120_000 }).toBe(out)
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'README.md']) {
+      await fs.access(join(out, f))
+      expect(await page.locator(`[data-testid="export-file"][data-name="${f}"]`).count(), f).toBe(1)
+    }
+    expect(JSON.parse(await fs.readFile(join(out, 'vernacular-export.json'), 'utf8'))).toMatchObject({ run: best.run, checkpoint: { step: best.step }, dtype: 'f32', evaluated: true })
+    expect(await page.getByTestId('export-snippet').textContent()).toContain(`AutoModelForCausalLM.from_pretrained(${JSON.stringify(out)})`)
+    await screenshotOf(page, 'export-done', 'export-done.png')
+
+    // A non-empty folder no export wrote is refused; Replace it asks first, and Cancel leaves it alone.
+    const foreign = join(work, 'my-folder')
+    await fs.mkdir(foreign)
+    await fs.writeFile(join(foreign, 'notes.txt'), 'keep me\n')
+    await page.getByTestId('export-dtype-bf16').check()
+    await page.getByTestId('export-out').fill(foreign)
+    await page.getByTestId('export-start').click()
+    await expect.poll(() => page.getByTestId('export-refused').isVisible(), { timeout: 30_000 }).toBe(true)
+    expect(await text(page.getByTestId('export-refused'))).toContain('is not empty and was not written by vernacular export')
+    expect(await page.getByTestId('export-replace-confirmation').count()).toBe(0)
+    await page.getByTestId('export-replace').click()
+    expect(await text(page.getByTestId('export-replace-confirmation'))).toContain(`Delete everything in ${foreign}`)
+    await screenshotOf(page, 'export-refused', 'export-refused.png')
+    await page.getByTestId('export-replace-cancel').click()
+    expect(await page.getByTestId('export-replace-confirmation').count()).toBe(0)
+    expect(await fs.readFile(join(foreign, 'notes.txt'), 'utf8')).toBe('keep me\n')
+    // Confirmed: the folder is replaced by the export.
+    await page.getByTestId('export-replace').click()
+    await page.getByTestId('export-replace-confirm').click()
+    await expect.poll(() => page.getByTestId('export-done').getAttribute('data-out'), { timeout: 120_000 }).toBe(foreign)
+    expect((await fs.readdir(foreign)).sort()).not.toContain('notes.txt')
+    expect(JSON.parse(await fs.readFile(join(foreign, 'config.json'), 'utf8'))).toMatchObject({ torch_dtype: 'bfloat16' })
+    expect(await page.getByTestId('export-error').count()).toBe(0)
+
+    // A reload during an evaluation keeps showing its job: the cache is removed, so everything is evaluated again.
+    await fs.rm(join(dir, 'evaluations'), { recursive: true, force: true })
+    await page.getByTestId('wizard-step-compare').click()
+    await page.reload()
+    await expect.poll(() => page.getByTestId('compare-missing').isVisible(), { timeout: 30_000 }).toBe(true)
+    await page.getByTestId('compare-evaluate').click()
+    await expect.poll(() => page.getByTestId('compare-job').isVisible(), { timeout: 30_000 }).toBe(true)
+    await page.reload()
+    await expect.poll(() => page.getByTestId('compare-job').getAttribute('data-state'), { timeout: 30_000 }).toMatch(/queued|running/)
+    expect(await text(page.getByTestId('compare-job'))).toContain('Compare runs')
+    await screenshotOf(page, 'compare-evaluate-panel', 'compare-reloaded.png')
+    await expect.poll(() => page.getByTestId('compare-job-done').isVisible(), { timeout: 300_000 }).toBe(true)
+    await expect.poll(() => page.getByTestId('compare-row').count()).toBe(3)
+    await checkTable(page, await rpc<Results>('eval.results', { dir }))
+    console.log(`compare-export: the first evaluation took ${evaluationSeconds.toFixed(1)} s`)
+    await page.context().close()
+  }, 900_000)
+})
