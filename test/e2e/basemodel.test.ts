@@ -45,12 +45,12 @@ describe('the Base model step in Chromium', () => {
     await page.getByTestId('wizard-step-base-model').click()
     await expect.poll(() => page.getByTestId('basemodel-step').isVisible()).toBe(true)
 
-    // The demo's base model: an untrained two-layer GPT-2 in float16, with GPT-2's tokenizer.
+    // The demo's base model: a two-layer GPT-2 pretrained on the English demo text, with an 8k prefix of GPT-2's tokenizer.
     await expect.poll(() => page.getByTestId('basemodel-architecture').textContent(), { timeout: 30_000 }).toBe('GPT2LMHeadModel')
-    expect(digits(await page.getByTestId('basemodel-vocabulary').textContent())).toBe(50257)
+    expect(digits(await page.getByTestId('basemodel-vocabulary').textContent())).toBe(8192)
     expect((await page.getByTestId('basemodel-layers').textContent())?.trim()).toBe('2')
-    expect(digits(await page.getByTestId('basemodel-hidden').textContent())).toBe(64)
-    expect(await page.getByTestId('basemodel-dtype').textContent()).toBe('float16')
+    expect(digits(await page.getByTestId('basemodel-hidden').textContent())).toBe(128)
+    expect(await page.getByTestId('basemodel-dtype').textContent()).toBe('float32')
     expect(await page.getByTestId('basemodel-parameters').textContent()).toMatch(/^\d+(\.\d+)?M$/)
     expect(await page.getByTestId('basemodel-tokenizer').getAttribute('data-relation')).toBe('same')
 
@@ -116,11 +116,11 @@ describe('the Base model step in Chromium', () => {
     await expect.poll(() => resized.count(), { timeout: 60_000 }).toBe(1)
     expect(await resized.first().getAttribute('data-mode')).toBe('add')
     expect(await resized.first().getAttribute('data-init')).toBe('mean')
-    expect(await resized.first().getAttribute('data-rows-before')).toBe('50257')
-    expect(await resized.first().getAttribute('data-rows-after')).toBe('50496')
-    expect(await resized.first().getByTestId('basemodel-resized-rows').textContent()).toBe('50,257 → 50,496')
+    expect(await resized.first().getAttribute('data-rows-before')).toBe('8192')
+    expect(await resized.first().getAttribute('data-rows-after')).toBe('8448')
+    expect(await resized.first().getByTestId('basemodel-resized-rows').textContent()).toBe('8,192 → 8,448')
     expect(await resized.first().textContent()).toContain('200 appended')
-    await expect.poll(() => page.getByTestId('basemodel-resize-done').textContent()).toContain('50,257 → 50,496 rows')
+    await expect.poll(() => page.getByTestId('basemodel-resize-done').textContent()).toContain('8,192 → 8,448 rows')
     await fs.access(join(projectDir, 'models', 'add-200-mean', 'resize.json'))
     expect(await page.locator('[data-testid="basemodel-error"]:not([data-section="set"])').count()).toBe(0)
     await screenshotWhole(page, 'basemodel-resized.png')

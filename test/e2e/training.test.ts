@@ -79,12 +79,12 @@ describe('the Replay mix and Training steps in Chromium', () => {
     await waitForJob((await rpc<{ job: JobSnapshot }>('vocab.extend', { dir, mode: 'add', count: 50 })).job.id)
     await waitForJob((await rpc<{ job: JobSnapshot }>('baseModel.resize', { dir, mode: 'add', count: 50, init: 'mean' })).job.id)
 
-    // Replay mix: the demo plans 25%; the plan multiplied out (150 steps × 4 × 128 tokens).
+    // Replay mix: the demo plans 25%; the plan multiplied out (150 steps × 4 × 256 tokens).
     await page.getByTestId('wizard-step-replay').click()
     await expect.poll(() => page.getByTestId('replay-step').isVisible()).toBe(true)
     expect(await page.getByTestId('replay-share-value').textContent()).toBe('25%')
-    expect(digits(await page.getByTestId('replay-tokens-total').textContent())).toBe(150 * 4 * 128)
-    expect(digits(await page.getByTestId('replay-tokens-english').locator('.num').textContent())).toBe(19_200)
+    expect(digits(await page.getByTestId('replay-tokens-total').textContent())).toBe(150 * 4 * 256)
+    expect(digits(await page.getByTestId('replay-tokens-english').locator('.num').textContent())).toBe(38_400)
     await expect.poll(() => page.getByTestId('replay-target-passes').textContent(), { timeout: 30_000 }).toContain('an estimate')
     expect(await page.getByTestId('replay-target-passes').textContent()).toMatch(/about [\d.,]+×/)
     // No run has measured a speed yet: no time is made up.
@@ -105,6 +105,18 @@ describe('the Replay mix and Training steps in Chromium', () => {
     await page.getByTestId('wizard-step-training').click()
     await expect.poll(() => page.getByTestId('training-settings').isVisible()).toBe(true)
     expect(await page.getByTestId('training-run').count()).toBe(0)
+    // The defaults with their sources: the demo's 1.5M-parameter base takes the small-model column.
+    const recipes = page.getByTestId('training-recipes')
+    await recipes.locator('summary').click()
+    await expect.poll(() => page.getByTestId('training-recipe-small').textContent(), { timeout: 30_000 }).toContain('fits this model')
+    expect(await page.getByTestId('training-recipe-billion').textContent()).not.toContain('fits this model')
+    expect(await page.getByTestId('training-recipe-row-learningRate').textContent()).toContain('SambaLingo')
+    await page.getByTestId('training-recipe-apply-billion').click()
+    expect(await page.getByTestId('training-sequenceLength').inputValue()).toBe('4096')
+    await page.getByTestId('training-recipe-apply-small').click()
+    expect(await page.getByTestId('training-sequenceLength').inputValue()).toBe('512')
+    expect(await page.getByTestId('training-steps').inputValue()).toBe('1000')
+    await screenshotOf(page, 'training-recipes', 'training-defaults.png')
     await page.getByTestId('training-steps').fill('0')
     await expect.poll(() => page.getByTestId('training-settings').textContent()).toContain('The steps must be at least 1.')
     expect(await page.getByTestId('training-start').isDisabled()).toBe(true)

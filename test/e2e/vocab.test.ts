@@ -24,9 +24,9 @@ describe('the Vocabulary step in Chromium', () => {
     await page.getByTestId('wizard-step-vocabulary').click()
     await expect.poll(() => page.getByTestId('vocab-step').isVisible()).toBe(true)
 
-    // The demo's base tokenizer is GPT-2's.
+    // The demo's base tokenizer is an 8k prefix of GPT-2's.
     await expect.poll(() => page.getByTestId('vocab-base-family').textContent(), { timeout: 30_000 }).toBe('byte-level-bpe')
-    expect(digits(await page.getByTestId('vocab-base-size').textContent())).toBe(50257)
+    expect(digits(await page.getByTestId('vocab-base-size').textContent())).toBe(8192)
 
     // The sweep can start once the demo corpora are ingested.
     await expect.poll(() => page.getByTestId('vocab-sweep-run').isEnabled(), { timeout: 60_000 }).toBe(true)

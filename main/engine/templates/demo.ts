@@ -6,7 +6,7 @@
  * making a project from a template uses several of them.
  */
 import { promises as fs } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { z } from 'zod'
 import { type CorpusRole, type ProjectSummary, TEMPLATE_NAMES, type TemplateName, trainingSettings, vocabularyPlan, replayMix } from '../contract'
 import { EngineError } from '../common/errors'
@@ -14,8 +14,7 @@ import { pathExists } from '../common/fsutil'
 import { writeOutputDirWith } from '../common/outputdir'
 import { resourcesDir } from '../common/resources'
 import { readRoleState } from '../corpus/store'
-import { parseModelConfig } from '../model/config'
-import { writeInitialisedModel } from '../model/init'
+import { TASKS_DIR } from '../evaluation/project'
 import { setBaseModel } from '../model/project'
 import { manifestPath } from '../project/manifest'
 import { createProject, openProject, updateProject } from '../project/projects'
@@ -30,10 +29,12 @@ const template = z.object({
   /** The base tokenizer.json, relative to resources/demo. */
   baseTokenizer: z.string().optional(),
   /**
-   * The base model: a config.json (relative to resources/demo) whose weights are initialised on
-   * first use (no pretrained weights can ship or be downloaded), with the base tokenizer beside it.
+   * The base model: a Hugging Face folder (relative to resources/demo), copied into the project on
+   * first use. The demo's is pretrained by `npm run demo:base-model` (its README.md says how).
    */
-  baseModel: z.object({ config: z.string(), seed: z.number().int().default(0) }).optional(),
+  baseModel: z.object({ dir: z.string() }).optional(),
+  /** Multiple-choice task files (relative to resources/demo), copied into the project's tasks/ folder. */
+  tasks: z.array(z.string()).default([]),
   vocabulary: vocabularyPlan.optional(),
   replay: replayMix.optional(),
   training: trainingSettings.partial().optional(),
@@ -76,19 +77,35 @@ export function demoBaseTokenizer(spec: DemoTemplate): string | null {
   return spec.baseTokenizer ? join(resourcesDir(), 'demo', spec.baseTokenizer) : null
 }
 
-/** The template's base model folder inside the project, written on first use. */
+/** The files of a template's base model folder that a project copies. */
+const BASE_MODEL_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'README.md']
+
+/** The template's base model folder inside the project (a copy of the template's), written on first use. */
 export async function ensureDemoBaseModel(projectDir: string, spec: DemoTemplate): Promise<string | null> {
   if (!spec.baseModel) return null
   const out = join(projectDir, 'base-model')
   if (await pathExists(join(out, 'config.json'))) return out
-  const configFile = join(resourcesDir(), 'demo', spec.baseModel.config)
-  const config = parseModelConfig(JSON.parse(await fs.readFile(configFile, 'utf8')), configFile)
+  const source = join(resourcesDir(), 'demo', spec.baseModel.dir)
+  if (!(await pathExists(join(source, 'model.safetensors')))) {
+    throw new EngineError('not-found', `The template's base model ${source} is missing.`, {
+      file: source,
+      hint: 'Reinstall Vernacular, or rebuild it with `npm run demo:base-model` in a source checkout.',
+    })
+  }
   await writeOutputDirWith(out, () => false, async (staging) => {
-    await writeInitialisedModel(staging, config, { seed: spec.baseModel?.seed ?? 0, dtype: config.dtype })
-    const tokenizer = demoBaseTokenizer(spec)
-    if (tokenizer) await fs.copyFile(tokenizer, join(staging, 'tokenizer.json'))
+    for (const f of BASE_MODEL_FILES) if (await pathExists(join(source, f))) await fs.copyFile(join(source, f), join(staging, f))
   })
   return out
+}
+
+/** Copies the template's tasks into the project's tasks/ folder (those not there yet). */
+async function copyTemplateTasks(projectDir: string, spec: DemoTemplate): Promise<void> {
+  if (!spec.tasks.length) return
+  await fs.mkdir(join(projectDir, TASKS_DIR), { recursive: true })
+  for (const t of spec.tasks) {
+    const to = join(projectDir, TASKS_DIR, basename(t))
+    if (!(await pathExists(to))) await fs.copyFile(join(resourcesDir(), 'demo', t), to)
+  }
 }
 
 /**
@@ -107,6 +124,7 @@ async function applyTemplate(dir: string, name: TemplateName, spec: DemoTemplate
   if (baseTokenizer) await setBaseTokenizer(dir, baseTokenizer)
   const model = await ensureDemoBaseModel(dir, spec)
   if (model) await setBaseModel(dir, model)
+  await copyTemplateTasks(dir, spec)
   return updateProject(dir, `apply the ${name} template`, (m) => ({
     ...m,
     template: name,
