@@ -124,4 +124,29 @@ export const evaluationCommands: Command[] = [
       out.result(c, () => describeComparison(c, manifest.language))
     },
   },
+  {
+    name: 'eval tasks',
+    summary: "A project's multiple-choice tasks (the JSONL files of its tasks/ folder), each checked",
+    usage: 'vernacular eval tasks PROJECT [--json]',
+    ...PROJECT_ARGS,
+    options: { ...JSON_OPT },
+    async run({ engine, out, positionals: given }) {
+      const [dir] = positionals(this, given, ['PROJECT'])
+      const tasks = await call(this, engine, 'eval.tasks', defined({ dir }))
+      out.result(tasks, () => (tasks.length ? tasks.map((t) => `${t.name.padEnd(20)} ${t.items === null ? `unreadable: ${t.error}` : `${num(t.items)} items`}`).join('\n') : 'No tasks: add one with `vernacular eval add-task`.'))
+    },
+  },
+  {
+    name: 'eval add-task',
+    summary: "Check a multiple-choice task file (JSONL) and add it to a project's tasks, which eval run scores",
+    usage: 'vernacular eval add-task PROJECT FILE [--name NAME] [--force] [--json]',
+    args: 'PROJECT FILE',
+    names: { dir: 'PROJECT', file: 'FILE' },
+    options: { ...JSON_OPT, name: { type: 'string' }, force: { type: 'boolean' } },
+    async run({ engine, out, positionals: given, values }) {
+      const [dir, file] = positionals(this, given, ['PROJECT', 'FILE'])
+      const t = await call(this, engine, 'eval.addTask', defined({ dir, file, name: stringOption(values, 'name'), force: values.force ? true : undefined }))
+      out.result(t, () => `Added the task ${t.name} (${num(t.items ?? 0)} items): ${t.file}`)
+    },
+  },
 ]

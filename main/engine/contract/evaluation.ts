@@ -107,6 +107,15 @@ export interface Comparison {
   maxEnglishChange: number
 }
 
+/** A task of a project's tasks/ folder. */
+export interface ProjectTask {
+  name: string
+  file: string
+  /** Items; null when the file cannot be read as a task (then `error` says why). */
+  items: number | null
+  error: string | null
+}
+
 export const EVAL_BPB_JOB = 'eval-bpb'
 export const EVAL_MC_JOB = 'eval-mc'
 export const EVAL_RUN_JOB = 'eval-run'
@@ -157,6 +166,26 @@ export const evaluationMethods = {
   /** Evaluates what is missing of the runs' checkpoints, then compares them and suggests the best. */
   'eval.compare': jobMethod(EVAL_COMPARE_JOB)(
     z.object({ dir: fsPath, runs: z.array(runName).optional(), maxEnglishChange: z.number().min(0).max(10).default(DEFAULT_MAX_ENGLISH_CHANGE) }).strict(),
+  ),
+  /** The project's tasks (the JSONL files of its tasks/ folder), each checked. */
+  'eval.tasks': method<ProjectTask[]>()(z.object({ dir: fsPath }).strict()),
+  /**
+   * Checks a task file (every line; an error names the file and line) and copies it into the
+   * project's tasks/ folder under `name` (the file's stem by default); an existing task of that name
+   * is replaced only with `force`.
+   */
+  'eval.addTask': method<ProjectTask>()(
+    z
+      .object({
+        dir: fsPath,
+        file: fsPath,
+        name: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'A task name has letters, digits, dots, dashes and underscores (at most 64), starting with a letter or digit.')
+          .optional(),
+        force: z.boolean().default(false),
+      })
+      .strict(),
   ),
   /** The comparison from what is already evaluated (nothing is computed): for the Compare step to draw at once. */
   'eval.results': method<Comparison & { missing: { run: string; step: number | null }[] }>()(

@@ -27,6 +27,7 @@ import {
   type LanguageEvaluation,
   type MultipleChoiceResult,
   type ProjectManifest,
+  type ProjectTask,
   type RunEvaluation,
   type SampleEvaluation,
 } from '../contract'
@@ -110,6 +111,37 @@ export async function projectTasks(projectDir: string): Promise<{ name: string; 
     .filter((n) => n.endsWith('.jsonl'))
     .sort()
     .map((n) => ({ name: basename(n, '.jsonl'), file: join(projectDir, TASKS_DIR, n) }))
+}
+
+/** The project's tasks, each read and checked (a damaged one says why instead of failing the list). */
+export async function listProjectTasks(projectDir: string): Promise<ProjectTask[]> {
+  const out: ProjectTask[] = []
+  for (const t of await projectTasks(projectDir)) {
+    try {
+      out.push({ ...t, items: (await readTask(t.file)).items.length, error: null })
+    } catch (e) {
+      out.push({ ...t, items: null, error: (e as Error).message })
+    }
+  }
+  return out
+}
+
+/** Checks a task file and copies it into the project's tasks/ folder (see `eval.addTask`). */
+export async function addProjectTask(projectDir: string, file: string, opts: { name?: string | undefined; force?: boolean } = {}): Promise<ProjectTask> {
+  const task = await readTask(file) // every line checked: an error names the file and the line
+  const name = opts.name ?? basename(file).replace(/\.jsonl$/i, '')
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
+    throw new EngineError('bad-input', `"${name}" cannot name a task.`, { hint: 'Give a name of letters, digits, dots, dashes and underscores.' })
+  }
+  const to = join(projectDir, TASKS_DIR, `${name}.jsonl`)
+  if (!opts.force && (await fs.stat(to).then(() => true, () => false))) {
+    throw new EngineError('invalid-request', `The project already has a task named ${name}.`, { file: to, hint: 'Give another name, or replace it (force).' })
+  }
+  await fs.mkdir(join(projectDir, TASKS_DIR), { recursive: true })
+  const tmp = `${to}.${process.pid}.tmp`
+  await fs.copyFile(file, tmp)
+  await fs.rename(tmp, to)
+  return { name, file: to, items: task.items.length, error: null }
 }
 
 function languageEvaluation(s: ReturnType<typeof heldoutScore>): LanguageEvaluation {

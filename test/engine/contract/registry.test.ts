@@ -40,6 +40,8 @@ describe('the method registry', () => {
       'train.start': 'train',
       'eval.bpb': 'eval-bpb',
       'eval.mc': 'eval-mc',
+      'eval.run': 'eval-run',
+      'eval.compare': 'eval-compare',
       'export.checkpoint': 'export',
     })
     // Every kind is started by some method.

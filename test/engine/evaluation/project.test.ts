@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { selectBackend } from '../../../main/engine/backend/select'
 import type { Evaluation, RunEvaluation, RunSettings } from '../../../main/engine/contract'
 import { corpusDocuments } from '../../../main/engine/corpus/text'
-import { EVALUATIONS_DIR, compareRuns, evaluateRun, relativeChanges, suggestBest } from '../../../main/engine/evaluation/project'
+import { EVALUATIONS_DIR, addProjectTask, compareRuns, evaluateRun, listProjectTasks, relativeChanges, suggestBest } from '../../../main/engine/evaluation/project'
 import { heldoutScore, scoreDocuments } from '../../../main/engine/evaluation/heldout'
 import { readTask } from '../../../main/engine/evaluation/tasks'
 import { scoreMultipleChoice } from '../../../main/engine/evaluation/multipleChoice'
@@ -153,6 +153,32 @@ describe('evaluating a run', () => {
     const bestStep = c.runs[0]!.checkpoints[gains.indexOf(Math.max(...gains))]!.step
     expect(c.best).toEqual({ run: 'main', step: bestStep, rule: c.rule })
   }, 240_000)
+})
+
+describe('a project\'s tasks', () => {
+  it('are checked line by line when added, listed with their items, and not replaced without force', async () => {
+    const src = tmp()
+    await fs.mkdir(src)
+    const bad = join(src, 'bad.jsonl')
+    await fs.writeFile(bad, '{"context": "A", "choices": ["b", "c"], "gold": 0}\n{"context": "A", "choices": ["b", "c"], "gold": 5}\n')
+    await expect(addProjectTask(project, bad)).rejects.toThrow(/bad\.jsonl.*line 2/)
+    expect((await listProjectTasks(project)).map((t) => t.name)).toEqual(['hu-cloze'])
+    const good = join(src, 'mini.jsonl')
+    await fs.writeFile(good, '{"context": "A", "choices": ["b", "c"], "gold": 0}\n{"query": "A", "choices": ["b", "c"], "gold": 1}\n')
+    expect(await addProjectTask(project, good)).toEqual({ name: 'mini', file: join(project, 'tasks', 'mini.jsonl'), items: 2, error: null })
+    await expect(addProjectTask(project, good)).rejects.toThrow(/already has a task named mini/)
+    await addProjectTask(project, good, { force: true })
+    await fs.writeFile(join(project, 'tasks', 'broken.jsonl'), 'not json\n')
+    const listed = await listProjectTasks(project)
+    expect(listed.map((t) => [t.name, t.items])).toEqual([
+      ['broken', null],
+      ['hu-cloze', 12],
+      ['mini', 2],
+    ])
+    expect(listed[0]!.error).toMatch(/line 1/)
+    await fs.rm(join(project, 'tasks', 'broken.jsonl'))
+    await fs.rm(join(project, 'tasks', 'mini.jsonl'))
+  })
 })
 
 describe('the best-checkpoint rule', () => {
