@@ -60,13 +60,13 @@ describe('the Base model step in Chromium', () => {
     expect(await page.locator('[data-testid="basemodel-memory-chart"] rect[data-part]').count()).toBe(4)
     expect(await page.getByTestId('basemodel-memory-limit').count()).toBe(1)
     const fit = page.getByTestId('basemodel-fit')
-    expect(await fit.textContent()).toMatch(/Training at batch 4 × 128 tokens with AdamW needs about [\d.]+ (MiB|GiB);.* has [\d.]+ (MiB|GiB): it (fits|does not fit)\./s)
+    expect(await fit.textContent()).toMatch(/Training at batch 4 × 256 tokens with AdamW needs about [\d.]+ (MiB|GiB);.* has [\d.]+ (MiB|GiB): it (fits|does not fit)\./s)
     expect(['true', 'false']).toContain(await fit.getAttribute('data-fits'))
     const projectTotal = readBytes(await page.getByTestId('basemodel-fit-total').textContent())
     expect(projectTotal).toBeGreaterThan(0)
     expect(readBytes(await page.getByTestId('basemodel-memory-total').textContent())).toBe(projectTotal)
 
-    // The demo template trains at batch 4 × 128 (a small budget). What if: a smaller batch needs less (the engine's estimate, asked for again).
+    // The demo template trains at batch 4 × 256 (a small budget). What if: a smaller batch needs less (the engine's estimate, asked for again).
     await page.getByTestId('basemodel-batch').fill('1')
     await page.getByTestId('basemodel-seqlen').fill('128')
     await expect.poll(() => page.getByTestId('basemodel-fit-batch').textContent()).toBe('1')
@@ -76,7 +76,7 @@ describe('the Base model step in Chromium', () => {
     expect(await page.getByTestId('basemodel-fit').getAttribute('data-fits')).toBe('true')
     // Longer than the model's context is refused here, not sent.
     await page.getByTestId('basemodel-seqlen').fill('4096')
-    await expect.poll(() => page.getByTestId('basemodel-memory').textContent()).toContain('The model reads at most 512 tokens at once.')
+    await expect.poll(() => page.getByTestId('basemodel-memory').textContent()).toContain('The model reads at most 256 tokens at once.')
     await page.getByTestId('basemodel-seqlen').fill('128')
     await expect.poll(() => page.getByTestId('basemodel-memory').textContent()).not.toContain('The model reads at most')
     // And back to the project's settings.

@@ -44,7 +44,7 @@ describe('vernacular eval', () => {
     // The alias: the same numbers, with its older fields; the first token of each line is scored after the EOS.
     expect(json(score.stdout)).toMatchObject({ ...r, lines: 10, bos: '<|endoftext|>', prefix: 'eos', unscoredFirstTokens: 0 })
     const human = await runCli(['eval', 'bpb', ...args.slice(0, -1)], { env: env(dir) })
-    expect(human.stdout).toMatch(/bits per byte\s+\d\.\d{4}\n/)
+    expect(human.stdout).toMatch(/bits per byte\s+\d+\.\d{4}\n/)
     expect(human.stdout).toMatch(/word perplexity\s+\d/)
   })
 
