@@ -94,7 +94,7 @@ describe('the Replay mix and Training steps in Chromium', () => {
     await expect.poll(() => page.getByTestId('replay-share-value').textContent()).toBe('10%')
     await page.getByTestId('replay-preset-50').click()
     await expect.poll(() => page.getByTestId('replay-share-value').textContent()).toBe('50%')
-    expect(digits(await page.getByTestId('replay-tokens-english').locator('.num').textContent())).toBe(38_400)
+    expect(digits(await page.getByTestId('replay-tokens-english').locator('.num').textContent())).toBe(76_800)
     await page.getByTestId('replay-save').click()
     await expect.poll(() => page.getByTestId('replay-saved').isVisible()).toBe(true)
     const manifest = async () => JSON.parse(await fs.readFile(join(dir, 'vernacular.json'), 'utf8')) as { replay: { englishShare: number }; training: Record<string, number> }
@@ -183,13 +183,13 @@ describe('the Replay mix and Training steps in Chromium', () => {
     await fs.access(join(dir, 'runs', 'main', 'checkpoints', 'step-12', 'config.json'))
     await expect.poll(() => points(page, 'training-chart-loss')).toBe(12)
     expect(await points(page, 'training-chart-lr')).toBe(12)
-    // Held-out bits per byte every 3 steps: 3, 6, 9, 12.
-    expect(await points(page, 'training-chart-heldout')).toBe(4)
+    // Held-out bits per byte before the first step (the baseline) and every 3 steps: 0, 3, 6, 9, 12.
+    expect(await points(page, 'training-chart-heldout')).toBe(5)
     for (const chart of ['training-chart-loss', 'training-chart-heldout']) {
       expect(await colouredPixels(page, chart, TARGET_RGB), chart).toBeGreaterThan(20)
       expect(await colouredPixels(page, chart, ENGLISH_RGB), chart).toBeGreaterThan(20)
     }
-    expect(await page.getByTestId('training-chart-heldout').locator('[role="img"]').getAttribute('aria-label')).toMatch(/4 points, up to step 12: Hungarian [\d.]+, English [\d.]+/)
+    expect(await page.getByTestId('training-chart-heldout').locator('[role="img"]').getAttribute('aria-label')).toMatch(/5 points, up to step 12: Hungarian [\d.]+, English [\d.]+/)
     expect(await page.locator('[data-testid="training-history-run"][data-run="main"]').getAttribute('data-state')).toBe('done')
 
     // Pin the older checkpoint: the run records it.
