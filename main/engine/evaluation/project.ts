@@ -34,6 +34,7 @@ import {
 import { EngineError } from '../common/errors'
 import { writeJsonAtomic } from '../common/fsutil'
 import { languageName } from '../common/language'
+import { readRoleState } from '../corpus/store'
 import { corpusDocuments } from '../corpus/text'
 import type { CausalLM } from '../model/model'
 import { loadModel, prefixToken } from '../model/operations'
@@ -156,15 +157,20 @@ async function projectParts(projectDir: string, manifest: ProjectManifest, withS
     what: `held-out ${role === 'target' ? languageName(manifest.language) : 'English'}`,
     compute: async (model, tok, ctx) => {
       const prefix = await prefixToken(tok, tok.file, model.config)
-      try {
-        const s = await scoreDocuments(model, tok, corpusDocuments(projectDir, role, 'heldout', ctx?.signal), { prefix, lang: role === 'target' ? manifest.language : 'en', ...(ctx ? { ctx } : {}), source: `the ${role} held-out split` })
-        return languageEvaluation(heldoutScore(s))
-      } catch (e) {
-        // No held-out text for the role: nothing to score (the comparison shows a dash).
-        if (e instanceof EngineError && /no documents|empty|nothing to score/i.test(e.message)) return null
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null
-        throw e
+      const name = role === 'target' ? languageName(manifest.language) : 'English'
+      const state = await readRoleState(projectDir, role)
+      // No English text is allowed (a run without replay): nothing to score, shown as a dash.
+      if (!state || state.sources.length === 0) {
+        if (role === 'english') return null
+        throw new EngineError('bad-input', `The project has no ${name} text to evaluate on.`, { hint: 'Add it in the Corpus step (or `vernacular corpus add`).' })
       }
+      if (!state.sources.some((s) => s.profile.heldout.documents > 0)) {
+        throw new EngineError('bad-input', `The ${name} held-out split of the project is empty: there is no held-out text to evaluate on.`, {
+          hint: 'Ingest the text again with a larger held-out share or minimum (the Corpus step, or `vernacular corpus add --min-heldout N`).',
+        })
+      }
+      const s = await scoreDocuments(model, tok, corpusDocuments(projectDir, role, 'heldout', ctx?.signal), { prefix, lang: role === 'target' ? manifest.language : 'en', ...(ctx ? { ctx } : {}), source: `the ${name} held-out split` })
+      return languageEvaluation(heldoutScore(s))
     },
   })
   const tasks: (Part<MultipleChoiceResult> & { task: string })[] = []
