@@ -8,9 +8,10 @@
  *    --tokens tokens), each line a document, scored by `scoreDocuments` (evaluation/heldout.ts) as
  *    the evaluation stage scores held-out text: lm-evaluation-harness's rolling windows after the
  *    BOS, batched by length up to 4,096 ids a forward pass (`scoreWindows`), summed NLL, bits per
- *    byte. Beside it, on the very same windows and batches:
- *    - `scoreRequestWindows` alone (the windows made beforehand: no tokenising, word counting or
- *      windowing in the time);
+ *    byte. Beside it, on the very same windows and batches, three passes timed batch by batch (each
+ *    batch's three back to back, so they see the same load):
+ *    - the scorer's: what `scoreWindows` does for a batch (`nextTokenNll`, the NLL read back, each
+ *      window's sum), on windows made beforehand (no tokenising or word counting in the time);
  *    - bare forward passes: `CausalLM.logits` (body + output head, without the log-softmax and the
  *      gather of `headNll`) and `CausalLM.hidden` (the body alone), each batch forced by reading one
  *      value back; so scorer − logits is the cost of turning logits into NLL, logits − hidden the
@@ -31,10 +32,10 @@
  * Warm-up: each language's held-out scoring runs once untimed first (the first passes run slower
  * while V8 tiers the WebAssembly code up: docs/performance.md, "Warm-up"); after it every kernel
  * has run, so the other passes, multiple choice and generation without the cache are timed from
- * their first run, --reps times each (1); generation with the cache runs once more to warm up and at
+ * their first run, --reps times each (2); generation with the cache runs once more to warm up and at
  * least 3 times; PyTorch warms up once and runs at least 3 times. Tables give the fastest run, the
  * details every run. Flags: --tokens N (20,000 per language), --reps N, --quick (2,000 tokens, 40
- * items per task, 16 new tokens: a smoke run), --no-torch, --torch-threads N, --profile (the top
+ * items per task, 16 new tokens, 1 rep: a smoke run), --no-torch, --torch-threads N, --profile (the top
  * kernels of one scoring batch by tf.profile). VERNACULAR_BACKEND picks the backend. About 4
  * minutes on 2 cores with wasm.
  */
@@ -46,7 +47,7 @@ import { join, resolve } from 'node:path'
 import { type Tf, engineBackend } from '../../main/engine/backend/select'
 import { scoreDocuments } from '../../main/engine/evaluation/heldout'
 import { scoreMultipleChoice } from '../../main/engine/evaluation/multipleChoice'
-import { type ScoredWindow, continuationWindow, encodePair, openScorer, rollingRequestWindows, scoreRequestWindows } from '../../main/engine/evaluation/requests'
+import { type ScoredWindow, continuationWindow, encodePair, openScorer, rollingRequestWindows } from '../../main/engine/evaluation/requests'
 import { type ChoiceItem, readTask } from '../../main/engine/evaluation/tasks'
 import { wordCounter } from '../../main/engine/corpus/words'
 import { generate } from '../../main/engine/model/generate'
@@ -83,7 +84,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { tokens: 20000, reps: 1, mcItems: null, newTokens: 64, torch: true, torchThreads: 1, profile: false }
+  const o: Options = { tokens: 20000, reps: 2, mcItems: null, newTokens: 64, torch: true, torchThreads: 1, profile: false }
   const int = (flag: string, v: string | undefined) => {
     const x = Number(v)
     if (!Number.isSafeInteger(x) || x <= 0) throw new Error(`${flag} needs a positive integer (got ${v ?? 'nothing'})`)
@@ -166,20 +167,60 @@ async function timed<T>(reps: number, fn: () => Promise<T>, warmUp = true): Prom
   return { s, result }
 }
 
-/** Bare forward passes over the batches: `kind` logits (body + head) or hidden (body); each batch forced by reading one value of it back. */
-async function barePasses(model: CausalLM, windows: readonly ScoredWindow[], batches: readonly number[][], kind: 'logits' | 'hidden'): Promise<void> {
+type PassKind = 'scorer' | 'logits' | 'hidden'
+
+interface PairedPasses {
+  /** Seconds summed over the batches, per kind of pass. */
+  seconds: Record<PassKind, number>
+  /** Each window's summed NLL from the scorer's pass (what `scoreWindows` gives), in window order. */
+  perWindow: number[]
+}
+
+/**
+ * The three passes over every batch, back to back per batch (their order rotating with the batch
+ * and `round`), so that each sees the same load: `scorer` is what `scoreWindows` does for a batch
+ * (the [B, T] ids, `nextTokenNll`, the NLL read back, each window's sum from its `skip`); `logits`
+ * and `hidden` are bare passes over the same inputs ([B, T − 1]), `CausalLM.logits` (body + head)
+ * and `CausalLM.hidden` (body), each forced by reading one value of it back.
+ */
+async function pairedPasses(model: CausalLM, windows: readonly ScoredWindow[], batches: readonly number[][], round: number): Promise<PairedPasses> {
   const { tf } = model
-  for (const batch of batches) {
-    const ids = batchInputs(tf, windows, batch)
-    // One value read back through Gather, not Slice: wasm's Slice copies its whole input into
-    // JavaScript first (backend.readSync), ~0.45 s for a 4,096 × 8,192 logits tensor.
-    const one = tf.tidy(() => {
-      const out = kind === 'logits' ? model.logits(ids) : model.hidden(ids)
-      return tf.gather(tf.reshape(out, [-1]), tf.tensor1d([0], 'int32'))
-    })
-    await one.data()
-    tf.dispose([ids, one])
+  const kinds: PassKind[] = ['scorer', 'logits', 'hidden']
+  const seconds: Record<PassKind, number> = { scorer: 0, logits: 0, hidden: 0 }
+  const perWindow = windows.map(() => 0)
+  for (const [b, batch] of batches.entries()) {
+    for (let k = 0; k < kinds.length; k++) {
+      const kind = kinds[(b + round + k) % kinds.length]!
+      const t0 = performance.now()
+      if (kind === 'scorer') {
+        const T = windows[batch[batch.length - 1]!]!.ids.length
+        const flat = new Int32Array(batch.length * T)
+        batch.forEach((w, r) => flat.set(windows[w]!.ids, r * T))
+        const ids = tf.tensor2d(flat, [batch.length, T], 'int32') as Tensor2D
+        const out = model.nextTokenNll(ids)
+        const data = (await out.data()) as Float32Array
+        tf.dispose([ids, out])
+        batch.forEach((w, r) => {
+          const n = windows[w]!.ids.length - 1
+          let sum = 0
+          for (let t = Math.min(n, Math.max(0, windows[w]!.skip)); t < n; t++) sum += data[r * (T - 1) + t]!
+          perWindow[w] = sum
+        })
+      } else {
+        const ids = batchInputs(tf, windows, batch)
+        // One value read back through Gather, not Slice: wasm's Slice copies its whole input into
+        // JavaScript first (backend.readSync), ~0.45 s for a 4,096 × 8,192 logits tensor.
+        const one = tf.tidy(() => {
+          const out = kind === 'logits' ? model.logits(ids) : model.hidden(ids)
+          return tf.gather(tf.reshape(out, [-1]), tf.tensor1d([0], 'int32'))
+        })
+        await one.data()
+        tf.dispose([ids, one])
+      }
+      seconds[kind] += (performance.now() - t0) / 1000
+    }
   }
+  return { seconds, perWindow }
 }
 
 // ---- PyTorch ---------------------------------------------------------------------------------
@@ -198,7 +239,8 @@ interface TorchScore {
 }
 
 function torchEnv(threads: number, alloc: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(cpus().length) }
+  // No __pycache__ left in test/bench by importing model_reference.
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(cpus().length), PYTHONDONTWRITEBYTECODE: '1' }
   // Debian's OpenBLAS picks a slow reference kernel when these are set (docs/performance.md).
   delete env.OPENBLAS_CORETYPE
   delete env.OPENBLAS_L2_SIZE
@@ -238,7 +280,8 @@ interface HeldoutRow {
   bitsPerByte: number
   nll: number
   scoreDocuments: number[]
-  scoreWindows: number[]
+  /** The scorer's batches (what scoreWindows does per batch), timed batch by batch beside the bare passes. */
+  scorer: number[]
   logits: number[]
   hidden: number[]
   /** Bytes, word counts, tokenising and windowing alone (what scoreDocuments does before scoring). */
@@ -270,16 +313,15 @@ async function heldout(o: Options, model: CausalLM, tok: Tokenizer, prefixToken:
   }
   const prepareWindows = (performance.now() - t0) / 1000
   const batches = scoreBatches(windows, BATCH_TOKENS)
-  progress(`held-out ${lang}: ${windows.length} windows in ${batches.length} batches, scoreRequestWindows alone`)
-  const req = await timed(o.reps, () => scoreRequestWindows(model, windows, { batchTokens: BATCH_TOKENS }), false)
-  progress(`held-out ${lang}: bare forward passes (logits, hidden)`)
-  const logits = await timed(o.reps, () => barePasses(model, windows, batches, 'logits'), false)
-  const hidden = await timed(o.reps, () => barePasses(model, windows, batches, 'hidden'), false)
+  progress(`held-out ${lang}: ${windows.length} windows in ${batches.length} batches; the scorer's, bare logits and bare hidden passes, batch by batch`)
+  const passes: PairedPasses[] = []
+  for (let k = 0; k < o.reps; k++) passes.push(await pairedPasses(model, windows, batches, k))
   const s = docs.result
+  const perWindow = passes[0]!.perWindow
   let ourNll = 0
-  for (const ll of req.result.loglikelihoods) ourNll -= ll
-  if (ourNll !== s.nll || req.result.tokens !== s.tokens || scoredTokens(windows) !== s.tokens || bytes !== s.bytes || wordCount !== s.words) {
-    throw new Error(`held-out ${lang}: the windows made here are not scoreDocuments' (NLL ${ourNll} vs ${s.nll}, tokens ${req.result.tokens} vs ${s.tokens})`)
+  for (const nll of perWindow) ourNll += nll
+  if (ourNll !== s.nll || scoredTokens(windows) !== s.tokens || bytes !== s.bytes || wordCount !== s.words) {
+    throw new Error(`held-out ${lang}: the windows made here are not scoreDocuments' (NLL ${ourNll} vs ${s.nll}, tokens ${scoredTokens(windows)} vs ${s.tokens})`)
   }
   let torch: TorchScore | string = why ?? ''
   let nllCheck = '–'
@@ -288,7 +330,7 @@ async function heldout(o: Options, model: CausalLM, tok: Tokenizer, prefixToken:
     torch = await runTorch(o, alloc, work, lang, windows, batches)
     if (typeof torch !== 'string') {
       const rel = Math.abs(torch.nll - s.nll) / Math.abs(s.nll)
-      const maxWindow = Math.max(...torch.per_window.map((x, i) => Math.abs(x + (req.result.loglikelihoods[i] ?? 0))))
+      const maxWindow = Math.max(...torch.per_window.map((x, i) => Math.abs(x - (perWindow[i] ?? 0))))
       nllCheck = `${rel <= 1e-3 ? 'OK' : 'FAILED'}: PyTorch Σ NLL ${torch.nll.toFixed(3)} vs ours ${s.nll.toFixed(3)} nats, relative difference ${rel.toExponential(1)} (limit 1e-3); largest per-window difference ${maxWindow.toExponential(1)} nats; tokens ${torch.tokens} vs ${s.tokens}`
       if (rel > 1e-3 || torch.tokens !== s.tokens) process.exitCode = 1
     }
@@ -302,9 +344,9 @@ async function heldout(o: Options, model: CausalLM, tok: Tokenizer, prefixToken:
     bitsPerByte: s.bitsPerByte,
     nll: s.nll,
     scoreDocuments: docs.s,
-    scoreWindows: req.s,
-    logits: logits.s,
-    hidden: hidden.s,
+    scorer: passes.map((p) => p.seconds.scorer),
+    logits: passes.map((p) => p.seconds.logits),
+    hidden: passes.map((p) => p.seconds.hidden),
     prepare: prepareWindows,
     torch,
     nllCheck,
@@ -497,7 +539,7 @@ async function main(): Promise<void> {
   say(`1. Held-out scoring (rolling windows; demo text lines up to ${n0(o.tokens)} tokens per language)`)
   const rate = (tokens: number, xs: number[]) => n0(tokens / best(xs))
   printTable(
-    ['lang', 'docs', 'windows', 'batches', 'tokens', 'bits/byte', 'scoreDocuments tok/s', 'scoreWindows tok/s', 'bare logits tok/s', 'bare hidden tok/s', 'PyTorch score tok/s', 'PyTorch logits tok/s', 'ours / PyTorch', 'load before → after'],
+    ['lang', 'docs', 'windows', 'batches', 'tokens', 'bits/byte', 'scoreDocuments tok/s', 'scorer batches tok/s', 'bare logits tok/s', 'bare hidden tok/s', 'PyTorch score tok/s', 'PyTorch logits tok/s', 'ours / PyTorch', 'load before → after'],
     held.map((h) => {
       const pt = typeof h.torch === 'string' ? null : h.torch
       return [
@@ -508,28 +550,32 @@ async function main(): Promise<void> {
         n0(h.tokens),
         h.bitsPerByte.toFixed(3),
         rate(h.tokens, h.scoreDocuments),
-        rate(h.tokens, h.scoreWindows),
+        rate(h.tokens, h.scorer),
         rate(h.tokens, h.logits),
         rate(h.tokens, h.hidden),
         pt ? rate(h.tokens, pt.score_s) : '–',
         pt ? rate(h.tokens, pt.forward_s) : '–',
-        pt ? `${(best(pt.score_s) / best(h.scoreWindows)).toFixed(2)}×` : '–',
+        pt ? `${(best(pt.score_s) / best(h.scorer)).toFixed(2)}×` : '–',
         `${h.loadBefore} → ${h.loadAfter}`,
       ]
     }),
   )
-  say('ours / PyTorch = PyTorch score time ÷ scoreWindows time: the same work, prepared windows → summed NLL (above 1× = the engine is faster)')
+  say('scorer batches: what scoreWindows does per batch (nextTokenNll, NLL read back, per-window sums), timed batch by batch beside the two bare passes (same batches, same load)')
+  say('ours / PyTorch = PyTorch score time ÷ scorer batches time: the same work, prepared windows → summed NLL (above 1× = the engine is faster)')
   for (const h of held) {
     const sd = best(h.scoreDocuments)
-    const sw = best(h.scoreWindows)
-    const lg = best(h.logits)
-    const hd = best(h.hidden)
-    say(`${h.lang}: scoreDocuments ${secs(h.scoreDocuments)} s; scoreRequestWindows ${secs(h.scoreWindows)} s; bare logits ${secs(h.logits)} s; bare hidden ${secs(h.hidden)} s`)
-    say(`  of scoreDocuments' ${sd.toFixed(2)} s: body (hidden) ${hd.toFixed(2)} s (${((100 * hd) / sd).toFixed(0)}%), output head product ${(lg - hd).toFixed(2)} s (${((100 * (lg - hd)) / sd).toFixed(0)}%), log-softmax + gather + read-back ${(sw - lg).toFixed(2)} s (${((100 * (sw - lg)) / sd).toFixed(0)}%), the rest (by difference) ${(sd - sw).toFixed(2)} s (${((100 * (sd - sw)) / sd).toFixed(0)}%; bytes + word counts + tokenising + windows timed alone ${h.prepare.toFixed(2)} s)`)
-    say(`  scorer overhead over the bare logits pass: scoreWindows ${(100 * (sw / lg - 1)).toFixed(0)}%, scoreDocuments ${(100 * (sd / lg - 1)).toFixed(0)}%`)
+    // The breakdown from one round of the paired passes (the one with the fastest scorer), so its parts saw the same load.
+    const r = h.scorer.indexOf(best(h.scorer))
+    const sc = h.scorer[r]!
+    const lg = h.logits[r]!
+    const hd = h.hidden[r]!
+    const part = (x: number) => `${x.toFixed(2)} s (${((100 * x) / sc).toFixed(0)}%)`
+    say(`${h.lang}: scoreDocuments ${secs(h.scoreDocuments)} s; batch by batch: scorer ${secs(h.scorer)} s, bare logits ${secs(h.logits)} s, bare hidden ${secs(h.hidden)} s`)
+    say(`  of the scorer's ${sc.toFixed(2)} s: body (hidden) ${part(hd)}, output head product ${part(lg - hd)}, log-softmax + gather + read-back + sums ${part(sc - lg)}; the scorer's overhead over the bare logits pass ${(100 * (sc / lg - 1)).toFixed(0)}%`)
+    say(`  scoreDocuments − scorer batches (different runs, so only roughly): ${(sd - best(h.scorer)).toFixed(2)} s; bytes + word counts + tokenising + windows timed alone ${h.prepare.toFixed(2)} s`)
     if (typeof h.torch === 'string') say(`  PyTorch: ${h.torch}`)
     else {
-      say(`  PyTorch score ${secs(h.torch.score_s)} s, logits ${secs(h.torch.forward_s)} s; ours / PyTorch: scoreDocuments ${(best(h.torch.score_s) / sd).toFixed(2)}×, bare logits ${(best(h.torch.forward_s) / lg).toFixed(2)}×`)
+      say(`  PyTorch score ${secs(h.torch.score_s)} s, logits ${secs(h.torch.forward_s)} s; ours / PyTorch: scoreDocuments ${(best(h.torch.score_s) / sd).toFixed(2)}×, bare logits ${(best(h.torch.forward_s) / best(h.logits)).toFixed(2)}×`)
       say(`  NLL check ${h.nllCheck}`)
     }
   }
