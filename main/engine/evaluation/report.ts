@@ -172,7 +172,17 @@ interface SvgSeries {
 }
 
 /** A line chart as inline SVG: axes with round ticks, one polyline with dots per series, a legend, and a title for screen readers. */
-function svgChart(opts: { title: string; xLabel: string; yLabel: string; series: SvgSeries[]; xFormat: (v: number) => string; yFormat: (v: number) => string; zeroLines?: boolean }): string {
+function svgChart(opts: {
+  title: string
+  xLabel: string
+  yLabel: string
+  series: SvgSeries[]
+  xFormat: (v: number) => string
+  yFormat: (v: number) => string
+  zeroLines?: boolean
+  /** A dashed vertical line (the tolerance), inside the x range. */
+  marker?: { x: number; label: string }
+}): string {
   const W = 640
   const H = 300
   const L = 64
@@ -181,7 +191,8 @@ function svgChart(opts: { title: string; xLabel: string; yLabel: string; series:
   const B = 48
   const all = opts.series.flatMap((s) => s.points)
   if (all.length === 0) return `<p class="muted">${escapeHtml(opts.title)}: nothing measured.</p>`
-  const xs = axisTicks(Math.min(...all.map((p) => p.x), ...(opts.zeroLines ? [0] : [])), Math.max(...all.map((p) => p.x), ...(opts.zeroLines ? [0] : [])))
+  const xExtra = [...(opts.zeroLines ? [0] : []), ...(opts.marker ? [opts.marker.x] : [])]
+  const xs = axisTicks(Math.min(...all.map((p) => p.x), ...xExtra), Math.max(...all.map((p) => p.x), ...xExtra))
   const ys = axisTicks(Math.min(...all.map((p) => p.y), ...(opts.zeroLines ? [0] : [])), Math.max(...all.map((p) => p.y), ...(opts.zeroLines ? [0] : [])))
   const x0 = xs[0]!
   const x1 = xs.at(-1)!
@@ -197,6 +208,7 @@ function svgChart(opts: { title: string; xLabel: string; yLabel: string; series:
   for (const t of xs) parts.push(`<line x1="${f(sx(t))}" x2="${f(sx(t))}" y1="${T}" y2="${H - B}" class="grid${opts.zeroLines && t === 0 ? ' zero' : ''}"/><text x="${f(sx(t))}" y="${H - B + 16}" class="tick" text-anchor="middle">${escapeHtml(opts.xFormat(t))}</text>`)
   parts.push(`<text x="${(L + W - R) / 2}" y="${H - 10}" class="axis" text-anchor="middle">${escapeHtml(opts.xLabel)}</text>`)
   parts.push(`<text transform="translate(14 ${(T + H - B) / 2}) rotate(-90)" class="axis" text-anchor="middle">${escapeHtml(opts.yLabel)}</text>`)
+  if (opts.marker) parts.push(`<line x1="${f(sx(opts.marker.x))}" x2="${f(sx(opts.marker.x))}" y1="${T}" y2="${H - B}" class="marker"><title>${escapeHtml(opts.marker.label)}</title></line>`)
   for (const s of opts.series) {
     const pts = s.points.map((p) => `${f(sx(p.x))},${f(sy(p.y))}`).join(' ')
     parts.push(`<g><polyline points="${pts}" fill="none" stroke="${s.colour}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`)
@@ -204,7 +216,9 @@ function svgChart(opts: { title: string; xLabel: string; yLabel: string; series:
     parts.push('</g>')
   }
   parts.push('</svg>')
-  const legend = opts.series.map((s) => `<li><span class="swatch" style="background:${s.colour}"></span>${escapeHtml(s.label)}</li>`).join('')
+  const legend =
+    opts.series.map((s) => `<li><span class="swatch" style="background:${s.colour}"></span>${escapeHtml(s.label)}</li>`).join('') +
+    (opts.marker ? `<li><span class="swatch dashed"></span>${escapeHtml(opts.marker.label)}</li>` : '')
   return `<figure><figcaption>${escapeHtml(opts.title)}</figcaption><ul class="legend">${legend}</ul>${parts.join('')}</figure>`
 }
 
@@ -223,7 +237,12 @@ function forgettingChart(c: Comparison, target: string): string {
     }
     return { label: r.run, colour: runColour(i), points: points.length > 1 ? points : [] }
   })
+  // The tolerance is drawn when it lies near the points; a far one (1000%) would squeeze them into a corner.
+  const changes = series.flatMap((s) => s.points.map((p) => Math.abs(p.x)))
+  const tolerance = 100 * c.maxEnglishChange
+  const marker = tolerance <= Math.max(1, 2 * Math.max(0, ...changes)) ? { x: tolerance, label: `Tolerance: English +${+tolerance.toFixed(2)}%` } : undefined
   return svgChart({
+    ...(marker ? { marker } : {}),
     title: `Forgetting: ${target} gain against English change`,
     xLabel: 'English bits per byte, change from the base (%)',
     yLabel: `${target} gain over the base (%)`,
@@ -321,7 +340,8 @@ figure{margin:1rem 0}figcaption{font-weight:600}svg{max-width:100%;height:auto}
 .grid{stroke:#dde1e6}.grid.zero{stroke:#7a8592}.tick{font-size:11px;fill:#4f5b69}.axis{font-size:12px;fill:#4f5b69}
 .legend{display:flex;flex-wrap:wrap;gap:.25rem 1.25rem;list-style:none;padding:0;margin:.25rem 0;font-size:.875rem}
 .swatch{display:inline-block;width:1.2rem;height:.25rem;margin-right:.4rem;vertical-align:middle;border-radius:2px}
-.samples td{min-width:12rem}.prompt{color:#7a8592}
+.samples td{min-width:12rem;white-space:pre-wrap}.prompt{color:#7a8592}
+.marker{stroke:#b3261e;stroke-width:1.5;stroke-dasharray:5 4}.swatch.dashed{height:0;border-top:2px dashed #b3261e}
 @media print{body{padding:0}}
 `
 

@@ -165,6 +165,9 @@ describe('the HTML report', () => {
     // The numbers as the table rounds them: bits per byte to 4 decimals, gains in percent.
     expect(html).toContain('<td class="num">2.4000</td><td class="num">+25.0%</td><td class="num">1.6600</td><td class="num">+3.7%</td>')
     expect(html).toContain('45.0 ± 11.4')
+    // The tolerance on the forgetting chart, unless it lies far off the points.
+    expect(html).toContain('<title>Tolerance: English +5%</title>')
+    expect(comparisonHtml(comparison(10), facts)).not.toContain('Tolerance: English')
     // Samples of the suggested checkpoint next to the base's.
     expect(html).toContain('Samples: replay-25, step 4, next to the base model')
     expect(html).toContain('step 4 greedy, &quot;quoted&quot;')
