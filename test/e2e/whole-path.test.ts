@@ -1,0 +1,310 @@
+import { mkdtempSync, promises as fs } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, Locator, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Evaluation, JobSnapshot, MethodName, ProjectSummary, Result } from '../../main/engine/contract'
+import { formatChange, formatDecimal, formatNumber } from '../../renderer/src/format'
+import { launchChromium, screenshotWhole as screenshotPage, startWebMode, type WebMode } from '../helpers/browser'
+import { ROOT } from '../helpers/cli'
+
+/**
+ * The whole path (issue 12) on the demo template with a tiny budget, through the page wherever
+ * the page offers it: create, ingest, base model, sweep and extend, resize, replay mix, train to
+ * two checkpoints, evaluate, compare, export. The engine is asked (over web mode's API) only to
+ * read back what it says, and for the one thing the page has no UI for (a project from a template).
+ *
+ * Web mode is started without `--demo`, so nothing else (the demo project's own ingest) runs
+ * beside the path.
+ */
+const LOCALE = 'en-US'
+const shots = join(ROOT, 'test-results')
+/** The test's own folder: VERNACULAR_HOME, the project and the export; removed afterwards. */
+const work = mkdtempSync(join(tmpdir(), 'vernacular-e2e-whole-path-'))
+let browser: Browser | undefined
+let web: WebMode | undefined
+
+beforeAll(async () => {
+  await fs.mkdir(join(work, 'home'))
+  browser = await launchChromium()
+  web = await startWebMode({ VERNACULAR_HOME: join(work, 'home') })
+  await fs.mkdir(shots, { recursive: true })
+})
+afterAll(async () => {
+  await browser?.close()
+  await web?.stop()
+  await fs.rm(work, { recursive: true, force: true })
+})
+
+/** A page in a fresh context, the locale that formats the numbers fixed; an uncaught error on the page fails the test. */
+async function newPage(): Promise<Page> {
+  const context = await browser!.newContext({ viewport: { width: 1280, height: 900 }, locale: LOCALE })
+  const page = await context.newPage()
+  page.on('pageerror', (e) => {
+    throw e
+  })
+  return page
+}
+
+/** A call to the engine over web mode's HTTP API, as a script would make it. */
+async function rpc<T>(method: MethodName, params: unknown): Promise<T> {
+  const response = await fetch(`http://127.0.0.1:${web!.port}/api/rpc`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${web!.token}` },
+    body: JSON.stringify({ id: 1, method, params }),
+  })
+  const reply = (await response.json()) as { ok: true; result: T } | { ok: false; error: { message: string } }
+  if (!reply.ok) throw new Error(`${method}: ${reply.error.message}`)
+  return reply.result
+}
+
+/** The project's jobs that have not finished. */
+async function activeJobs(dir: string, kind?: string): Promise<JobSnapshot[]> {
+  return (await rpc<JobSnapshot[]>('jobs.list', { projectDir: dir })).filter((job) => (kind === undefined || job.kind === kind) && !['done', 'failed', 'cancelled'].includes(job.state))
+}
+
+/** Every job of the project ended, none of them failed. */
+async function expectJobsDone(dir: string, timeout: number): Promise<void> {
+  await expect.poll(async () => (await activeJobs(dir)).length, { timeout }).toBe(0)
+  const failed = (await rpc<JobSnapshot[]>('jobs.list', { projectDir: dir })).filter((job) => job.state !== 'done')
+  expect(failed.map((job) => `${job.kind}: ${job.state}`)).toEqual([])
+}
+
+/** The whole page, taller than the window, as test-results/whole-path-<step>.png. */
+const shot = (page: Page, step: string) => screenshotPage(page, join(shots, `whole-path-${step}.png`))
+
+const text = async (locator: Locator) => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim()
+const digits = (s: string | null) => Number((s ?? '').replace(/\D/g, ''))
+
+async function openStep(page: Page, step: string, testid: string): Promise<void> {
+  await page.getByTestId(`wizard-step-${step}`).click()
+  await expect.poll(() => page.getByTestId(testid).isVisible(), { timeout: 30_000 }).toBe(true)
+}
+
+type Results = Result<'eval.results'>
+
+// expectedCells and checkTable are compare-export.test.ts's (a test file, which cannot be imported
+// without running its tests): the engine's numbers formatted as the UI formats them, compared with
+// every `td[data-field]` of every row of the Compare table.
+function expectedCells(results: Results, run: string | null, step: number | null): Record<string, string> {
+  const base = results.runs[0]!.base
+  const e: Evaluation & { tokensTarget?: number; tokensEnglish?: number } = run === null ? base : results.runs.find((r) => r.run === run)!.checkpoints.find((c) => c.step === step)!
+  const n = (v: number) => formatNumber(v, LOCALE)
+  const bpb = (v: number | undefined) => (v === undefined ? '—' : formatDecimal(v, 4, LOCALE))
+  const rel = (b: number | undefined, x: number | undefined) => (b === undefined || x === undefined ? '—' : formatChange((x - b) / b, LOCALE))
+  const gain = (b: number | undefined, x: number | undefined) => (b === undefined || x === undefined ? '—' : formatChange(-((x - b) / b), LOCALE))
+  const acc = (v: number) => formatDecimal(100 * v, 1, LOCALE)
+  const cells: Record<string, string> = {
+    step: step === null ? '—' : n(step),
+    tokensTarget: run === null ? '—' : n(e.tokensTarget!),
+    tokensEnglish: run === null ? '—' : n(e.tokensEnglish!),
+    target: bpb(e.target?.bitsPerByte),
+    english: bpb(e.english?.bitsPerByte),
+    targetGain: run === null ? '—' : gain(base.target?.bitsPerByte, e.target?.bitsPerByte),
+    englishChange: run === null ? '—' : rel(base.english?.bitsPerByte, e.english?.bitsPerByte),
+  }
+  const tasks = new Set(results.runs.flatMap((r) => [r.base, ...r.checkpoints].flatMap((x) => Object.keys(x.tasks))))
+  for (const t of tasks) {
+    const r = e.tasks[t]
+    cells[`task:${t}:acc`] = r ? `${acc(r.acc)}${r.accStderr === null ? '' : ` ± ${acc(r.accStderr)}`}` : '—'
+    cells[`task:${t}:accNorm`] = r ? acc(r.accNorm) : '—'
+  }
+  return cells
+}
+
+/** Checks every number of the Compare table against the engine's results; answers how many cells it compared. */
+async function checkTable(page: Page, results: Results): Promise<number> {
+  const keys = ['base', ...results.runs.flatMap((r) => [...r.checkpoints].sort((a, b) => a.step - b.step).map((c) => `${r.run}@${c.step}`))]
+  const rows = page.getByTestId('compare-row')
+  expect(await rows.evaluateAll((els) => els.map((el) => el.getAttribute('data-key')))).toEqual(keys)
+  let compared = 0
+  for (const key of keys) {
+    const at = key.lastIndexOf('@')
+    const run = key === 'base' ? null : key.slice(0, at)
+    const step = key === 'base' ? null : Number(key.slice(at + 1))
+    const row = page.locator(`[data-testid="compare-row"][data-key="${key}"]`)
+    const cells = expectedCells(results, run, step)
+    expect((await row.locator('td[data-field]').evaluateAll((els) => els.map((el) => el.getAttribute('data-field')))).sort()).toEqual(Object.keys(cells).sort())
+    for (const [field, expected] of Object.entries(cells)) {
+      expect(await text(row.locator(`td[data-field="${field}"]`)), `${key} ${field}`).toBe(expected)
+      compared++
+    }
+    const suggested = results.best !== null && results.best.run === run && results.best.step === step
+    expect(await row.getAttribute('data-suggested'), key).toBe(String(suggested))
+  }
+  return compared
+}
+
+describe('the whole path in Chromium', () => {
+  it('creates a demo project, ingests, extends, resizes, sets the mix, trains two checkpoints, evaluates, compares and exports', async () => {
+    const started = Date.now()
+    const page = await newPage()
+
+    // Create: the New project form has no template choice (name, language, folder only), so the
+    // project is made from the `demo` template through the API, then opened in the page.
+    await page.goto(web!.url)
+    await page.getByTestId('new-project').click()
+    await expect.poll(() => page.getByTestId('project-name').isVisible()).toBe(true)
+    expect(await page.getByTestId('project-template').count()).toBe(0)
+    const dir = join(work, 'magyar')
+    const created = await rpc<ProjectSummary>('project.create', { dir, template: 'demo' })
+    expect(created.manifest).toMatchObject({ name: 'Hungarian demo', language: 'hu', vocabulary: { mode: 'add', count: 5000 }, replay: { englishShare: 0.25 } })
+    await page.goto(`${web!.url.split('#')[0]!}#/project?dir=${encodeURIComponent(dir)}`)
+    await expect.poll(() => page.getByTestId('project-title').textContent(), { timeout: 30_000 }).toBe('Hungarian demo')
+    expect((await page.getByTestId('project-dir').textContent())!.trim()).toBe(dir)
+    await shot(page, 'project')
+
+    // The template's cloze tasks, cut to their first 20 items, so that evaluating takes seconds.
+    const tasksDir = join(dir, 'tasks')
+    const taskFiles = (await fs.readdir(tasksDir)).filter((f) => f.endsWith('.jsonl'))
+    expect(taskFiles.sort()).toEqual(['en-cloze.jsonl', 'hu-cloze.jsonl'])
+    for (const f of taskFiles) {
+      const lines = (await fs.readFile(join(tasksDir, f), 'utf8')).split('\n').filter((l) => l.trim() !== '')
+      await fs.writeFile(join(tasksDir, f), lines.slice(0, 20).join('\n') + '\n')
+    }
+
+    // Corpus: the template's text (the demo's Hungarian and English folders), typed into each role's form.
+    await openStep(page, 'corpus', 'corpus-paths-target')
+    for (const [role, folder] of [
+      ['target', 'hu'],
+      ['english', 'en'],
+    ] as const) {
+      await page.getByTestId(`corpus-paths-${role}`).fill(join(ROOT, 'resources', 'demo', 'corpora', folder))
+      await page.getByTestId(`corpus-ingest-${role}`).click()
+      await expect.poll(() => page.getByTestId(`corpus-stats-${role}`).isVisible(), { timeout: 180_000 }).toBe(true)
+    }
+    await expectJobsDone(dir, 180_000)
+    expect(await page.locator('[data-testid^="corpus-error-"]').count()).toBe(0)
+    const corpus = await rpc<Result<'corpus.stats'>>('corpus.stats', { dir })
+    for (const role of ['target', 'english'] as const) {
+      const stats = corpus.roles.find((r) => r.role === role)!
+      expect(stats.sources.length, role).toBeGreaterThan(0)
+      expect(digits(await page.getByTestId(`corpus-train-docs-${role}`).textContent()), role).toBe(stats.train.documents)
+      expect(digits(await page.getByTestId(`corpus-heldout-docs-${role}`).textContent()), role).toBe(stats.heldout.documents)
+      expect(stats.heldout.documents, role).toBeGreaterThan(0)
+    }
+    await shot(page, 'corpus')
+
+    // Base model: the template's tiny GPT-2 is shown.
+    await openStep(page, 'base-model', 'basemodel-step')
+    await expect.poll(() => page.getByTestId('basemodel-architecture').textContent(), { timeout: 30_000 }).toBe('GPT2LMHeadModel')
+    expect(digits(await page.getByTestId('basemodel-vocabulary').textContent())).toBe(8192)
+    await shot(page, 'base-model')
+
+    // Vocabulary: a small sweep, then 200 tokens added; extending records the plan (add 200) that training follows.
+    await openStep(page, 'vocabulary', 'vocab-step')
+    await expect.poll(() => page.getByTestId('vocab-sweep-run').isEnabled(), { timeout: 60_000 }).toBe(true)
+    await page.getByTestId('vocab-sweep-counts').fill('0, 200')
+    await page.getByTestId('vocab-sweep-run').click()
+    const sweepRows = page.getByTestId('vocab-sweep-row')
+    await expect.poll(() => sweepRows.count(), { timeout: 120_000 }).toBe(2)
+    expect(await sweepRows.evaluateAll((all) => all.map((row) => row.getAttribute('data-count')))).toEqual(['0', '200'])
+    await page.getByTestId('vocab-extend-mode-add').check()
+    await page.getByTestId('vocab-extend-count').fill('200')
+    await page.getByTestId('vocab-extend-run').click()
+    await expect.poll(() => page.locator('[data-testid="vocab-output"][data-mode="add"][data-count="200"]').count(), { timeout: 120_000 }).toBe(1)
+    expect(await page.getByTestId('vocab-error').count()).toBe(0)
+    await expectJobsDone(dir, 60_000)
+    expect((await rpc<ProjectSummary>('project.open', { dir })).manifest.vocabulary).toEqual({ mode: 'add', count: 200 })
+    await shot(page, 'vocabulary')
+
+    // Base model: resized for that tokenizer, mean initialisation.
+    await openStep(page, 'base-model', 'basemodel-step')
+    const tokenizerChoice = page.getByTestId('basemodel-resize-tokenizer')
+    await expect.poll(() => tokenizerChoice.isVisible(), { timeout: 30_000 }).toBe(true)
+    await tokenizerChoice.selectOption('add-200')
+    await page.getByTestId('basemodel-resize-init-mean').check()
+    await page.getByTestId('basemodel-resize-run').click()
+    const resized = page.getByTestId('basemodel-resized')
+    await expect.poll(() => resized.count(), { timeout: 120_000 }).toBe(1)
+    expect(await resized.first().getAttribute('data-init')).toBe('mean')
+    expect(await resized.first().getAttribute('data-rows-after')).toBe('8392')
+    await fs.access(join(dir, 'models', 'add-200-mean', 'config.json'))
+    await shot(page, 'resize')
+
+    // Replay mix: 25% English, moved away and set back with its preset, and saved.
+    await openStep(page, 'replay', 'replay-step')
+    expect(await page.getByTestId('replay-share-value').textContent()).toBe('25%')
+    await page.getByTestId('replay-share').fill('10')
+    await page.getByTestId('replay-save').click()
+    await expect.poll(() => page.getByTestId('replay-saved').isVisible()).toBe(true)
+    await page.getByTestId('replay-preset-25').click()
+    await expect.poll(() => page.getByTestId('replay-share-value').textContent()).toBe('25%')
+    await page.getByTestId('replay-save').click()
+    await expect.poll(() => page.getByTestId('replay-saved').isVisible()).toBe(true)
+    expect((await rpc<ProjectSummary>('project.open', { dir })).manifest.replay.englishShare).toBe(0.25)
+    await shot(page, 'replay')
+
+    // Training: tiny settings in the form, started from the page, to the end with checkpoints at 2 and 4.
+    await openStep(page, 'training', 'training-settings')
+    await page.getByTestId('training-steps').fill('4')
+    await page.getByTestId('training-sequenceLength').fill('32')
+    await page.getByTestId('training-batchSize').fill('2')
+    await page.getByTestId('training-checkpointEvery').fill('2')
+    await page.getByTestId('training-advanced').locator('summary').click()
+    await page.getByTestId('training-evalEvery').fill('2')
+    await page.getByTestId('training-warmupSteps').fill('1')
+    await expect.poll(() => page.getByTestId('training-fit-seqlen').textContent(), { timeout: 30_000 }).toBe('32')
+    await shot(page, 'training-settings')
+    await page.getByTestId('training-start').click()
+    const run = page.getByTestId('training-run')
+    await expect.poll(() => run.getAttribute('data-state'), { timeout: 300_000 }).toBe('done')
+    expect(await page.getByTestId('training-run-step').textContent()).toBe('4 / 4')
+    const checkpoints = page.getByTestId('training-checkpoint')
+    expect(await checkpoints.evaluateAll((all) => all.map((c) => c.getAttribute('data-step')))).toEqual(['2', '4'])
+    expect((await rpc<ProjectSummary>('project.open', { dir })).manifest.training).toMatchObject({ steps: 4, sequenceLength: 32, batchSize: 2, checkpointEvery: 2, evalEvery: 2, warmupSteps: 1 })
+    const status = await rpc<Result<'train.status'>>('train.status', { dir, run: 'main' })
+    expect(status.checkpoints.map((c) => c.step).sort((a, b) => a - b)).toEqual([2, 4])
+    expect(await page.getByTestId('training-error').count()).toBe(0)
+    await shot(page, 'training')
+
+    // Compare: Evaluate, then the base and steps 2 and 4, every number the engine's.
+    await openStep(page, 'compare', 'compare-step')
+    await expect.poll(() => page.getByTestId('compare-evaluate').isEnabled(), { timeout: 30_000 }).toBe(true)
+    await page.getByTestId('compare-evaluate').click()
+    await expect.poll(() => page.getByTestId('compare-job-done').isVisible(), { timeout: 300_000 }).toBe(true)
+    await expect.poll(() => page.getByTestId('compare-complete').isVisible()).toBe(true)
+    expect(await page.getByTestId('compare-error').count()).toBe(0)
+    const results = await rpc<Results>('eval.results', { dir })
+    expect(results.missing).toEqual([])
+    expect(results.runs.map((r) => [r.run, r.checkpoints.map((c) => c.step).sort((a, b) => a - b)])).toEqual([['main', [2, 4]]])
+    expect(Object.keys(results.runs[0]!.base.tasks).sort()).toEqual(['en-cloze', 'hu-cloze'])
+    expect(results.runs[0]!.base.tasks['hu-cloze']!.n).toBe(20)
+    await expect.poll(() => page.getByTestId('compare-row').count()).toBe(3)
+    expect(await checkTable(page, results)).toBeGreaterThanOrEqual(3 * (7 + 2 * 2))
+    if (results.best) {
+      expect(await page.getByTestId('compare-best').getAttribute('data-step')).toBe(String(results.best.step))
+      expect(await text(page.getByTestId('compare-rule'))).toBe(`The rule: ${results.best.rule}.`)
+    } else {
+      expect(await text(page.getByTestId('compare-rule'))).toBe(`The rule: ${results.rule}.`)
+    }
+    await shot(page, 'compare')
+
+    // Export: the suggested checkpoint (or, with none suggested, the newest) to a folder of the test's.
+    await openStep(page, 'export', 'export-step')
+    const offered = results.best ? `${results.best.run}@${results.best.step}` : 'main@4'
+    await expect.poll(() => page.getByTestId('export-checkpoint').inputValue(), { timeout: 30_000 }).toBe(offered)
+    const out = join(work, 'magyar-model')
+    await page.getByTestId('export-out').fill(out)
+    await page.getByTestId('export-start').click()
+    await expect.poll(() => page.getByTestId('export-done').getAttribute('data-out'), { timeout: 120_000 }).toBe(out)
+    expect(await page.getByTestId('export-error').count()).toBe(0)
+    const files = await fs.readdir(out)
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'README.md']) {
+      expect(files, f).toContain(f)
+      expect((await fs.stat(join(out, f))).size, f).toBeGreaterThan(0)
+      expect(await page.locator(`[data-testid="export-file"][data-name="${f}"]`).count(), f).toBe(1)
+    }
+    const step = Number(offered.split('@')[1])
+    expect(JSON.parse(await fs.readFile(join(out, 'vernacular-export.json'), 'utf8'))).toMatchObject({ run: 'main', checkpoint: { step }, evaluated: true })
+    // The model is the resized one: 8,192 base tokens and the 200 added.
+    expect(JSON.parse(await fs.readFile(join(out, 'config.json'), 'utf8'))).toMatchObject({ vocab_size: 8392 })
+    const readme = await fs.readFile(join(out, 'README.md'), 'utf8')
+    expect(readme).toContain('## Evaluation')
+    expect(await page.getByTestId('export-snippet').textContent()).toContain(`AutoModelForCausalLM.from_pretrained(${JSON.stringify(out)})`)
+    await shot(page, 'export')
+
+    console.log(`whole path: ${((Date.now() - started) / 1000).toFixed(0)} s`)
+    await page.context().close()
+  }, 1_200_000)
+})
