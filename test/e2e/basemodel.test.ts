@@ -2,10 +2,11 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import type { JobSnapshot, MethodName } from '../../main/engine/contract'
+import type { JobSnapshot } from '../../main/engine/contract'
 import { screenshotWhole as screenshotPage, useDemoWebMode } from '../helpers/browser'
 
 const session = useDemoWebMode()
+const { rpc } = session
 const shots = session.shots
 
 // The numbers are read back from the page, so the locale that formats them is fixed.
@@ -23,18 +24,6 @@ function readBytes(text: string | null): number {
 
 /** The whole page, taller than the window, into test-results/. */
 const screenshotWhole = (page: Page, name: string) => screenshotPage(page, join(shots, name))
-
-/** A call to the engine over web mode's HTTP API, as a script would make it. */
-async function rpc<T>(method: MethodName, params: unknown): Promise<T> {
-  const response = await fetch(`http://127.0.0.1:${session.web.port}/api/rpc`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${session.web.token}` },
-    body: JSON.stringify({ id: 1, method, params }),
-  })
-  const reply = (await response.json()) as { ok: true; result: T } | { ok: false; error: { message: string } }
-  if (!reply.ok) throw new Error(`${method}: ${reply.error.message}`)
-  return reply.result
-}
 
 describe('the Base model step in Chromium', () => {
   it('shows the demo model, its memory fit, and resizes it for an extended tokenizer', async () => {

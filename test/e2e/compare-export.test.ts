@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Locator, Page } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { Evaluation, JobSnapshot, MethodName, ModelInfo, Result, RunStatus } from '../../main/engine/contract'
+import type { Evaluation, JobSnapshot, ModelInfo, Result, RunStatus } from '../../main/engine/contract'
 import { formatBytes, formatChange, formatDecimal, formatNumber } from '../../renderer/src/format'
 import { screenshotWhole as screenshotPage, useDemoWebMode } from '../helpers/browser'
 
 const session = useDemoWebMode()
+const { rpc, waitForIdle } = session
+const waitForJob = (id: string) => session.waitForJob(id, 180_000)
 const shots = session.shots
 const LOCALE = 'en-US'
 
@@ -19,22 +21,6 @@ const work = mkdtempSync(join(tmpdir(), 'vernacular-e2e-export-'))
 afterAll(async () => {
   await fs.rm(work, { recursive: true, force: true })
 })
-
-/** A call to the engine over web mode's HTTP API, as a script would make it. */
-async function rpc<T>(method: MethodName, params: unknown): Promise<T> {
-  const response = await fetch(`http://127.0.0.1:${session.web.port}/api/rpc`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${session.web.token}` },
-    body: JSON.stringify({ id: 1, method, params }),
-  })
-  const reply = (await response.json()) as { ok: true; result: T } | { ok: false; error: { message: string } }
-  if (!reply.ok) throw new Error(`${method}: ${reply.error.message}`)
-  return reply.result
-}
-
-async function waitForJob(id: string, timeout = 180_000): Promise<void> {
-  await expect.poll(async () => (await rpc<JobSnapshot>('jobs.get', { id })).state, { timeout }).toBe('done')
-}
 
 /** The whole page, taller than the window, into test-results/. */
 const screenshotWhole = (page: Page, name: string) => screenshotPage(page, join(shots, name))
@@ -137,11 +123,7 @@ describe('the Compare and Export steps in Chromium', () => {
 
     // Through the API, as a script would: once the demo corpora are ingested, a small vocabulary
     // extension, the base model resized for it, and a tiny run with checkpoints at steps 2 and 4.
-    await expect
-      .poll(async () => (await rpc<JobSnapshot[]>('jobs.list', { projectDir: dir })).filter((job) => !['done', 'failed', 'cancelled'].includes(job.state)).length, {
-        timeout: 120_000,
-      })
-      .toBe(0)
+    await waitForIdle(dir)
     await waitForJob((await rpc<{ job: JobSnapshot }>('vocab.extend', { dir, mode: 'add', count: 50 })).job.id)
     await waitForJob((await rpc<{ job: JobSnapshot }>('baseModel.resize', { dir, mode: 'add', count: 50, init: 'mean' })).job.id)
     // The project's tasks (the template's cloze tasks), cut to their first 24 items so that evaluating stays quick.

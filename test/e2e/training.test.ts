@@ -2,30 +2,15 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import type { JobSnapshot, MethodName } from '../../main/engine/contract'
+import type { JobSnapshot } from '../../main/engine/contract'
 import { screenshotWhole as screenshotPage, useDemoWebMode } from '../helpers/browser'
 
 const session = useDemoWebMode()
+const { rpc, waitForJob, waitForIdle } = session
 const shots = session.shots
 
 // The numbers are read back from the page, so the locale that formats them is fixed.
 const newPage = (): Promise<Page> => session.newPage({ viewport: { width: 1280, height: 900 }, locale: 'en-US' })
-
-/** A call to the engine over web mode's HTTP API, as a script would make it. */
-async function rpc<T>(method: MethodName, params: unknown): Promise<T> {
-  const response = await fetch(`http://127.0.0.1:${session.web.port}/api/rpc`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${session.web.token}` },
-    body: JSON.stringify({ id: 1, method, params }),
-  })
-  const reply = (await response.json()) as { ok: true; result: T } | { ok: false; error: { message: string } }
-  if (!reply.ok) throw new Error(`${method}: ${reply.error.message}`)
-  return reply.result
-}
-
-async function waitForJob(id: string): Promise<void> {
-  await expect.poll(async () => (await rpc<JobSnapshot>('jobs.get', { id })).state, { timeout: 120_000 }).toBe('done')
-}
 
 /** The whole page, taller than the window, into test-results/. */
 const screenshotWhole = (page: Page, name: string) => screenshotPage(page, join(shots, name))
@@ -71,11 +56,7 @@ describe('the Replay mix and Training steps in Chromium', () => {
 
     // Make the demo trainable through the API: once its corpora are ingested, a small vocabulary
     // extension (the plan becomes add 50) and the base model resized for it.
-    await expect
-      .poll(async () => (await rpc<JobSnapshot[]>('jobs.list', { projectDir: dir })).filter((job) => !['done', 'failed', 'cancelled'].includes(job.state)).length, {
-        timeout: 120_000,
-      })
-      .toBe(0)
+    await waitForIdle(dir)
     await waitForJob((await rpc<{ job: JobSnapshot }>('vocab.extend', { dir, mode: 'add', count: 50 })).job.id)
     await waitForJob((await rpc<{ job: JobSnapshot }>('baseModel.resize', { dir, mode: 'add', count: 50, init: 'mean' })).job.id)
 

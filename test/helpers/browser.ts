@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core'
-import { afterAll, beforeAll } from 'vitest'
+import { afterAll, beforeAll, expect } from 'vitest'
+import type { JobSnapshot, MethodName } from '../../main/engine/contract'
 import { ROOT } from './cli'
 
 /** Debian's Chromium; Playwright's own browser downloads are not possible here. */
@@ -65,6 +66,12 @@ export interface DemoSession {
   readonly shots: string
   /** A page in a fresh context; an uncaught error on the page fails the test. */
   newPage(options?: BrowserContextOptions): Promise<Page>
+  /** A call to the engine over web mode's HTTP API, as a script would make it. */
+  rpc<T>(method: MethodName, params: unknown): Promise<T>
+  /** Waits until a job is done (failing on any other end). */
+  waitForJob(id: string, timeout?: number): Promise<void>
+  /** Waits until no job of the project is queued or running (the demo's ingest, for one). */
+  waitForIdle(projectDir: string, timeout?: number): Promise<void>
 }
 
 export function useDemoWebMode(): DemoSession {
@@ -99,6 +106,27 @@ export function useDemoWebMode(): DemoSession {
       })
       return page
     },
+    rpc,
+    waitForJob,
+    waitForIdle,
+  }
+  async function rpc<T>(method: MethodName, params: unknown): Promise<T> {
+      const response = await fetch(`http://127.0.0.1:${web!.port}/api/rpc`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${web!.token}` },
+        body: JSON.stringify({ id: 1, method, params }),
+      })
+      const reply = (await response.json()) as { ok: true; result: T } | { ok: false; error: { message: string } }
+      if (!reply.ok) throw new Error(`${method}: ${reply.error.message}`)
+      return reply.result
+  }
+  async function waitForJob(id: string, timeout = 120_000): Promise<void> {
+    await expect.poll(async () => (await rpc<JobSnapshot>('jobs.get', { id })).state, { timeout }).toBe('done')
+  }
+  async function waitForIdle(projectDir: string, timeout = 120_000): Promise<void> {
+    await expect
+      .poll(async () => (await rpc<JobSnapshot[]>('jobs.list', { projectDir })).filter((job) => !['done', 'failed', 'cancelled'].includes(job.state)).length, { timeout })
+      .toBe(0)
   }
 }
 
