@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Evaluation, JobSnapshot, MethodName, ProjectSummary, Result } from '../../main/engine/contract'
-import { formatChange, formatDecimal, formatNumber } from '../../renderer/src/format'
+import type { JobSnapshot, MethodName, ProjectSummary, Result } from '../../main/engine/contract'
 import { launchChromium, screenshotWhole as screenshotPage, startWebMode, type WebMode } from '../helpers/browser'
 import { ROOT } from '../helpers/cli'
+import { LOCALE, type Results, checkTable } from '../helpers/compare'
 
 /**
  * The whole path (issue 12) on the demo template with a tiny budget, through the page wherever
@@ -17,7 +17,6 @@ import { ROOT } from '../helpers/cli'
  * Web mode is started without `--demo`, so nothing else (the demo project's own ingest) runs
  * beside the path.
  */
-const LOCALE = 'en-US'
 const shots = join(ROOT, 'test-results')
 /** The test's own folder: VERNACULAR_HOME, the project and the export; removed afterwards. */
 const work = mkdtempSync(join(tmpdir(), 'vernacular-e2e-whole-path-'))
@@ -81,59 +80,6 @@ async function openStep(page: Page, step: string, testid: string): Promise<void>
   await expect.poll(() => page.getByTestId(testid).isVisible(), { timeout: 30_000 }).toBe(true)
 }
 
-type Results = Result<'eval.results'>
-
-// expectedCells and checkTable are compare-export.test.ts's (a test file, which cannot be imported
-// without running its tests): the engine's numbers formatted as the UI formats them, compared with
-// every `td[data-field]` of every row of the Compare table.
-function expectedCells(results: Results, run: string | null, step: number | null): Record<string, string> {
-  const base = results.runs[0]!.base
-  const e: Evaluation & { tokensTarget?: number; tokensEnglish?: number } = run === null ? base : results.runs.find((r) => r.run === run)!.checkpoints.find((c) => c.step === step)!
-  const n = (v: number) => formatNumber(v, LOCALE)
-  const bpb = (v: number | undefined) => (v === undefined ? '—' : formatDecimal(v, 4, LOCALE))
-  const rel = (b: number | undefined, x: number | undefined) => (b === undefined || x === undefined ? '—' : formatChange((x - b) / b, LOCALE))
-  const gain = (b: number | undefined, x: number | undefined) => (b === undefined || x === undefined ? '—' : formatChange(-((x - b) / b), LOCALE))
-  const acc = (v: number) => formatDecimal(100 * v, 1, LOCALE)
-  const cells: Record<string, string> = {
-    step: step === null ? '—' : n(step),
-    tokensTarget: run === null ? '—' : n(e.tokensTarget!),
-    tokensEnglish: run === null ? '—' : n(e.tokensEnglish!),
-    target: bpb(e.target?.bitsPerByte),
-    english: bpb(e.english?.bitsPerByte),
-    targetGain: run === null ? '—' : gain(base.target?.bitsPerByte, e.target?.bitsPerByte),
-    englishChange: run === null ? '—' : rel(base.english?.bitsPerByte, e.english?.bitsPerByte),
-  }
-  const tasks = new Set(results.runs.flatMap((r) => [r.base, ...r.checkpoints].flatMap((x) => Object.keys(x.tasks))))
-  for (const t of tasks) {
-    const r = e.tasks[t]
-    cells[`task:${t}:acc`] = r ? `${acc(r.acc)}${r.accStderr === null ? '' : ` ± ${acc(r.accStderr)}`}` : '—'
-    cells[`task:${t}:accNorm`] = r ? acc(r.accNorm) : '—'
-  }
-  return cells
-}
-
-/** Checks every number of the Compare table against the engine's results; answers how many cells it compared. */
-async function checkTable(page: Page, results: Results): Promise<number> {
-  const keys = ['base', ...results.runs.flatMap((r) => [...r.checkpoints].sort((a, b) => a.step - b.step).map((c) => `${r.run}@${c.step}`))]
-  const rows = page.getByTestId('compare-row')
-  expect(await rows.evaluateAll((els) => els.map((el) => el.getAttribute('data-key')))).toEqual(keys)
-  let compared = 0
-  for (const key of keys) {
-    const at = key.lastIndexOf('@')
-    const run = key === 'base' ? null : key.slice(0, at)
-    const step = key === 'base' ? null : Number(key.slice(at + 1))
-    const row = page.locator(`[data-testid="compare-row"][data-key="${key}"]`)
-    const cells = expectedCells(results, run, step)
-    expect((await row.locator('td[data-field]').evaluateAll((els) => els.map((el) => el.getAttribute('data-field')))).sort()).toEqual(Object.keys(cells).sort())
-    for (const [field, expected] of Object.entries(cells)) {
-      expect(await text(row.locator(`td[data-field="${field}"]`)), `${key} ${field}`).toBe(expected)
-      compared++
-    }
-    const suggested = results.best !== null && results.best.run === run && results.best.step === step
-    expect(await row.getAttribute('data-suggested'), key).toBe(String(suggested))
-  }
-  return compared
-}
 
 describe('the whole path in Chromium', () => {
   it('creates a demo project, ingests, extends, resizes, sets the mix, trains two checkpoints, evaluates, compares and exports', async () => {
