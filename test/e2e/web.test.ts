@@ -78,6 +78,28 @@ describe('web mode in Chromium', () => {
     await page.context().close()
   })
 
+  it('creates a project from a template through the UI: its name, language, base model and tasks, its text ingested', async () => {
+    const page = await newPage()
+    await page.goto(session.web.url.split('#')[0]!)
+    await page.getByTestId('new-project').click()
+    const dir = join(workDir, 'thai-demo')
+    await page.getByTestId('project-template').selectOption('demo-th')
+    expect(await page.getByTestId('project-name').inputValue()).toBe('Thai demo')
+    expect(await page.getByTestId('project-language').inputValue()).toBe('th')
+    await page.getByTestId('project-dir').fill(dir)
+    await page.getByTestId('create-project').click()
+    await expect.poll(() => page.getByTestId('project-title').textContent()).toBe('Thai demo')
+    const manifest = JSON.parse(await fs.readFile(join(dir, 'vernacular.json'), 'utf8'))
+    expect(manifest).toMatchObject({ name: 'Thai demo', language: 'th', template: 'demo-th', baseModel: { path: 'base-model' } })
+    expect((await fs.readdir(join(dir, 'tasks'))).sort()).toEqual(['en-cloze.jsonl', 'th-cloze.jsonl'])
+    // Both roles' text is ingested as jobs started with the project.
+    await session.waitForIdle(dir)
+    const stats = await session.rpc<{ roles: { role: string; train: { documents: number } }[] }>('corpus.stats', { dir })
+    expect(stats.roles.map((r) => r.role).sort()).toEqual(['english', 'target'])
+    for (const r of stats.roles) expect(r.train.documents).toBeGreaterThan(100)
+    await page.context().close()
+  })
+
   it('creates a project through the UI, which then exists on disk', async () => {
     const page = await newPage()
     await page.goto(session.web.url.split('#')[0]!)
