@@ -86,18 +86,20 @@ describe('the whole path in Chromium', () => {
     const started = Date.now()
     const page = await newPage()
 
-    // Create: the New project form has no template choice (name, language, folder only), so the
-    // project is made from the `demo` template through the API, then opened in the page.
+    // Create: from the `demo` template in the New project form (its name and language come with it).
     await page.goto(web!.url)
     await page.getByTestId('new-project').click()
     await expect.poll(() => page.getByTestId('project-name').isVisible()).toBe(true)
-    expect(await page.getByTestId('project-template').count()).toBe(0)
+    await page.getByTestId('project-template').selectOption('demo')
+    expect(await page.getByTestId('project-name').inputValue()).toBe('Hungarian demo')
+    expect(await page.getByTestId('project-language').inputValue()).toBe('hu')
     const dir = join(work, 'magyar')
-    const created = await rpc<ProjectSummary>('project.create', { dir, template: 'demo' })
-    expect(created.manifest).toMatchObject({ name: 'Hungarian demo', language: 'hu', vocabulary: { mode: 'add', count: 5000 }, replay: { englishShare: 0.25 } })
-    await page.goto(`${web!.url.split('#')[0]!}#/project?dir=${encodeURIComponent(dir)}`)
+    await page.getByTestId('project-dir').fill(dir)
+    await page.getByTestId('create-project').click()
     await expect.poll(() => page.getByTestId('project-title').textContent(), { timeout: 30_000 }).toBe('Hungarian demo')
     expect((await page.getByTestId('project-dir').textContent())!.trim()).toBe(dir)
+    const created = await rpc<ProjectSummary>('project.open', { dir })
+    expect(created.manifest).toMatchObject({ name: 'Hungarian demo', language: 'hu', template: 'demo', vocabulary: { mode: 'add', count: 5000 }, replay: { englishShare: 0.25 } })
     await shot(page, 'project')
 
     // The template's cloze tasks, cut to their first 20 items, so that evaluating takes seconds.
@@ -109,14 +111,9 @@ describe('the whole path in Chromium', () => {
       await fs.writeFile(join(tasksDir, f), lines.slice(0, 20).join('\n') + '\n')
     }
 
-    // Corpus: the template's text (the demo's Hungarian and English folders), typed into each role's form.
+    // Corpus: the template's text (the demo's Hungarian and English folders) was ingested as jobs when the project was made.
     await openStep(page, 'corpus', 'corpus-paths-target')
-    for (const [role, folder] of [
-      ['target', 'hu'],
-      ['english', 'en'],
-    ] as const) {
-      await page.getByTestId(`corpus-paths-${role}`).fill(join(ROOT, 'resources', 'demo', 'corpora', folder))
-      await page.getByTestId(`corpus-ingest-${role}`).click()
+    for (const role of ['target', 'english'] as const) {
       await expect.poll(() => page.getByTestId(`corpus-stats-${role}`).isVisible(), { timeout: 180_000 }).toBe(true)
     }
     await expectJobsDone(dir, 180_000)
