@@ -377,7 +377,7 @@ export async function compareRuns(
   for (const [i, name] of names.entries()) {
     const sub = opts.ctx ? scaledContext(opts.ctx, i / names.length, (i + 1) / names.length, name) : undefined
     const r = await evaluateRun(projectDir, name, { compute: opts.compute ?? true, ...(sub ? { ctx: sub } : {}) })
-    missing.push(...r.missing.filter((m) => !missing.some((x) => x.run === m.run && x.step === m.step && m.step !== null) && !(m.step === null && missing.some((x) => x.step === null))))
+    missing.push(...r.missing)
     runs.push({ run: r.run, base: r.base, checkpoints: r.checkpoints })
   }
   return { runs, best: suggestBest(runs, manifest.language, maxEnglishChange), rule: bestRule(manifest.language, maxEnglishChange), maxEnglishChange, missing }
