@@ -29,6 +29,12 @@ export interface JobContext {
   log(line: string): void
   /** Throws a `cancelled` error if the job was cancelled; call it between units of work. */
   throwIfCancelled(): void
+  /**
+   * Marks the point of no return: throws a `cancelled` error if the job was cancelled, and
+   * otherwise ignores later cancels, so that a job whose output is being saved ends `done`
+   * with its output rather than `cancelled` with it. Call it just before saving.
+   */
+  commit?(): void
 }
 
 /** Job kinds with their result and label types (the engine's are the contract's `JobTypes`). */
@@ -73,6 +79,8 @@ interface JobRecord {
   lastLogAt: number
   done: Promise<AnySnapshot>
   resolveDone: (s: AnySnapshot) => void
+  /** Past `ctx.commit()`: a cancel comes too late and is ignored. */
+  committed?: boolean
 }
 
 export function projectLogDir(projectDir: string): string {
@@ -174,7 +182,7 @@ export class JobManager<T extends JobTypeMap<T> = LooseJobs> {
       const i = this.queue.indexOf(id)
       if (i >= 0) this.queue.splice(i, 1)
       this.finish(record, 'cancelled', { message: 'Cancelled before it started.' })
-    } else if (s.state === 'running') {
+    } else if (s.state === 'running' && !record.committed) {
       record.controller.abort()
       this.setProgress(record, { message: 'Cancelling…' }, true)
     }
@@ -231,6 +239,11 @@ export class JobManager<T extends JobTypeMap<T> = LooseJobs> {
       log: (line) => this.writeLog(record, line),
       throwIfCancelled: () => {
         if (record.controller.signal.aborted) throw new EngineError('cancelled', `${s.title} was cancelled.`)
+      },
+      commit: () => {
+        ctx.throwIfCancelled()
+        record.committed = true
+        this.writeLog(record, 'saving its output: a cancel from now on comes too late')
       },
     }
     try {

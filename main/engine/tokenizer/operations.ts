@@ -30,7 +30,7 @@ export function summarize(tok: Tokenizer, path: string): TokenizerSummary {
   }
 }
 
-export type Progress = Pick<JobContext, 'progress' | 'signal' | 'log'>
+export type Progress = Pick<JobContext, 'progress' | 'signal' | 'log' | 'commit'>
 
 const quiet: Progress = { progress: () => undefined, signal: new AbortController().signal, log: () => undefined }
 
@@ -104,6 +104,9 @@ export async function runExtension(run: ExtensionRun, ctx: Progress = quiet): Pr
     onProgress: (n) => ctx.progress({ fraction: 0.5 + 0.45 * (n / count), message: `Learned ${n} of ${count} tokens` }),
   })
   const tLearn = performance.now()
+  // A cancel that arrived as learning finished still wins; once writing starts, it is too late.
+  if (ctx.signal.aborted) throw new EngineError('cancelled', 'the extension was cancelled')
+  ctx.commit?.()
   ctx.progress({ fraction: 0.96, message: 'Writing…' })
   const summary: ExtendSummary = {
     out,

@@ -91,6 +91,42 @@ describe('JobManager', () => {
     expect(iterations).toBe(after)
   })
 
+  it('ignores a cancel that comes after the job committed to saving, and refuses to commit once cancelled', async () => {
+    const jobs = new JobManager({ logDir: tmp() })
+    let saved = false
+    const late = jobs.start({
+      kind: 'save',
+      title: 'Save',
+      run: async (ctx) => {
+        await tick(10)
+        ctx.commit!()
+        await tick(30) // the cancel arrives while saving
+        saved = true
+        return 'saved'
+      },
+    })
+    await tick(20)
+    jobs.cancel(late.id)
+    const final = await jobs.wait(late.id)
+    expect(saved).toBe(true)
+    expect(final).toMatchObject({ state: 'done', result: 'saved' })
+
+    let wrote = false
+    const early = jobs.start({
+      kind: 'save',
+      title: 'Save',
+      run: async (ctx) => {
+        await tick(30)
+        ctx.commit!()
+        wrote = true
+      },
+    })
+    await tick(5)
+    jobs.cancel(early.id)
+    expect((await jobs.wait(early.id)).state).toBe('cancelled')
+    expect(wrote).toBe(false)
+  })
+
   it('queues beyond its concurrency and cancels queued jobs at once', async () => {
     const jobs = new JobManager({ logDir: tmp(), concurrency: 1 })
     let release!: () => void
