@@ -6,12 +6,13 @@
  *
  * Linear weights are held as [in, out] (transposed from PyTorch's [out, in] on load).
  */
-import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core'
+import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core'
 import type { Tf } from '../backend/select'
 import type { LlamaConfig } from './config'
-import type { ParamLookup } from './gpt2'
+import { type ParamLookup, layerParams } from './gpt2'
 import type { FlatLayout } from './layout'
 import { type KvInput, appendKv, causalAttention, causalMask, documentMask, embed, linear, rmsNorm, silu } from './ops'
+import { type Block, recomputed } from './recompute'
 
 /**
  * Rotary frequencies, computed in float32 step by step as transformers does
@@ -96,9 +97,10 @@ function applyRope(tf: Tf, x: Tensor, cos: Tensor, sin: Tensor): Tensor {
  * layout.ts) each token is rotated by its position id and attends within its document only;
  * without one, positions 0 … T−1 and plain causal attention. With `kv` (decoding, see ops.ts
  * `KvInput`; not with a layout) the tokens are at positions offset … offset+T−1 and attend to the
- * cached keys and values (keys already rotated) of the positions before them too.
+ * cached keys and values (keys already rotated) of the positions before them too. `recompute`: each
+ * block's activations are recomputed in the backward pass instead of kept (recompute.ts; not with `kv`).
  */
-export function llamaHidden(tf: Tf, config: LlamaConfig, p: ParamLookup, ids: Tensor2D, layout?: FlatLayout, kv?: KvInput): Tensor {
+export function llamaHidden(tf: Tf, config: LlamaConfig, p: ParamLookup, ids: Tensor2D, layout?: FlatLayout, kv?: KvInput, recompute = false): Tensor {
   const [B, T] = ids.shape
   const H = config.numHeads
   const Hkv = config.numKvHeads
@@ -107,7 +109,6 @@ export function llamaHidden(tf: Tf, config: LlamaConfig, p: ParamLookup, ids: Te
   const eps = config.rmsNormEps
   const w1 = (name: string) => p(name) as Tensor1D
   const w2 = (name: string) => p(name) as Tensor2D
-  const bias = (name: string, present: boolean) => (present ? w1(name) : undefined)
 
   let x = embed(tf, w2('embed_tokens.weight'), ids)
 
@@ -126,26 +127,36 @@ export function llamaHidden(tf: Tf, config: LlamaConfig, p: ParamLookup, ids: Te
 
   for (let i = 0; i < config.numLayers; i++) {
     const l = `layers.${i}.`
-    // Self-attention on the RMS-normalised input.
-    const n = rmsNorm(tf, x, w1(l + 'input_layernorm.weight'), eps)
-    const q = linear(tf, n, w2(l + 'self_attn.q_proj.weight'), bias(l + 'self_attn.q_proj.bias', config.qkvBias))
-    const k = linear(tf, n, w2(l + 'self_attn.k_proj.weight'), bias(l + 'self_attn.k_proj.bias', config.qkvBias))
-    const v = linear(tf, n, w2(l + 'self_attn.v_proj.weight'), bias(l + 'self_attn.v_proj.bias', config.qkvBias))
-    // Qwen3 normalises each query and key head (RMSNorm over the head's dimensions) before rope.
-    const qHeads = config.qkNorm ? rmsNorm(tf, tf.reshape(q, [B, T, H, hd]), w1(l + 'self_attn.q_norm.weight'), eps) : tf.reshape(q, [B, T, H, hd])
-    const kHeads = config.qkNorm ? rmsNorm(tf, tf.reshape(k, [B, T, Hkv, hd]), w1(l + 'self_attn.k_norm.weight'), eps) : tf.reshape(k, [B, T, Hkv, hd])
-    const qh = applyRope(tf, tf.transpose(qHeads, [0, 2, 1, 3]), cos, sin)
-    const kh = applyRope(tf, tf.transpose(kHeads, [0, 2, 1, 3]), cos, sin)
-    const [keys, values] = appendKv(tf, kv, i, kh, tf.transpose(tf.reshape(v, [B, T, Hkv, hd]), [0, 2, 1, 3]))
-    const y = causalAttention(tf, tf.reshape(qh, [B, Hkv, g * T, hd]), keys, values, mask, 1 / Math.sqrt(hd))
-    const merged = tf.reshape(tf.transpose(tf.reshape(y, [B, H, T, hd]), [0, 2, 1, 3]), [B, T, H * hd])
-    x = tf.add(x, linear(tf, merged, w2(l + 'self_attn.o_proj.weight'), bias(l + 'self_attn.o_proj.bias', config.oBias)))
+    // Self-attention on the RMS-normalised input; then the SwiGLU MLP: down(silu(gate(n)) · up(n)).
+    // With `recompute` the block is one op whose backward pass runs it again (recompute.ts), so
+    // that its intermediates are not held until the backward pass.
+    const block: Block = (x, p, [m, c, s]) => {
+      const w1 = (name: string) => p(l + name) as Tensor1D
+      const w2 = (name: string) => p(l + name) as Tensor2D
+      const bias = (name: string, present: boolean) => (present ? w1(name) : undefined)
+      const cosT = c as Tensor
+      const sinT = s as Tensor
+      const n = rmsNorm(tf, x, w1('input_layernorm.weight'), eps)
+      const q = linear(tf, n, w2('self_attn.q_proj.weight'), bias('self_attn.q_proj.bias', config.qkvBias))
+      const k = linear(tf, n, w2('self_attn.k_proj.weight'), bias('self_attn.k_proj.bias', config.qkvBias))
+      const v = linear(tf, n, w2('self_attn.v_proj.weight'), bias('self_attn.v_proj.bias', config.qkvBias))
+      // Qwen3 normalises each query and key head (RMSNorm over the head's dimensions) before rope.
+      const qHeads = config.qkNorm ? rmsNorm(tf, tf.reshape(q, [B, T, H, hd]), w1('self_attn.q_norm.weight'), eps) : tf.reshape(q, [B, T, H, hd])
+      const kHeads = config.qkNorm ? rmsNorm(tf, tf.reshape(k, [B, T, Hkv, hd]), w1('self_attn.k_norm.weight'), eps) : tf.reshape(k, [B, T, Hkv, hd])
+      const qh = applyRope(tf, tf.transpose(qHeads, [0, 2, 1, 3]), cosT, sinT)
+      const kh = applyRope(tf, tf.transpose(kHeads, [0, 2, 1, 3]), cosT, sinT)
+      const [keys, values] = appendKv(tf, kv, i, kh, tf.transpose(tf.reshape(v, [B, T, Hkv, hd]), [0, 2, 1, 3]))
+      const y = causalAttention(tf, tf.reshape(qh, [B, Hkv, g * T, hd]), keys, values, m as Tensor2D | Tensor4D, 1 / Math.sqrt(hd))
+      const merged = tf.reshape(tf.transpose(tf.reshape(y, [B, H, T, hd]), [0, 2, 1, 3]), [B, T, H * hd])
+      const h = tf.add(x, linear(tf, merged, w2('self_attn.o_proj.weight'), bias('self_attn.o_proj.bias', config.oBias)))
 
-    // SwiGLU MLP: down(silu(gate(n)) · up(n)).
-    const m = rmsNorm(tf, x, w1(l + 'post_attention_layernorm.weight'), eps)
-    const gate = silu(tf, linear(tf, m, w2(l + 'mlp.gate_proj.weight'), bias(l + 'mlp.gate_proj.bias', config.mlpBias)))
-    const up = linear(tf, m, w2(l + 'mlp.up_proj.weight'), bias(l + 'mlp.up_proj.bias', config.mlpBias))
-    x = tf.add(x, linear(tf, tf.mul(gate, up), w2(l + 'mlp.down_proj.weight'), bias(l + 'mlp.down_proj.bias', config.mlpBias)))
+      const mn = rmsNorm(tf, h, w1('post_attention_layernorm.weight'), eps)
+      const gate = silu(tf, linear(tf, mn, w2('mlp.gate_proj.weight'), bias('mlp.gate_proj.bias', config.mlpBias)))
+      const up = linear(tf, mn, w2('mlp.up_proj.weight'), bias('mlp.up_proj.bias', config.mlpBias))
+      return tf.add(h, linear(tf, tf.mul(gate, up), w2('mlp.down_proj.weight'), bias('mlp.down_proj.bias', config.mlpBias)))
+    }
+    const constants = [mask, cos, sin]
+    x = recompute && !kv ? recomputed(tf, block, x, p, layerParams(config, l), constants) : block(x, p, constants)
   }
   return rmsNorm(tf, x, w1('norm.weight'), eps)
 }

@@ -44,6 +44,12 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
 
 export class CausalLM {
   readonly specs: ParamSpec[]
+  /**
+   * Whether `loss` recomputes each block's activations in the backward pass instead of keeping
+   * them (gradient checkpointing, see recompute.ts): the same gradients, much less memory, about
+   * one more forward pass of time. The trainer sets it from the run's `recompute` setting.
+   */
+  recompute = false
 
   private constructor(
     readonly tf: Tf,
@@ -126,15 +132,17 @@ export class CausalLM {
    * With `kv` (decoding with a KV cache, see generate.ts and ops.ts `KvInput`) the rows continue
    * sequences whose first `kv.offset` positions are cached: the tokens are at positions offset …
    * offset+T−1, and `kv.present` receives every layer's keys and values. Not with a layout.
+   *
+   * `recompute`: each block recomputes its activations in the backward pass (not with `kv`).
    */
-  hidden(ids: Tensor2D, layout?: SequenceLayout, kv?: KvInput): Tensor3D {
+  hidden(ids: Tensor2D, layout?: SequenceLayout, kv?: KvInput, recompute = false): Tensor3D {
     if (layout && kv) throw new Error('hidden: a layout and a KV cache together are not supported')
     this.checkIds(ids, kv?.offset)
     const p = (name: string) => this.param(name)
     const c = this.config
     const [B, T] = ids.shape
     const flat: FlatLayout | undefined = layout && flattenLayout(layout, B, T, c.maxPositions)
-    return (c.arch === 'gpt2' ? gpt2Hidden(this.tf, c, p, ids, flat, kv) : llamaHidden(this.tf, c, p, ids, flat, kv)) as Tensor3D
+    return (c.arch === 'gpt2' ? gpt2Hidden(this.tf, c, p, ids, flat, kv, recompute) : llamaHidden(this.tf, c, p, ids, flat, kv, recompute)) as Tensor3D
   }
 
   /** ids [B, T] int32 → logits [B, T, V]; `layout` as for `hidden`. */
@@ -165,12 +173,13 @@ export class CausalLM {
   /**
    * Mean next-token cross-entropy (nats) of `targets` given `inputs` ([B, T] int32 each), over all
    * positions, or weighted by `weights` [B, T] (see `weightedMean`: 1 counts, 0 skips; 0 when all
-   * are 0). `layout` is that of the inputs, as for `hidden`.
+   * are 0). `layout` is that of the inputs, as for `hidden`; with `this.recompute` the blocks
+   * recompute their activations in the backward pass.
    */
   loss(inputs: Tensor2D, targets: Tensor2D, weights?: Tensor2D, layout?: SequenceLayout, onNll?: (nll: Tensor1D) => void): Scalar {
     const tf = this.tf
     const [B, T] = inputs.shape
-    const h = tf.reshape(this.hidden(inputs, layout), [B * T, this.config.hiddenSize]) as Tensor2D
+    const h = tf.reshape(this.hidden(inputs, layout, undefined, this.recompute), [B * T, this.config.hiddenSize]) as Tensor2D
     const nll = headNll(tf, h, this.headMatrix(), tf.reshape(targets, [-1]) as Tensor1D)
     // The per-position NLL [B·T], for callers that report losses by row (they keep it if they need it).
     onNll?.(nll)
