@@ -2,14 +2,18 @@ import { createRequire } from 'node:module'
 import { BACKEND_NAMES, type BackendAttempt, type BackendName, type BackendReport } from '../contract'
 import { EngineError } from '../common/errors'
 import { readSettings } from '../common/settings'
+import { type AdapterLike, adapterName, adapterReport, installNavigatorGpu, registerWebGpuBackend, vulkanLoaderPresent } from './webgpu'
 
 /**
  * Chooses the tensor backend for the whole engine, once per process.
  *
- * Order: `@tensorflow/tfjs-node-gpu` (CUDA) → `@tensorflow/tfjs-node` (native CPU) →
+ * Order: `@tensorflow/tfjs-node-gpu` (CUDA) → `@tensorflow/tfjs-backend-webgpu` on Dawn (any GPU
+ * with a Vulkan, Metal or D3D12 driver; hardware adapters only: software ones such as SwiftShader,
+ * llvmpipe and lavapipe are skipped) → `@tensorflow/tfjs-node` (native CPU) →
  * `@tensorflow/tfjs-backend-wasm` → the pure-JS `cpu` backend; the first that loads and computes
  * a small product correctly wins. `VERNACULAR_BACKEND` or the `backend` setting picks one
- * explicitly, and then a failure is an error rather than a silent fallback.
+ * explicitly, and then a failure is an error rather than a silent fallback (and `webgpu` takes
+ * whatever adapter there is, software included: that is how CI tests it on SwiftShader).
  *
  * Every package is loaded through Node's own resolution (`require`), never bundled, so that the
  * native packages and the backends register themselves in the one copy of tfjs-core we use.
@@ -29,6 +33,7 @@ interface Candidate {
 
 export const CANDIDATES: readonly Candidate[] = [
   { name: 'node-gpu', pkg: '@tensorflow/tfjs-node-gpu', tfBackend: 'tensorflow' },
+  { name: 'webgpu', pkg: '@tensorflow/tfjs-backend-webgpu', tfBackend: 'webgpu' },
   { name: 'node', pkg: '@tensorflow/tfjs-node', tfBackend: 'tensorflow' },
   { name: 'wasm', pkg: '@tensorflow/tfjs-backend-wasm', tfBackend: 'wasm' },
   { name: 'cpu', pkg: '@tensorflow/tfjs-backend-cpu', tfBackend: 'cpu' },
@@ -45,7 +50,11 @@ export interface SelectOptions {
   requestedBy?: BackendReport['requestedBy']
   /** Injected module loader, for tests. */
   load?: (pkg: string) => unknown
+  /** Whether Dawn can load a Vulkan loader on this machine (injected by tests). */
+  vulkanPresent?: () => boolean
 }
+
+const ORDER = CANDIDATES.map((c) => c.name).join(' → ')
 
 function loadError(pkg: string, e: unknown): string {
   const err = e as NodeJS.ErrnoException
@@ -67,25 +76,75 @@ async function sanityCheck(tf: Tf): Promise<void> {
   if (want.some((v, i) => Math.abs((got[i] ?? NaN) - v) > 1e-4)) throw new Error(`a 2×2 matMul gave [${[...got].join(', ')}], expected [${want.join(', ')}]`)
 }
 
-export async function tryBackend(tf: Tf, c: Candidate, load: (pkg: string) => unknown): Promise<BackendAttempt> {
-  try {
-    load(c.pkg)
-  } catch (e) {
-    return { name: c.name, ok: false, reason: loadError(c.pkg, e) }
+interface TryOptions {
+  /** Named explicitly (not the fallback order): a software WebGPU adapter is then accepted. */
+  forced: boolean
+  vulkanPresent: () => boolean
+}
+
+/**
+ * The `webgpu` candidate's own checks before tfjs is asked: a Vulkan loader on Linux, Dawn, an
+ * adapter, and in the fallback order a hardware one. Registers the backend on that adapter.
+ */
+async function prepareWebGpu(tf: Tf, load: (pkg: string) => unknown, opts: TryOptions): Promise<{ adapter?: BackendAttempt['adapter']; skip?: string }> {
+  if (!opts.forced && !opts.vulkanPresent()) {
+    return { skip: 'no Vulkan loader (libvulkan.so.1) on this machine, so Dawn can reach no GPU: install the GPU vendor\'s Vulkan driver (Debian: libvulkan1 and the driver package)' }
   }
+  let adapter: AdapterLike | null
+  try {
+    adapter = await installNavigatorGpu(load).requestAdapter({ powerPreference: 'high-performance' })
+  } catch (e) {
+    return { skip: loadError('webgpu', e) }
+  }
+  if (!adapter) return { skip: 'Dawn (the webgpu package) found no GPU adapter: no Vulkan, Metal or D3D12 driver that supports WebGPU' }
+  const report = adapterReport(adapter)
+  if (report.software && !opts.forced) {
+    return { adapter: report, skip: `the only adapter is a software one, ${adapterName(report)}: correct but far too slow to train on (VERNACULAR_BACKEND=webgpu uses it anyway)` }
+  }
+  try {
+    registerWebGpuBackend(tf, load, adapter)
+  } catch (e) {
+    return { adapter: report, skip: loadError('@tensorflow/tfjs-backend-webgpu', e) }
+  }
+  return { adapter: report }
+}
+
+export async function tryBackend(tf: Tf, c: Candidate, load: (pkg: string) => unknown, opts: TryOptions = { forced: false, vulkanPresent: vulkanLoaderPresent }): Promise<BackendAttempt> {
+  let adapter: BackendAttempt['adapter']
+  if (c.name === 'webgpu') {
+    const prepared = await prepareWebGpu(tf, load, opts)
+    adapter = prepared.adapter
+    if (prepared.skip) return { name: c.name, ok: false, reason: prepared.skip, ...(adapter && { adapter }) }
+  } else {
+    try {
+      load(c.pkg)
+    } catch (e) {
+      return { name: c.name, ok: false, reason: loadError(c.pkg, e) }
+    }
+  }
+  const withAdapter = adapter ? { adapter } : {}
   if (!tf.findBackendFactory(c.tfBackend)) {
-    return { name: c.name, ok: false, reason: `${c.pkg} loaded but registered no '${c.tfBackend}' backend in this copy of @tensorflow/tfjs-core (versions differ? run \`npm ls @tensorflow/tfjs-core\`)` }
+    return { name: c.name, ok: false, reason: `${c.pkg} loaded but registered no '${c.tfBackend}' backend in this copy of @tensorflow/tfjs-core (versions differ? run \`npm ls @tensorflow/tfjs-core\`)`, ...withAdapter }
   }
   try {
     const ok = await tf.setBackend(c.tfBackend)
-    if (!ok) return { name: c.name, ok: false, reason: `${c.pkg} loaded but its backend failed to initialise` }
+    if (!ok) return { name: c.name, ok: false, reason: `${c.pkg} loaded but its backend failed to initialise`, ...withAdapter }
     await tf.ready()
     await sanityCheck(tf)
   } catch (e) {
-    return { name: c.name, ok: false, reason: `${c.pkg} failed its self-test: ${(e as Error).message}` }
+    return { name: c.name, ok: false, reason: `${c.pkg} failed its self-test: ${(e as Error).message}`, ...withAdapter }
   }
-  const detail = c.name === 'node-gpu' ? 'CUDA through libtensorflow' : c.name === 'node' ? 'native libtensorflow on the CPU' : c.name === 'wasm' ? 'WebAssembly with SIMD, one thread' : 'pure JavaScript, the slowest'
-  return { name: c.name, ok: true, reason: `${c.pkg} loaded and passed its self-test (${detail})` }
+  const detail =
+    c.name === 'node-gpu'
+      ? 'CUDA through libtensorflow'
+      : c.name === 'webgpu'
+        ? `WebGPU through Dawn on ${adapter ? adapterName(adapter) : 'the GPU'}${adapter?.software ? ', a software adapter' : ''}`
+        : c.name === 'node'
+          ? 'native libtensorflow on the CPU'
+          : c.name === 'wasm'
+            ? 'WebAssembly with SIMD, one thread'
+            : 'pure JavaScript, the slowest'
+  return { name: c.name, ok: true, reason: `${c.pkg} loaded and passed its self-test (${detail})`, ...withAdapter }
 }
 
 export function parseBackendName(value: string, source: string): BackendName | 'auto' {
@@ -109,20 +168,21 @@ export async function selectBackend(opts: SelectOptions = {}): Promise<BackendCh
   const requestedBy = requested === 'auto' ? 'auto' : (opts.requestedBy ?? 'setting')
   const candidates = requested === 'auto' ? CANDIDATES : CANDIDATES.filter((c) => c.name === requested)
   const attempts: BackendAttempt[] = []
+  const tryOpts: TryOptions = { forced: requested !== 'auto', vulkanPresent: opts.vulkanPresent ?? (() => vulkanLoaderPresent()) }
   for (const c of candidates) {
-    const attempt = await tryBackend(tf, c, load)
+    const attempt = await tryBackend(tf, c, load, tryOpts)
     attempts.push(attempt)
     if (!attempt.ok) continue
     const why =
       requested !== 'auto'
         ? `chosen by ${requestedBy === 'env' ? 'VERNACULAR_BACKEND' : 'the "backend" setting'}`
         : attempts.length === 1
-          ? 'the first in the fallback order (node-gpu → node → wasm → cpu) that works'
-          : `the first that works in the fallback order node-gpu → node → wasm → cpu; before it: ${attempts
+          ? `the first in the fallback order (${ORDER}) that works`
+          : `the first that works in the fallback order ${ORDER}; before it: ${attempts
               .filter((a) => !a.ok)
               .map((a) => `${a.name}: ${a.reason}`)
               .join('; ')}`
-    return { tf, report: { name: c.name, tfBackend: c.tfBackend, why, requestedBy, attempts } }
+    return { tf, report: { name: c.name, tfBackend: c.tfBackend, why, requestedBy, attempts, ...(attempt.adapter && { adapter: attempt.adapter }) } }
   }
   if (requested !== 'auto') {
     throw new EngineError('unavailable', `The tensor backend "${requested}" (${requestedBy === 'env' ? 'from VERNACULAR_BACKEND' : 'from the "backend" setting'}) cannot be used: ${attempts[0]?.reason ?? 'unknown backend'}.`, {

@@ -23,14 +23,29 @@ export interface RecentProject {
   problem?: string
 }
 
-export type BackendName = 'node-gpu' | 'node' | 'wasm' | 'cpu'
-export const BACKEND_NAMES: readonly BackendName[] = ['node-gpu', 'node', 'wasm', 'cpu']
+export type BackendName = 'node-gpu' | 'webgpu' | 'node' | 'wasm' | 'cpu'
+/** In the fallback order. */
+export const BACKEND_NAMES: readonly BackendName[] = ['node-gpu', 'webgpu', 'node', 'wasm', 'cpu']
+
+/** The WebGPU adapter Dawn found (the `webgpu` backend), as GPUAdapterInfo and GPUSupportedLimits give it. */
+export interface GpuAdapterReport {
+  vendor: string
+  architecture: string
+  device: string
+  description: string
+  /** A software rasteriser (SwiftShader, llvmpipe, lavapipe, WARP): correct, but far too slow to train on. */
+  software: boolean
+  /** The adapter's limits; the engine requests its device with the buffer limits raised to these. */
+  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number; maxComputeWorkgroupStorageSize: number; maxComputeInvocationsPerWorkgroup: number }
+}
 
 export interface BackendAttempt {
   name: BackendName
   ok: boolean
   /** Why it was or was not chosen, in words a user can act on. */
   reason: string
+  /** `webgpu` only: the adapter found, whether it was used or skipped. */
+  adapter?: GpuAdapterReport
 }
 
 export interface BackendReport {
@@ -43,6 +58,8 @@ export interface BackendReport {
   /** `VERNACULAR_BACKEND`, the setting, or `auto`. */
   requestedBy: 'env' | 'setting' | 'auto'
   attempts: BackendAttempt[]
+  /** The WebGPU adapter in use (`webgpu` only). */
+  adapter?: GpuAdapterReport
 }
 
 export interface GpuInfo {
