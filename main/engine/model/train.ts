@@ -14,9 +14,8 @@
  *   by the first update, are the only tensors a step leaves).
  */
 import type { Tensor, Tensor2D, Variable } from '@tensorflow/tfjs-core'
-import type { Tf } from '../backend/select'
 import { EngineError } from '../common/errors'
-import { type Rows, type SequenceLayout, flattenLayout } from './layout'
+import { type FlatLayout, type Rows, type SequenceLayout, flattenLayout } from './layout'
 import type { CausalLM } from './model'
 import type { AdamW } from './optimizer'
 import type { LrSchedule } from './schedule'
@@ -45,6 +44,12 @@ export interface TrainStepOptions {
    * (a first stage that trains only the embeddings and the output head). All when absent.
    */
   trains?: (name: string) => boolean
+  /**
+   * Computes each micro-batch's gradient instead of this thread alone: a `DataParallel`
+   * (parallel.ts) splits its rows among worker threads. The result is the same up to float32
+   * rounding.
+   */
+  parallel?: GradientRunner
 }
 
 export interface TrainStepResult {
@@ -82,29 +87,119 @@ function checkRows(rows: Rows, what: string, shape: [number, number] | null, voc
   return [B, T]
 }
 
-/** The micro-batch as tensors; the ones made here are pushed to `owned`. */
-function microBatchTensors(tf: Tf, mb: MicroBatch, vocab: number, owned: Tensor[]): { inputs: Tensor2D; targets: Tensor2D; weights?: Tensor2D } {
-  const make = (x: Tensor2D | Rows, what: string, dtype: 'int32' | 'float32', shape: [number, number] | null): Tensor2D => {
+/**
+ * A micro-batch checked and flattened row-major: ids [B·T] (int32), weights [B·T] or null, the
+ * layout flattened (and checked against the model's positions) or null. Tensors given instead of
+ * rows are read back (they are small: B × T numbers).
+ */
+export interface FlatMicroBatch {
+  B: number
+  T: number
+  inputs: Int32Array
+  targets: Int32Array
+  weights: Float32Array | null
+  layout: FlatLayout | null
+}
+
+export function flattenMicroBatch(mb: MicroBatch, vocab: number, maxPositions: number): FlatMicroBatch {
+  const make = <A extends Int32Array | Float32Array>(x: Tensor2D | Rows, what: string, dtype: 'int32' | 'float32', shape: [number, number] | null): { B: number; T: number; data: A } => {
     if (!Array.isArray(x)) {
       const t = x as Tensor2D
       if (shape && (t.shape[0] !== shape[0] || t.shape[1] !== shape[1])) {
         throw new EngineError('invalid-request', `A micro-batch's ${what} are ${t.shape.join(' × ')}; its inputs are ${shape[0]} × ${shape[1]}.`, { hint: 'Give inputs, targets and weights of the same shape.' })
       }
-      return t
+      const raw = t.dataSync()
+      const data = (dtype === 'int32' ? Int32Array.from(raw) : Float32Array.from(raw)) as A
+      if (dtype === 'int32') {
+        const bad = data.find((id) => id < 0 || id >= vocab)
+        if (bad !== undefined) throw new EngineError('invalid-request', `Token id ${bad} is outside this model's vocabulary (0 … ${vocab - 1}).`, { hint: 'Encode with the tokenizer that belongs to the model.' })
+      }
+      return { B: t.shape[0], T: t.shape[1], data }
     }
     const rows = x as Rows
     const [B, T] = checkRows(rows, what, shape, dtype === 'int32' ? vocab : null)
-    const flat = dtype === 'int32' ? new Int32Array(B * T) : new Float32Array(B * T)
-    rows.forEach((r, i) => flat.set(r, i * T))
-    const t = tf.tensor2d(flat, [B, T], dtype)
-    owned.push(t)
-    return t
+    const data = (dtype === 'int32' ? new Int32Array(B * T) : new Float32Array(B * T)) as A
+    rows.forEach((r, i) => data.set(r, i * T))
+    return { B, T, data }
   }
-  const inputs = make(mb.inputs, 'inputs', 'int32', null)
-  const shape = inputs.shape as [number, number]
-  const out: { inputs: Tensor2D; targets: Tensor2D; weights?: Tensor2D } = { inputs, targets: make(mb.targets, 'targets', 'int32', shape) }
-  if (mb.weights) out.weights = make(mb.weights, 'weights', 'float32', shape)
-  return out
+  const inputs = make<Int32Array>(mb.inputs, 'inputs', 'int32', null)
+  const shape: [number, number] = [inputs.B, inputs.T]
+  const targets = make<Int32Array>(mb.targets, 'targets', 'int32', shape)
+  const weights = mb.weights ? make<Float32Array>(mb.weights, 'weights', 'float32', shape).data : null
+  // Checked here, so that a bad layout is refused before any gradient is taken.
+  const layout = mb.layout ? flattenLayout(mb.layout, inputs.B, inputs.T, maxPositions) : null
+  return { B: inputs.B, T: inputs.T, inputs: inputs.data, targets: targets.data, weights, layout }
+}
+
+/** The total loss weight of rows [from, to) of a flat micro-batch: Σ weights, or the positions when unweighted. */
+export function rowsWeight(mb: FlatMicroBatch, from: number, to: number): number {
+  if (!mb.weights) return (to - from) * mb.T
+  let sum = 0
+  for (let i = from * mb.T; i < to * mb.T; i++) sum += mb.weights[i] as number
+  return sum
+}
+
+/** What one share of a micro-batch gives: see `shareGradients`. */
+export interface ShareResult {
+  /** factor × the share's loss (its weighted mean NLL): the shares' losses add up to the micro-batch's. */
+  loss: number
+  /** factor × the gradient of the share's loss, by parameter name (absent: no gradient). */
+  grads: Map<string, Tensor>
+  /** Each of the share's rows' loss, in order. */
+  rowLosses: number[]
+}
+
+/**
+ * Rows [from, to) of a flat micro-batch through the model: the gradient of `factor` × their loss
+ * (the weighted mean NLL over those rows) for the named parameters. With the whole micro-batch and
+ * factor 1 it is the micro-batch's gradient; with shares of its rows, each with factor = its
+ * share of the loss weight (`rowsWeight`), the shares' gradients add up to the whole one (see
+ * parallel.ts). Every tensor made here is disposed but the gradients.
+ */
+export async function shareGradients(model: CausalLM, mb: FlatMicroBatch, from: number, to: number, factor: number, names: readonly string[]): Promise<ShareResult> {
+  const tf = model.tf
+  const { T } = mb
+  const B = to - from
+  const vars = names.map((n) => model.params.get(n) as Variable)
+  const owned: Tensor[] = []
+  const grads = new Map<string, Tensor>()
+  try {
+    const inputs = tf.tensor2d(mb.inputs.subarray(from * T, to * T), [B, T], 'int32')
+    const targets = tf.tensor2d(mb.targets.subarray(from * T, to * T), [B, T], 'int32')
+    owned.push(inputs, targets)
+    let weights: Tensor2D | undefined
+    if (mb.weights) owned.push((weights = tf.tensor2d(mb.weights.subarray(from * T, to * T), [B, T], 'float32')))
+    const flat = mb.layout
+    const rowsOf = (a: Int32Array) => Array.from({ length: B }, (_, b) => a.subarray((from + b) * T, (from + b + 1) * T))
+    const layout: SequenceLayout | undefined = flat ? { segments: rowsOf(flat.segments), positions: rowsOf(flat.positions) } : undefined
+    let nll: Tensor | null = null
+    const { value, grads: g } = tf.variableGrads(() => {
+      const loss = model.loss(inputs, targets, weights, layout, (perPosition) => void (nll = tf.keep(perPosition)))
+      return factor === 1 ? loss : tf.mul(loss, factor)
+    }, vars)
+    // Owned at once, so that a failure below still frees them.
+    owned.push(value)
+    if (nll) owned.push(nll)
+    names.forEach((name, i) => {
+      const t = g[(vars[i] as Variable).name]
+      if (t) grads.set(name, t)
+    })
+    const loss = (await value.data())[0] as number
+    const rowLosses = nll ? await rowMeans(nll, weights ?? null, B, T) : []
+    return { loss, grads, rowLosses }
+  } catch (e) {
+    tf.dispose([...grads.values()])
+    throw e
+  } finally {
+    tf.dispose(owned)
+  }
+}
+
+/** Computes the gradient of one whole micro-batch (`shareGradients` over all rows, or split among threads). */
+export interface GradientRunner {
+  gradients(model: CausalLM, mb: FlatMicroBatch, names: readonly string[]): Promise<ShareResult>
+  /** The model's weights changed (an update): a runner that keeps copies refreshes them. */
+  weightsChanged(): void
 }
 
 /**
@@ -123,6 +218,7 @@ export async function trainStep(model: CausalLM, batch: readonly MicroBatch[], o
   const frozen = names.filter((_, i) => !(vars[i] as Variable).trainable)
   if (frozen.length) throw new EngineError('invalid-request', `The model's parameters are not trainable (${frozen[0]}${frozen.length > 1 ? ` and ${frozen.length - 1} more` : ''}).`, { hint: 'Load the model with trainable: true.' })
   const lr = schedule.lrAt(optimizer.step)
+  const runner = opts.parallel
 
   // The summed gradients by parameter name.
   const acc = new Map<string, Tensor>()
@@ -130,34 +226,18 @@ export async function trainStep(model: CausalLM, batch: readonly MicroBatch[], o
     let lossSum = 0
     const rowLosses: number[][] = []
     for (const mb of batch) {
-      const owned: Tensor[] = []
-      try {
-        const { inputs, targets, weights } = microBatchTensors(tf, mb, model.config.vocabSize, owned)
-        // Checked here, so that a bad layout is refused before any gradient is taken.
-        if (mb.layout) flattenLayout(mb.layout, inputs.shape[0], inputs.shape[1], model.config.maxPositions)
-        let nll: Tensor | null = null
-        const { value, grads } = tf.variableGrads(
-          () => model.loss(inputs, targets, weights, mb.layout, (perPosition) => void (nll = tf.keep(perPosition))),
-          vars,
-        )
-        // Owned at once, so that a failure below still frees them.
-        owned.push(value)
-        if (nll) owned.push(nll)
-        names.forEach((name, i) => {
-          const g = grads[(vars[i] as Variable).name]
-          if (!g) return
-          const prev = acc.get(name)
-          if (!prev) acc.set(name, g)
-          else {
-            acc.set(name, tf.add(prev, g))
-            tf.dispose([prev, g])
-          }
-        })
-        lossSum += (await value.data())[0] as number
-        rowLosses.push(nll ? await rowMeans(nll, weights ?? null, inputs.shape[0], inputs.shape[1]) : [])
-      } finally {
-        tf.dispose(owned)
+      const flat = flattenMicroBatch(mb, model.config.vocabSize, model.config.maxPositions)
+      const r = runner ? await runner.gradients(model, flat, names) : await shareGradients(model, flat, 0, flat.B, 1, names)
+      for (const [name, g] of r.grads) {
+        const prev = acc.get(name)
+        if (!prev) acc.set(name, g)
+        else {
+          acc.set(name, tf.add(prev, g))
+          tf.dispose([prev, g])
+        }
       }
+      lossSum += r.loss
+      rowLosses.push(r.rowLosses)
     }
     const k = batch.length
     const loss = lossSum / k
@@ -174,6 +254,7 @@ export async function trainStep(model: CausalLM, batch: readonly MicroBatch[], o
     if (updated) {
       optimizer.lr = lr
       optimizer.apply(acc, scale)
+      runner?.weightsChanged()
     }
     return { loss, gradNorm, lr, updated, rowLosses }
   } finally {
