@@ -221,11 +221,14 @@ export function headNll(tf: Tf, h: Tensor2D, w: Tensor2D, targets: Tensor1D, chu
     save([hh as Tensor, ww as Tensor, t32])
     const value = tf.tidy(() =>
       tf.concat(
-        chunks.map(([s, n]) => {
-          const logits = matMulNT(tf, tf.slice(hh as Tensor2D, [s, 0], [n, D]), ww as Tensor2D)
-          const picked = tf.gather(tf.reshape(logits, [-1]), tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(V, 'int32')), tf.slice(t32, [s], [n])))
-          return tf.sub(tf.logSumExp(logits, 1), picked)
-        }),
+        // A tidy per chunk: one chunk's logits (and logSumExp's temporaries) alive at a time.
+        chunks.map(([s, n]) =>
+          tf.tidy(() => {
+            const logits = matMulNT(tf, tf.slice(hh as Tensor2D, [s, 0], [n, D]), ww as Tensor2D)
+            const picked = tf.gather(tf.reshape(logits, [-1]), tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(V, 'int32')), tf.slice(t32, [s], [n])))
+            return tf.sub(tf.logSumExp(logits, 1), picked)
+          }),
+        ),
       ),
     )
     return {
