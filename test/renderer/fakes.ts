@@ -58,6 +58,7 @@ export function manifest(overrides: Partial<ProjectManifest> = {}): ProjectManif
     corpora: [],
     vocabulary: DEFAULT_VOCABULARY,
     replay: DEFAULT_REPLAY,
+    evaluation: { limit: null },
     training: DEFAULT_TRAINING,
     runs: [],
     ...overrides,

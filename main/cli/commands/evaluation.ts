@@ -51,8 +51,13 @@ export function evaluationTable(runs: readonly RunEvaluation[], language: string
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 
+/** The line that says results are a quick check on part of the data (the project's evaluation limit). */
+export function limitNote(limit: number | null): string[] {
+  return limit === null ? [] : [`A quick check: only the first ${num(limit)} held-out documents per language and items per task were scored (\`vernacular eval limit PROJECT all\` scores everything).`]
+}
+
 function describeComparison(c: Comparison, language: string): string {
-  const lines = [evaluationTable(c.runs, language, c.best), '']
+  const lines = [evaluationTable(c.runs, language, c.best), ...limitNote(c.limit), '']
   lines.push(c.best ? `Suggested: run ${c.best.run}, step ${c.best.step} (★): ${c.best.rule}.` : `No checkpoint meets the rule (${c.rule}); raise --max-english-change to see more.`)
   return lines.join('\n')
 }
@@ -97,7 +102,21 @@ export const evaluationCommands: Command[] = [
       const { job } = await call(this, engine, 'eval.run', defined({ dir, run: stringOption(values, 'run'), checkpoint, samples: values['no-samples'] ? false : undefined }))
       const r = await followJob(engine, out, job)
       const { manifest } = await engine.invoke('project.open', { dir: dir! })
-      out.result(r, () => evaluationTable([r], manifest.language))
+      out.result(r, () => [evaluationTable([r], manifest.language), ...limitNote(r.limit)].join('\n'))
+    },
+  },
+  {
+    name: 'eval limit',
+    summary: "Score only the first N held-out documents per language and items per task (a quick check), or all of them",
+    usage: 'vernacular eval limit PROJECT N|all [--json]',
+    args: 'PROJECT N|all',
+    names: { dir: 'PROJECT' },
+    options: { ...JSON_OPT },
+    async run({ engine, out, positionals: given }) {
+      const [dir, raw] = positionals(this, given, ['PROJECT', 'N|all'])
+      const limit = raw === 'all' ? null : toNumber(this, 'N', raw!)
+      const r = await call(this, engine, 'eval.setLimit', defined({ dir, limit }))
+      out.result(r, () => (r.limit === null ? 'Evaluations score every held-out document and task item.' : `Evaluations score the first ${num(r.limit)} held-out documents per language and items per task (a quick check; results are kept apart from full ones).`))
     },
   },
   {

@@ -36,7 +36,7 @@ import { VERNACULAR_VERSION } from '../common/version'
 import { ingestCorpus } from '../corpus/ingest'
 import { heldoutScore, scoreTextFile } from '../evaluation/heldout'
 import { scoreTaskFile } from '../evaluation/multipleChoice'
-import { addProjectTask, cachedExportEvaluation, compareRuns, evaluateRun, listProjectTasks } from '../evaluation/project'
+import { addProjectTask, cachedExportEvaluation, compareRuns, evaluateRun, listProjectTasks, setEvaluationLimit } from '../evaluation/project'
 import { writeComparisonReport } from '../evaluation/report'
 import { checkExport, exportCard, exportCheckpoint } from '../export/export'
 import { sampleDocuments } from '../corpus/sample'
@@ -280,6 +280,7 @@ export class Engine {
           }),
         }
       },
+      'eval.setLimit': async ({ dir, limit }) => setEvaluationLimit(await this.projectDir(dir), limit),
       'eval.tasks': async ({ dir }) => listProjectTasks(await this.projectDir(dir)),
       'eval.addTask': async ({ dir, file, name, force }) => addProjectTask(await this.projectDir(dir), path(file), { name, force }),
       'eval.results': async ({ dir, runs, maxEnglishChange }) => compareRuns(await this.projectDir(dir), { ...(runs ? { runs } : {}), maxEnglishChange, compute: false }),

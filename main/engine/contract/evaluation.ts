@@ -105,6 +105,11 @@ export interface Comparison {
   /** The rule in words, also when no checkpoint meets it. */
   rule: string
   maxEnglishChange: number
+  /**
+   * The project's evaluation limit: every result was computed on the first `limit` held-out
+   * documents per language and task items (a quick check), or on everything when null.
+   */
+  limit: number | null
 }
 
 /** A task of a project's tasks/ folder. */
@@ -124,7 +129,7 @@ export const EVAL_COMPARE_JOB = 'eval-compare'
 export interface EvaluationJobs {
   [EVAL_BPB_JOB]: { result: HeldoutScore; labels: Record<string, never> }
   [EVAL_MC_JOB]: { result: MultipleChoiceResult; labels: Record<string, never> }
-  [EVAL_RUN_JOB]: { result: RunEvaluation; labels: { run: string } }
+  [EVAL_RUN_JOB]: { result: RunEvaluation & { limit: number | null }; labels: { run: string } }
   [EVAL_COMPARE_JOB]: { result: Comparison; labels: Record<string, never> }
 }
 
@@ -167,6 +172,12 @@ export const evaluationMethods = {
   'eval.compare': jobMethod(EVAL_COMPARE_JOB)(
     z.object({ dir: fsPath, runs: z.array(runName).optional(), maxEnglishChange: z.number().min(0).max(10).default(DEFAULT_MAX_ENGLISH_CHANGE) }).strict(),
   ),
+  /**
+   * Sets the project's evaluation limit: score only the first `limit` held-out documents per
+   * language and items per task (a quick check, lm-evaluation-harness's `--limit`); null for
+   * everything. Results under a limit are cached apart and marked as limited.
+   */
+  'eval.setLimit': method<{ limit: number | null }>()(z.object({ dir: fsPath, limit: z.number().int().min(1).max(10_000_000).nullable() }).strict()),
   /** The project's tasks (the JSONL files of its tasks/ folder), each checked. */
   'eval.tasks': method<ProjectTask[]>()(z.object({ dir: fsPath }).strict()),
   /**

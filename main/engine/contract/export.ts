@@ -32,7 +32,14 @@ export const exportEvaluationEntry = z.looseObject({
   tasks: z.record(z.string(), taskMetrics).default({}),
 })
 /** What the model card's evaluation table shows: the base against the exported checkpoint. */
-export const exportEvaluation = z.object({ base: exportEvaluationEntry, adapted: exportEvaluationEntry }).strict()
+export const exportEvaluation = z
+  .object({
+    base: exportEvaluationEntry,
+    adapted: exportEvaluationEntry,
+    /** Measured on the first `limit` held-out documents per language and task items only (the project's evaluation limit). */
+    limit: z.number().int().positive().nullable().optional(),
+  })
+  .strict()
 export type ExportEvaluationEntry = z.input<typeof exportEvaluationEntry>
 export type ExportEvaluation = z.input<typeof exportEvaluation>
 

@@ -69,6 +69,16 @@ export const trainingSettings = z.object({
 })
 
 /** Unknown top-level fields are kept as they are, so nothing another tool stored is lost on save. */
+/**
+ * How the project is evaluated. `limit`: score only the first N documents of each language's
+ * held-out split and the first N items of each task (lm-evaluation-harness's `--limit`), for a
+ * quick check; the results are cached apart from full ones and always marked as limited. Null:
+ * everything.
+ */
+export const evaluationSettings = z.object({
+  limit: z.number().int().min(1).max(10_000_000).nullable().default(null),
+})
+
 export const projectManifest = z.looseObject({
   format: z.literal(MANIFEST_FORMAT),
   schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
@@ -86,12 +96,15 @@ export const projectManifest = z.looseObject({
   vocabulary: vocabularyPlan,
   replay: replayMix,
   training: trainingSettings,
+  /** Absent in manifests written before it existed: then no limit. */
+  evaluation: evaluationSettings.default({ limit: null }),
   runs: z.array(runEntry),
 })
 
 export type ProjectManifest = z.infer<typeof projectManifest>
 export type VocabularyPlan = z.infer<typeof vocabularyPlan>
 export type ReplayMix = z.infer<typeof replayMix>
+export type EvaluationSettings = z.output<typeof evaluationSettings>
 export type TrainingSettings = z.output<typeof trainingSettings>
 export type RunState = (typeof RUN_STATES)[number]
 

@@ -11,6 +11,11 @@
  * held-out parts the corpus fingerprint (ingesting more text changes it), a task its file's
  * sha256, the samples the prompts and settings. So nothing is computed twice, and nothing stale is
  * shown. Tasks are the JSONL files of the project's `tasks/` folder (a template copies its own).
+ *
+ * The project's evaluation limit (`evaluation.limit`, lm-evaluation-harness's `--limit`) scores
+ * only the first N held-out documents of each language and the first N items of each task; such
+ * parts are cached under names that say so (`-first<N>`), apart from full ones, and every result
+ * read or computed under a limit carries it.
  */
 import { createHash } from 'node:crypto'
 import { promises as fs } from 'node:fs'
@@ -40,6 +45,7 @@ import type { CausalLM } from '../model/model'
 import { loadModel, prefixToken } from '../model/operations'
 import { DEFAULT_SAMPLE_SETTINGS, demoPrompts, samplePrompts } from '../model/samples'
 import { readManifest, resolveProjectPath } from '../project/manifest'
+import { updateProject } from '../project/projects'
 import { Tokenizer } from '../tokenizer/tokenizer'
 import { checkpointProblem, listCheckpoints } from '../training/checkpoints'
 import { corpusFingerprint } from '../training/data'
@@ -152,8 +158,10 @@ function languageEvaluation(s: ReturnType<typeof heldoutScore>): LanguageEvaluat
 /** The parts of a project's evaluation, with what their cache names depend on. */
 async function projectParts(projectDir: string, manifest: ProjectManifest, withSamples: boolean) {
   const corpus = (await corpusFingerprint(projectDir)).slice(0, 16)
+  const limit = manifest.evaluation.limit
+  const limited = limit === null ? '' : `-first${limit}`
   const heldout = (role: 'target' | 'english'): Part<LanguageEvaluation | null> => ({
-    name: `heldout-${role}-${corpus}`,
+    name: `heldout-${role}-${corpus}${limited}`,
     what: `held-out ${role === 'target' ? languageName(manifest.language) : 'English'}`,
     compute: async (model, tok, ctx) => {
       const prefix = await prefixToken(tok, tok.file, model.config)
@@ -169,7 +177,7 @@ async function projectParts(projectDir: string, manifest: ProjectManifest, withS
           hint: 'Ingest the text again with a larger held-out share or minimum (the Corpus step, or `vernacular corpus add --min-heldout N`).',
         })
       }
-      const s = await scoreDocuments(model, tok, corpusDocuments(projectDir, role, 'heldout', ctx?.signal), { prefix, lang: role === 'target' ? manifest.language : 'en', ...(ctx ? { ctx } : {}), source: `the ${name} held-out split` })
+      const s = await scoreDocuments(model, tok, firstOf(corpusDocuments(projectDir, role, 'heldout', ctx?.signal), limit), { prefix, lang: role === 'target' ? manifest.language : 'en', ...(ctx ? { ctx } : {}), source: `the ${name} held-out split` })
       return languageEvaluation(heldoutScore(s))
     },
   })
@@ -178,11 +186,11 @@ async function projectParts(projectDir: string, manifest: ProjectManifest, withS
     const content = await fs.readFile(t.file)
     tasks.push({
       task: t.name,
-      name: `task-${t.name}-${sha(content).slice(0, 16)}`,
+      name: `task-${t.name}-${sha(content).slice(0, 16)}${limited}`,
       what: `the task ${t.name}`,
       compute: async (model, tok, ctx) => {
         const task = await readTask(t.file)
-        return scoreMultipleChoice(model, tok, task.items, { prefix: await prefixToken(tok, tok.file, model.config), ...(ctx ? { ctx } : {}), source: t.file })
+        return scoreMultipleChoice(model, tok, limit === null ? task.items : task.items.slice(0, limit), { prefix: await prefixToken(tok, tok.file, model.config), ...(ctx ? { ctx } : {}), source: t.file })
       },
     })
   }
@@ -197,7 +205,23 @@ async function projectParts(projectDir: string, manifest: ProjectManifest, withS
         },
       }
     : null
-  return { target: heldout('target'), english: heldout('english'), tasks, samples }
+  return { target: heldout('target'), english: heldout('english'), tasks, samples, limit }
+}
+
+/** The first `limit` items of `items` (all of them when `limit` is null). */
+async function* firstOf<T>(items: AsyncIterable<T>, limit: number | null): AsyncGenerator<T> {
+  if (limit === null) return yield* items
+  let n = 0
+  for await (const item of items) {
+    yield item
+    if (++n >= limit) return
+  }
+}
+
+/** Sets the project's evaluation limit (see the top of this file); null scores everything. */
+export async function setEvaluationLimit(projectDir: string, limit: number | null): Promise<{ limit: number | null }> {
+  await updateProject(projectDir, 'set the evaluation limit', (m) => ({ ...m, evaluation: { ...m.evaluation, limit } }))
+  return { limit }
 }
 
 type Parts = Awaited<ReturnType<typeof projectParts>>
@@ -286,7 +310,7 @@ async function chosenCheckpoints(projectDir: string, run: string, choice: Checkp
  * checkpoints. A damaged checkpoint is skipped with a log line, the others are evaluated; `missing`
  * lists what is not evaluated yet (read-only) or was skipped.
  */
-export async function evaluateRun(projectDir: string, run: string, opts: EvaluateOptions = {}): Promise<RunEvaluation & { missing: { run: string; step: number | null }[] }> {
+export async function evaluateRun(projectDir: string, run: string, opts: EvaluateOptions = {}): Promise<RunEvaluation & { missing: { run: string; step: number | null }[]; limit: number | null }> {
   const manifest = await readManifest(projectDir)
   if (!(await readRun(projectDir, run))) throw new EngineError('not-found', `The project has no run "${run}".`, { hint: 'Train one first (the Training step, or `vernacular train`).' })
   const compute = opts.compute ?? true
@@ -324,7 +348,7 @@ export async function evaluateRun(projectDir: string, run: string, opts: Evaluat
     out.push({ step: c.step, dir: c.dir, ...e, tokensTarget: m?.tokensTarget ?? 0, tokensEnglish: m?.tokensEnglish ?? 0 })
   }
   opts.ctx?.progress({ fraction: 1, message: 'Evaluated' })
-  return { run, base: base ?? emptyEvaluation(), checkpoints: out, missing }
+  return { run, base: base ?? emptyEvaluation(), checkpoints: out, missing, limit: parts.limit }
 }
 
 function emptyEvaluation(): Evaluation {
@@ -380,7 +404,7 @@ export async function compareRuns(
     missing.push(...r.missing)
     runs.push({ run: r.run, base: r.base, checkpoints: r.checkpoints })
   }
-  return { runs, best: suggestBest(runs, manifest.language, maxEnglishChange), rule: bestRule(manifest.language, maxEnglishChange), maxEnglishChange, missing }
+  return { runs, best: suggestBest(runs, manifest.language, maxEnglishChange), rule: bestRule(manifest.language, maxEnglishChange), maxEnglishChange, limit: manifest.evaluation.limit, missing }
 }
 
 /** A job context whose progress fractions map into [from, to] of the parent's, with the run named. */
@@ -399,7 +423,7 @@ export async function cachedExportEvaluation(projectDir: string, run: string, st
   try {
     const r = await evaluateRun(projectDir, run, { checkpoint: step, compute: false })
     const adapted = r.checkpoints[0]
-    return adapted && !r.missing.length ? exportEvaluation.parse({ base: r.base, adapted }) : null
+    return adapted && !r.missing.length ? exportEvaluation.parse({ base: r.base, adapted, limit: r.limit }) : null
   } catch {
     return null // no such run or checkpoint: export says so itself
   }

@@ -105,6 +105,8 @@ export function comparisonCsv(c: Comparison): string {
     'english_change',
     ...tasks.flatMap((t) => [`${t}_n`, `${t}_acc`, `${t}_acc_stderr`, `${t}_acc_norm`, `${t}_acc_norm_stderr`]),
     'suggested',
+    // The project's evaluation limit (empty: everything was scored).
+    'limit',
   ]
   const langValues = (l: LanguageEvaluation | null) => [l?.bitsPerByte ?? null, l?.bytePerplexity ?? null, l?.wordPerplexity ?? null]
   const taskValues = (t: MultipleChoiceResult | undefined) => [t?.n ?? null, t?.acc ?? null, t?.accStderr ?? null, t?.accNorm ?? null, t?.accNormStderr ?? null]
@@ -124,6 +126,7 @@ export function comparisonCsv(c: Comparison): string {
         row.englishChange,
         ...tasks.flatMap((t) => taskValues(e.tasks[t])),
         row.run === null ? null : row.suggested,
+        c.limit,
       ]
         .map(csvField)
         .join(','),
@@ -371,6 +374,7 @@ export function comparisonHtml(c: Comparison, facts: ReportFacts): string {
     `<h1>${escapeHtml(facts.projectName)}: comparison of checkpoints</h1>`,
     `<p class="muted">Adapting a model to ${escapeHtml(target)}. ${c.runs.length} run${c.runs.length === 1 ? '' : 's'} (${c.runs.map((r) => escapeHtml(r.run)).join(', ') || 'none'}), ${checkpoints} checkpoint${checkpoints === 1 ? '' : 's'} evaluated against the base model. Written ${escapeHtml(facts.createdAt)} by Vernacular ${escapeHtml(facts.version)}.</p>`,
     suggestion,
+    ...(c.limit === null ? [] : [`<p class="rule"><strong>A quick check:</strong> only the first ${num(c.limit)} held-out documents per language and the first ${num(c.limit)} items of each task were scored.</p>`]),
     '<h2>Every checkpoint against the base model</h2>',
     `<p class="muted">Held-out bits per byte (lower is better; it does not depend on the tokenizer, so the base and the extended tokenizer compare fairly). The ${escapeHtml(target)} gain is how far its bits per byte fell below the base's; the English change is how far English bits per byte rose above the base's (forgetting). Task accuracies are lm-evaluation-harness's acc and acc_norm in percent, ± their standard error.</p>`,
     comparisonTable(c, target),

@@ -154,7 +154,7 @@ function evaluationTable(f: CardFacts, e: ExportEvaluation): string[] {
     if (b?.accNorm != null || a?.accNorm != null) rows.push([`${task} acc_norm ↑`, accuracy(b?.accNorm, b?.accNormStderr), accuracy(a?.accNorm, a?.accNormStderr), points(b?.accNorm ?? undefined, a?.accNorm ?? undefined)])
   }
   return [
-    `Measured by Vernacular on the held-out split of the project's corpora (bits per byte as lm-evaluation-harness defines it, every token scored once with rolling windows${tasks.length ? "; multiple-choice accuracy as the harness's acc, and acc_norm with the log-likelihood divided by the choice's length in characters" : ''}). Base: ${f.base.name} with its own tokenizer; adapted: this checkpoint.`,
+    `Measured by Vernacular on the held-out split of the project's corpora (bits per byte as lm-evaluation-harness defines it, every token scored once with rolling windows${tasks.length ? "; multiple-choice accuracy as the harness's acc, and acc_norm with the log-likelihood divided by the choice's length in characters" : ''}). Base: ${f.base.name} with its own tokenizer; adapted: this checkpoint.${e.limit ? ` **A quick check only:** the first ${num(e.limit)} held-out documents per language and the first ${num(e.limit)} items of each task were scored, not all of them.` : ''}`,
     '',
     `| Metric | Base | Adapted (step ${num(f.step)}) | Change |`,
     '| --- | ---: | ---: | ---: |',

@@ -53,6 +53,7 @@ export function newManifest(name: string, language: string, now = new Date()): P
     vocabulary: { ...DEFAULT_VOCABULARY },
     replay: { ...DEFAULT_REPLAY },
     training: { ...DEFAULT_TRAINING },
+    evaluation: { limit: null },
     runs: [],
   }
 }

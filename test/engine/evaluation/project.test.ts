@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { selectBackend } from '../../../main/engine/backend/select'
 import type { Evaluation, RunEvaluation, RunSettings } from '../../../main/engine/contract'
 import { corpusDocuments } from '../../../main/engine/corpus/text'
-import { EVALUATIONS_DIR, addProjectTask, compareRuns, evaluateRun, listProjectTasks, relativeChanges, suggestBest } from '../../../main/engine/evaluation/project'
+import { EVALUATIONS_DIR, addProjectTask, compareRuns, evaluateRun, listProjectTasks, relativeChanges, setEvaluationLimit, suggestBest } from '../../../main/engine/evaluation/project'
 import { heldoutScore, scoreDocuments } from '../../../main/engine/evaluation/heldout'
 import { readTask } from '../../../main/engine/evaluation/tasks'
 import { scoreMultipleChoice } from '../../../main/engine/evaluation/multipleChoice'
@@ -115,6 +115,7 @@ describe('evaluating a run', () => {
     const before = await stamp()
     const again = await evaluateRun(project, 'main', { samples: false, compute: false })
     expect(again).toEqual(r)
+    expect(r.limit).toBeNull()
     expect(await stamp()).toEqual(before)
 
     // A new task is computed for every model, the rest read from the cache.
@@ -124,6 +125,44 @@ describe('evaluating a run', () => {
     const withCopy = await evaluateRun(project, 'main', { samples: false })
     expect(withCopy.checkpoints[1]!.tasks.copy).toEqual(withCopy.checkpoints[1]!.tasks['hu-cloze'])
     await fs.rm(join(project, 'tasks', 'copy.jsonl'))
+  }, 240_000)
+
+  it('scores only the first N held-out documents and task items under the project\'s limit, cached apart from full results', async () => {
+    const full = await evaluateRun(project, 'main', { samples: false })
+    expect(full.limit).toBeNull()
+    expect(full.base.english!.documents).toBeGreaterThan(3)
+    await setEvaluationLimit(project, 3)
+    try {
+      // Nothing limited is cached yet: a read-only pass finds every model missing.
+      expect((await evaluateRun(project, 'main', { samples: false, compute: false })).missing.map((m) => m.step)).toEqual([null, 2, 4])
+      const quick = await evaluateRun(project, 'main', { samples: false })
+      expect(quick.limit).toBe(3)
+      expect(quick.base.target!.documents).toBe(3)
+      expect(quick.base.english!.documents).toBe(3)
+      expect(quick.base.tasks['hu-cloze']!.n).toBe(3)
+      // The same numbers as scoring the first three documents and items directly.
+      const model = await loadModel(baseDir)
+      const tok = await Tokenizer.fromFile(GPT2_TOKENIZER)
+      try {
+        const prefix = await prefixToken(tok, GPT2_TOKENIZER, model.config)
+        const docs: string[] = []
+        for await (const d of corpusDocuments(project, 'english', 'heldout')) if (docs.push(d) === 3) break
+        async function* three() {
+          yield* docs
+        }
+        const direct = heldoutScore(await scoreDocuments(model, tok, three(), { prefix, lang: 'en' }))
+        expect(quick.base.english).toMatchObject({ bitsPerByte: direct.bitsPerByte, tokens: direct.tokens, documents: 3 })
+        const task = await readTask(join(project, 'tasks', 'hu-cloze.jsonl'))
+        expect(quick.base.tasks['hu-cloze']).toEqual(await scoreMultipleChoice(model, tok, task.items.slice(0, 3), { prefix }))
+      } finally {
+        model.dispose()
+      }
+      expect((await compareRuns(project, { compute: false })).limit).toBe(3)
+    } finally {
+      await setEvaluationLimit(project, null)
+    }
+    // Back to everything: the full results are still cached, untouched.
+    expect(await evaluateRun(project, 'main', { samples: false, compute: false })).toEqual(full)
   }, 240_000)
 
   it('skips a damaged checkpoint when evaluating all, and names its file when asked for it', async () => {

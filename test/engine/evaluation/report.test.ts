@@ -36,7 +36,7 @@ function comparison(maxEnglishChange = 0.05): Comparison {
     { run: 'replay-25', base: BASE, checkpoints: [checkpoint(4, 2.4, 1.66, 0.45), checkpoint(2, 2.8, 1.62, 0.4)] },
     { run: 'no-replay', base: BASE, checkpoints: [checkpoint(2, 2.6, 1.7, 0.42), checkpoint(4, 2.2, 1.9, 0.5)] },
   ]
-  return { runs, best: suggestBest(runs, 'hu', maxEnglishChange), rule: bestRule('hu', maxEnglishChange), maxEnglishChange }
+  return { runs, best: suggestBest(runs, 'hu', maxEnglishChange), rule: bestRule('hu', maxEnglishChange), maxEnglishChange, limit: null }
 }
 
 /** A CSV parser for the test (RFC 4180: quoted fields with doubled quotes). */
@@ -89,7 +89,7 @@ describe('the rows of a report', () => {
     expect(rows[2]!.targetGain).toBeCloseTo(0.25, 12)
     expect(rows[2]!.englishChange).toBeCloseTo(0.0375, 12)
     expect(reportTasks(c)).toEqual(['en-cloze', 'hu-cloze'])
-    expect(reportRows({ runs: [], best: null, rule: bestRule('hu', 0.05), maxEnglishChange: 0.05 })).toEqual([])
+    expect(reportRows({ runs: [], best: null, rule: bestRule('hu', 0.05), maxEnglishChange: 0.05, limit: null })).toEqual([])
   })
 })
 
@@ -103,7 +103,7 @@ describe('the CSV report', () => {
     expect(header).toContain('target_bits_per_byte')
     expect(header).toContain('english_change')
     expect(header).toContain('hu-cloze_acc_norm_stderr')
-    expect(header!.at(-1)).toBe('suggested')
+    expect(header!.slice(-2)).toEqual(['suggested', 'limit'])
     expect(rows).toHaveLength(5)
     const col = (row: string[], name: string) => row[header!.indexOf(name)]
     const base = rows[0]!
@@ -124,8 +124,12 @@ describe('the CSV report', () => {
       expect(Number(col(row, 'english_change'))).toBe(r.englishChange)
       expect(Number(col(row, 'hu-cloze_acc_stderr'))).toBe(r.evaluation.tasks['hu-cloze']!.accStderr)
       expect(col(row, 'suggested')).toBe(String(r.suggested))
+      expect(col(row, 'limit')).toBe('')
     })
     expect(isReport(csv)).toBe(true)
+    // Under the project's evaluation limit, every row says so.
+    const [limitedHeader, ...limited] = parseCsv(comparisonCsv({ ...c, limit: 40 }))
+    for (const row of limited) expect(row[limitedHeader!.indexOf('limit')]).toBe('40')
   })
 
   it('quotes a field with a comma or a quote', () => {
@@ -171,6 +175,11 @@ describe('the HTML report', () => {
     // Samples of the suggested checkpoint next to the base's.
     expect(html).toContain('Samples: replay-25, step 4, next to the base model')
     expect(html).toContain('step 4 greedy, &quot;quoted&quot;')
+  })
+
+  it('says when the numbers are a quick check on the first N documents and items', () => {
+    expect(comparisonHtml(comparison(), facts)).not.toContain('A quick check')
+    expect(comparisonHtml({ ...comparison(), limit: 40 }, facts)).toContain('only the first 40 held-out documents per language and the first 40 items of each task were scored')
   })
 
   it('says so when no checkpoint meets the rule', () => {

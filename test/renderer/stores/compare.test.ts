@@ -16,6 +16,7 @@ const results = (maxEnglishChange: number): Result<'eval.results'> => ({
   best: null,
   rule: `rule ${maxEnglishChange}`,
   maxEnglishChange,
+  limit: null,
   missing: [{ run: 'main', step: null }],
 })
 
