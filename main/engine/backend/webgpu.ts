@@ -114,7 +114,11 @@ type TfRegistry = {
   findBackendFactory(name: string): unknown
   removeBackend(name: string): void
   registerBackend(name: string, factory: () => unknown, priority?: number): boolean
+  env(): { set(flag: string, value: number | boolean): void }
 }
+
+/** tfjs-backend-webgpu's MatMulProgramType.MatMulPackedProgram (webgpu_util.ts). */
+const MATMUL_PACKED_PROGRAM = 3
 
 /**
  * Registers tfjs's WebGPU backend on `adapter` under the name `webgpu`, in place of the factory
@@ -124,4 +128,9 @@ export function registerWebGpuBackend(tf: TfRegistry, load: (pkg: string) => unk
   const { WebGPUBackend } = load('@tensorflow/tfjs-backend-webgpu') as { WebGPUBackend: new (device: unknown, info?: unknown) => unknown }
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu')
   tf.registerBackend('webgpu', async () => new WebGPUBackend(await requestDevice(adapter), adapter.info), 3)
+  // For products with at most 128 outputs tfjs picks MatMulReduceProgram, whose workgroup
+  // barriers SwiftShader runs ~40-80× slower than the tiled program: an [8,16]·[16,16] product
+  // took ~300 ms against ~3.4 ms (docs/performance.md). On a software adapter every product uses
+  // the tiled program; on a GPU tfjs chooses as it would.
+  tf.env().set('WEBGPU_MATMUL_PROGRAM_TYPE', adapterReport(adapter).software ? MATMUL_PACKED_PROGRAM : -1)
 }
