@@ -1,3 +1,4 @@
+import { isGradientWorker, runGradientWorker } from './engine/model/parallel'
 import { requestStop } from './engine/training/runs'
 import { trainRun, type WorkerEvent, type WorkerRequest } from './engine/training/worker'
 
@@ -17,6 +18,9 @@ const send = (message: WorkerEvent) => {
   else process.send?.(message)
 }
 
+/** This bundle: the script of the run's data-parallel worker threads too (model/parallel.ts). */
+const SCRIPT = typeof __filename === 'string' ? __filename : new URL(import.meta.url)
+
 let current: WorkerRequest | null = null
 
 // The engine that started us is gone (its process was killed): pause at the next step, with a
@@ -28,10 +32,11 @@ process.on('disconnect', () => {
 async function start(request: WorkerRequest): Promise<void> {
   if (request.type !== 'start') return
   current = request
-  await trainRun(request.projectDir, request.run, send)
+  await trainRun(request.projectDir, request.run, send, { workerScript: SCRIPT })
   // Let the last messages reach the parent before exiting.
   setTimeout(() => process.exit(0), 50)
 }
 
-if (parentPort) parentPort.on('message', (e) => void start(e.data as WorkerRequest))
+if (isGradientWorker()) void runGradientWorker()
+else if (parentPort) parentPort.on('message', (e) => void start(e.data as WorkerRequest))
 else process.on('message', (m) => void start(m as WorkerRequest))

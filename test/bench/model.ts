@@ -17,7 +17,11 @@
  *   has no UnsortedSegmentSum for gather's gradient, as wasm), on the same variables, so the gain
  *   of the engine's custom gradients is shown. Its loss is checked against the engine's.
  *
- * Flags: --batch N, --seq N, --steps N, --quick (2 steps at 2 × 32: a smoke run), --profile (top
+ * - the same forward + backward and training step on every core (--threads N, default
+ *   VERNACULAR_THREADS or all cores): the rows split among worker threads, model/parallel.ts; a
+ *   second line per model, with its own ratio to PyTorch;
+ *
+ * Flags: --batch N, --seq N, --steps N, --threads N, --quick (2 steps at 2 × 32: a smoke run), --profile (top
  * kernels of one forward + backward step, by tf.profile), --no-torch, --no-naive.
  * VERNACULAR_BACKEND picks the backend, as everywhere in the engine.
  */
@@ -32,7 +36,8 @@ import { CausalLM } from '../../main/engine/model/model'
 import { embeddingName } from '../../main/engine/model/names'
 import { AdamW } from '../../main/engine/model/optimizer'
 import { constantLr } from '../../main/engine/model/schedule'
-import { trainStep } from '../../main/engine/model/train'
+import { DataParallel, isGradientWorker, parallelBackend, requestedThreads, runGradientWorker } from '../../main/engine/model/parallel'
+import { flattenMicroBatch, trainStep } from '../../main/engine/model/train'
 
 const ROOT = resolve(__dirname, '../..')
 const PYTHON = '/usr/bin/python3'
@@ -76,10 +81,12 @@ interface Options {
   torch: boolean
   naive: boolean
   quick: boolean
+  /** Threads of the data-parallel rows (all cores unless --threads or VERNACULAR_THREADS says). */
+  threads: number
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { batch: 8, seq: 128, steps: 5, naiveSteps: 3, torchSteps: 10, profile: false, torch: true, naive: true, quick: false }
+  const o: Options = { batch: 8, seq: 128, steps: 5, naiveSteps: 3, torchSteps: 10, profile: false, torch: true, naive: true, quick: false, threads: requestedThreads() }
   const int = (flag: string, v: string | undefined) => {
     const x = Number(v)
     if (!Number.isSafeInteger(x) || x <= 0) throw new Error(`${flag} needs a positive integer (got ${v ?? 'nothing'})`)
@@ -97,7 +104,8 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--profile') o.profile = true
     else if (a === '--no-torch') o.torch = false
     else if (a === '--no-naive') o.naive = false
-    else throw new Error(`unknown flag ${a} (flags: --batch N --seq N --steps N --quick --profile --no-torch --no-naive)`)
+    else if (a === '--threads') o.threads = int(a, argv[++i])
+    else throw new Error(`unknown flag ${a} (flags: --batch N --seq N --steps N --threads N --quick --profile --no-torch --no-naive)`)
   }
   if (o.quick) {
     o.batch = 2
@@ -353,6 +361,8 @@ interface Row {
   naiveFb?: Timing
   naiveLossDiff?: number
   naiveEmbed?: string
+  /** Data-parallel on `threads` threads (parallel.ts): fwd+bwd with the gradients summed here, and whole training steps. */
+  all?: { threads: number; fb: Timing; train: Timing; lossDiff: number }
 }
 
 async function main(): Promise<void> {
@@ -386,6 +396,26 @@ async function main(): Promise<void> {
     const fb = await timeSteps(tf, o.steps, tokens, async () => void (await fbStep()))
     const row: Row = { name, params, paramCount: model.params.size, modelLeft: 0, fwd, fb, train: fb }
 
+    // Every core: the rows split among worker threads (this bundle is their script, see the end).
+    const dp = o.threads > 1 && parallelBackend(tf) ? await DataParallel.start(model, { threads: o.threads, script: __filename }) : null
+    let allFb: Timing | null = null
+    let lossDiff = 0
+    if (dp) {
+      progress(`${name}: forward + backward on ${dp.threads} threads`)
+      const flat = flattenMicroBatch({ inputs, targets }, config.vocabSize, config.maxPositions)
+      const names = [...model.params.keys()]
+      const one = tf.tidy(engineLoss)
+      let last = 0
+      allFb = await timeSteps(tf, o.steps, tokens, async () => {
+        const r = await dp.gradients(model, flat, names)
+        await r.grads.get(embeddingName(config))?.data()
+        tf.dispose([...r.grads.values()])
+        last = r.loss
+      })
+      lossDiff = Math.abs(last - (await one.data())[0]!)
+      one.dispose()
+    }
+
     if (o.naive && config.arch === 'gpt2') {
       const oneHot = !hasSegmentSum
       row.naiveEmbed = oneHot ? 'one-hot matMul (no UnsortedSegmentSum kernel for gather’s gradient)' : 'tf.gather'
@@ -414,6 +444,14 @@ async function main(): Promise<void> {
     const microBatches = [{ inputs, targets }]
     row.train = await timeSteps(tf, o.steps, tokens, async () => void (await trainStep(model, microBatches, opt, constantLr(1e-4))))
     opt.dispose()
+    if (dp && allFb) {
+      progress(`${name}: training step on ${dp.threads} threads`)
+      const optAll = new AdamW(tf, model, { lr: 1e-4, weightDecay: 0.1 })
+      const train = await timeSteps(tf, o.steps, tokens, async () => void (await trainStep(model, microBatches, optAll, constantLr(1e-4), { parallel: dp })))
+      optAll.dispose()
+      await dp.dispose()
+      row.all = { threads: dp.threads, fb: allFb, train, lossDiff }
+    }
 
     rows.push(row)
     inputs.dispose()
@@ -439,11 +477,11 @@ async function main(): Promise<void> {
   if (typeof torch === 'string') say(`PyTorch reference: ${torch}`)
   else {
     say(`PyTorch reference: torch ${torch.torch} on the CPU (test/bench/model_reference.py); BLAS ${torch.blas}`)
-    say(`  with ${torch.blas_threads ?? '?'} BLAS threads and ${torch.intra_op_threads} torch intra-op thread(s); tfjs-wasm runs on one thread`)
+    say(`  with ${torch.blas_threads ?? '?'} BLAS threads and ${torch.intra_op_threads} torch intra-op thread(s); tfjs-wasm runs on one thread, the engine on ${o.threads} (rows split among worker threads, model/parallel.ts)`)
   }
   say(`machine: ${threads} CPUs (${cpus()[0]?.model.trim() ?? '?'}), ${process.platform} ${process.arch}, Node ${process.versions.node}`)
   say('')
-  const header = ['model', 'params', 'backend', 'fwd tok/s', 'fwd+bwd tok/s', 'train step tok/s', 'PyTorch fwd', 'PyTorch fwd+bwd', 'fwd vs PT', 'fwd+bwd vs PT', 'naive fwd', 'naive fwd+bwd', 'fwd vs naive', 'fwd+bwd vs naive']
+  const header = ['model', 'params', 'backend', 'threads', 'fwd tok/s', 'fwd+bwd tok/s', 'train step tok/s', 'PyTorch fwd', 'PyTorch fwd+bwd', 'fwd vs PT', 'fwd+bwd vs PT', 'naive fwd', 'naive fwd+bwd', 'fwd vs naive', 'fwd+bwd vs naive']
   const table: string[][] = [header]
   for (const r of rows) {
     const pt = typeof torch === 'string' ? undefined : torch.models[r.name]
@@ -451,6 +489,7 @@ async function main(): Promise<void> {
       r.name,
       `${(r.params / 1e6).toFixed(2)}M`,
       report.name,
+      '1',
       fmt(r.fwd.tokPerSec),
       fmt(r.fb.tokPerSec),
       fmt(r.train.tokPerSec),
@@ -463,10 +502,14 @@ async function main(): Promise<void> {
       ratio(r.fwd.tokPerSec, r.naiveFwd?.tokPerSec),
       ratio(r.fb.tokPerSec, r.naiveFb?.tokPerSec),
     ])
+    if (r.all) {
+      const a = r.all
+      table.push([r.name, `${(r.params / 1e6).toFixed(2)}M`, report.name, String(a.threads), '–', fmt(a.fb.tokPerSec), fmt(a.train.tokPerSec), fmt(pt?.fwd_tok_s), fmt(pt?.fwdbwd_tok_s), '–', ratio(a.fb.tokPerSec, pt?.fwdbwd_tok_s), '–', '–', '–', '–'])
+    }
   }
   const widths = header.map((_, i) => Math.max(...table.map((t) => t[i]!.length)))
   for (const [k, t] of table.entries()) {
-    say(t.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '))
+    say(t.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '))
     if (k === 0) say(widths.map((w) => '-'.repeat(w)).join('  '))
   }
   say('')
@@ -475,6 +518,7 @@ async function main(): Promise<void> {
     const list = (xs: number[]) => xs.map((s) => s.toFixed(2)).join(', ')
     const secs = (t: Timing) => list(t.seconds)
     say(`${r.name}: step seconds — fwd ${secs(r.fwd)}; fwd+bwd ${secs(r.fb)}; train step ${secs(r.train)}${r.naiveFb ? `; naive fwd ${secs(r.naiveFwd!)}; naive fwd+bwd ${secs(r.naiveFb)}` : ''}`)
+    if (r.all) say(`  on ${r.all.threads} threads (data-parallel rows): fwd+bwd ${secs(r.all.fb)}; train step ${secs(r.all.train)}; its loss differs from one thread's by ${r.all.lossDiff.toExponential(1)}`)
     const pt = typeof torch === 'string' ? undefined : torch.models[r.name]
     if (pt) {
       const range = (xs: number[]) => `${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}`
@@ -482,7 +526,7 @@ async function main(): Promise<void> {
     }
     if (pt && pt.params !== r.params) say(`  WARNING: PyTorch's ${r.name} has ${n0(pt.params)} parameters, ours ${n0(r.params)}: the architectures differ`)
     if (r.naiveFb) say(`  naive tfjs: embeddings by ${r.naiveEmbed}; its loss differs from the engine's by ${r.naiveLossDiff!.toExponential(1)}`)
-    const leaks = [r.fwd, r.fb, r.train, r.naiveFwd, r.naiveFb].filter((t) => t && t.leaked !== 0)
+    const leaks = [r.fwd, r.fb, r.train, r.naiveFwd, r.naiveFb, r.all?.fb, r.all?.train].filter((t) => t && t.leaked !== 0)
     if (leaks.length) say(`  WARNING: tensors leaked per step: ${leaks.map((t) => t!.leaked).join(', ')}`)
     else say(`  no tensors leaked per step (tf.memory().numTensors flat across the timed steps)`)
     if (r.modelLeft !== 0) {
@@ -497,7 +541,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
-  process.exitCode = 1
-})
+// This bundle is also the data-parallel worker threads' script.
+if (isGradientWorker()) void runGradientWorker()
+else {
+  main().catch((e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+    process.exitCode = 1
+  })
+}

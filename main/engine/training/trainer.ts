@@ -19,6 +19,7 @@ import { EngineError } from '../common/errors'
 import { openCheckpoint } from '../model/checkpoint'
 import { CausalLM } from '../model/model'
 import { AdamW } from '../model/optimizer'
+import { DataParallel, maxThreadsFor, parallelBackend } from '../model/parallel'
 import { warmupCosine } from '../model/schedule'
 import { type MicroBatch, trainStep } from '../model/train'
 import { type CheckpointInfo, latestGoodCheckpoint, pruneCheckpoints, readTrainerState, writeCheckpoint } from './checkpoints'
@@ -41,6 +42,13 @@ export interface TrainerInput {
   settings: RunSettings
   /** Checkpoint steps never pruned. */
   pinned?: ReadonlySet<number>
+  /**
+   * Threads to compute each step on (data-parallel rows, model/parallel.ts) on the wasm and cpu
+   * backends, which run one thread each; 1 or absent: this thread only. Needs `workerScript`.
+   */
+  threads?: number
+  /** The script worker threads run: a bundle whose entry calls `runGradientWorker()` when `isGradientWorker()`. */
+  workerScript?: string | URL
   /** Aborted with `pause` or `cancel` as its reason: the loop checkpoints and returns. */
   signal?: AbortSignal
   /** Called before each step (the worker looks for a pause or cancel request here). */
@@ -76,6 +84,7 @@ export async function runTraining(input: TrainerInput): Promise<TrainerOutcome> 
   const files = await openTokenData(input.data)
   let model: CausalLM | null = null
   let optimizer: AdamW | null = null
+  let parallel: DataParallel | null = null
   try {
     model = await CausalLM.load(tf, await openCheckpoint(resumeFrom ? resumeFrom.dir : input.modelDir))
     if (input.data.tokenizer.vocabSize > model.config.vocabSize) {
@@ -88,6 +97,7 @@ export async function runTraining(input: TrainerInput): Promise<TrainerOutcome> 
       throw new EngineError('invalid-request', `A sequence of ${s.sequenceLength} tokens is longer than the model takes (${model.maxSequence}).`, { hint: `Use --seq-len ${model.maxSequence} or less.` })
     }
     optimizer = new AdamW(tf, model, { lr: s.learningRate, weightDecay: s.weightDecay })
+    parallel = await startParallel(model, input, log)
     const embeddingsOnly = new Set(model.specs.filter((p) => p.kind === 'embedding' || p.kind === 'head').map((p) => p.name))
     const schedule = warmupCosine({ peak: s.learningRate, warmupSteps: Math.min(s.warmupSteps, s.steps), totalSteps: s.steps })
     let step = 0
@@ -156,7 +166,10 @@ export async function runTraining(input: TrainerInput): Promise<TrainerOutcome> 
         languages.push(seqs.map((q) => q.language))
       }
       // A first stage may train only the embeddings and the output head (Chinese-LLaMA, EEVE).
-      const r = await trainStep(model, micro, optimizer, schedule, step < s.embeddingOnlySteps ? { trains: (name) => embeddingsOnly.has(name) } : {})
+      const r = await trainStep(model, micro, optimizer, schedule, {
+        ...(step < s.embeddingOnlySteps ? { trains: (name: string) => embeddingsOnly.has(name) } : {}),
+        ...(parallel ? { parallel } : {}),
+      })
       step++
       const seconds = (performance.now() - t0) / 1000
       elapsed += seconds
@@ -193,10 +206,32 @@ export async function runTraining(input: TrainerInput): Promise<TrainerOutcome> 
     }
     return { outcome: 'done', step, checkpoint: last, warnings }
   } finally {
+    await parallel?.dispose()
     optimizer?.dispose()
     model?.dispose()
     for (const f of Object.values(files)) await f?.close()
   }
+}
+
+/**
+ * The worker threads of a run's steps, when it asks for more than one thread on a backend that runs
+ * one (wasm, cpu), as many as the memory allows; null: this thread alone.
+ */
+async function startParallel(model: CausalLM, input: TrainerInput, log: (line: string) => void): Promise<DataParallel | null> {
+  const requested = input.threads ?? 1
+  const backend = parallelBackend(model.tf)
+  if (requested <= 1 || !input.workerScript) return null
+  if (!backend) {
+    log(`training on the ${model.tf.getBackend()} backend's own threads`)
+    return null
+  }
+  const params = [...model.params.values()].reduce((a, v) => a + v.size, 0)
+  const threads = maxThreadsFor(requested, params)
+  if (threads < requested) log(`${requested} threads asked for, but the copies of the weights each needs fit in memory for ${threads}`)
+  if (threads <= 1) return null
+  const parallel = await DataParallel.start(model, { threads, script: input.workerScript })
+  log(`training on ${threads} threads (the rows of each micro-batch split among them, ${backend} backend)`)
+  return parallel
 }
 
 /** Cuts a file to `bytes` (the metrics of steps after a checkpoint, written before a crash). */

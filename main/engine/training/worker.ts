@@ -18,6 +18,7 @@
 import { engineBackend } from '../backend/select'
 import { EngineError, type ErrorInfo, toErrorInfo } from '../common/errors'
 import { openCheckpoint } from '../model/checkpoint'
+import { requestedThreads } from '../model/parallel'
 import { beginningOfSequence } from '../model/operations'
 import { acquireLock } from '../project/lock'
 import { projectRelativePath } from '../project/manifest'
@@ -52,8 +53,17 @@ export function progressMetrics(m: StepMetrics): Record<string, number | null> {
   return { step: m.step, loss: m.loss, lossTarget: m.lossTarget, lossEnglish: m.lossEnglish, lr: m.lr, tokensPerSecond: m.tokensPerSecond }
 }
 
+export interface TrainRunOptions {
+  /**
+   * The script of the run's worker threads (data-parallel steps, model/parallel.ts): the worker
+   * process's own bundle, whose entry runs `runGradientWorker()` in them. Absent: one thread.
+   * How many: `VERNACULAR_THREADS`, else every core.
+   */
+  workerScript?: string | URL
+}
+
 /** Trains one run to its end or until stopped, reporting through `emit`. Never throws: failures are reported and recorded. */
-export async function trainRun(projectDir: string, name: string, emit: (e: WorkerEvent) => void): Promise<void> {
+export async function trainRun(projectDir: string, name: string, emit: (e: WorkerEvent) => void, opts: TrainRunOptions = {}): Promise<void> {
   const dir = runDir(projectDir, name)
   let lock: Awaited<ReturnType<typeof acquireLock>> | null = null
   try {
@@ -73,6 +83,7 @@ export async function trainRun(projectDir: string, name: string, emit: (e: Worke
     await setRunState(projectDir, name, 'running')
 
     const { tf } = await engineBackend()
+    const threads = opts.workerScript ? requestedThreads() : 1
     const modelDir = runPath(projectDir, run.model)
     const tokenizerFile = runPath(projectDir, run.tokenizer)
     const s = run.settings
@@ -104,6 +115,8 @@ export async function trainRun(projectDir: string, name: string, emit: (e: Worke
       eos,
       settings: s,
       pinned: new Set(run.pinned),
+      threads,
+      ...(opts.workerScript ? { workerScript: opts.workerScript } : {}),
       signal: stop.signal,
       log: (line) => emit({ type: 'log', line }),
       onCheckpoint: (c) => emit({ type: 'checkpoint', step: c.step, dir: c.dir }),

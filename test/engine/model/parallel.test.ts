@@ -1,6 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { build } from 'rolldown'
+import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { Tensor } from '@tensorflow/tfjs-core'
 import { selectBackend, type Tf } from '../../../main/engine/backend/select'
@@ -12,16 +11,15 @@ import { AdamW } from '../../../main/engine/model/optimizer'
 import { DataParallel, maxThreadsFor, requestedThreads, splitRows } from '../../../main/engine/model/parallel'
 import { warmupCosine } from '../../../main/engine/model/schedule'
 import { type MicroBatch, flattenMicroBatch, shareGradients, trainStep } from '../../../main/engine/model/train'
+import { GRADIENT_WORKER_OUT, gradientWorkerScript } from '../../helpers/gradient-worker'
 
 // Data-parallel gradients (parallel.ts): a micro-batch's rows split among worker threads, each
 // share's gradient weighted by its share of the loss weight, must give the very loss, per-row
 // losses and gradient of the whole micro-batch on one thread, and the same training run.
 //
-// Worker threads cannot run TypeScript: the workers' entry point (fixtures/gradient-worker.ts) is
-// bundled with rolldown first, as test/bench/run.mjs bundles a benchmark.
-const ROOT = resolve(__dirname, '../../..')
-const OUT = join(ROOT, 'out', 'test')
-const SCRIPT = join(OUT, 'gradient-worker.cjs')
+// The workers run a bundle of fixtures/gradient-worker.ts (test/helpers/gradient-worker.ts).
+let SCRIPT = ''
+const OUT = GRADIENT_WORKER_OUT
 
 const V = 48
 const T = 12
@@ -76,14 +74,7 @@ async function relDiff(a: Tensor, b: Tensor): Promise<number> {
 }
 
 beforeAll(async () => {
-  mkdirSync(OUT, { recursive: true })
-  await build({
-    input: join(__dirname, 'fixtures', 'gradient-worker.ts'),
-    platform: 'node',
-    external: (id) => !id.startsWith('.') && !id.startsWith('/') && !id.startsWith('\0'),
-    output: { file: SCRIPT, format: 'cjs' },
-    logLevel: 'warn',
-  })
+  SCRIPT = await gradientWorkerScript()
 }, 60_000)
 
 describe('splitting rows and choosing threads', () => {

@@ -14,6 +14,7 @@ import { heldoutBitsPerByte, heldoutSample } from '../../../main/engine/training
 import { BASELINE_FILE, METRICS_FILE, runTraining, type RunSettings, type StepMetrics, type TrainerInput } from '../../../main/engine/training/trainer'
 import { ingest } from '../corpus/helpers'
 import { demoText } from '../tokenizer/fixtures'
+import { gradientWorkerScript } from '../../helpers/gradient-worker'
 import { useTmp } from '../../helpers/tmp'
 
 const tmp = useTmp()
@@ -144,4 +145,30 @@ describe('the training loop', () => {
     expect(out.warnings).toEqual([`Checkpoint step-4 is damaged (${join(runDir, 'checkpoints', 'step-4', 'model.safetensors')} is missing); resuming from an earlier one.`])
     expect((await metrics(runDir)).map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6])
   }, 120_000)
+
+  it('trains on 2 threads (data-parallel rows) with the losses of one thread, through a pause and a resume', async () => {
+    const base = await setup()
+    const settings = { ...SETTINGS, checkpointEvery: 4 }
+    const one = join(tmp(), 'one')
+    await runTraining({ ...base, runDir: one, settings })
+    const workerScript = await gradientWorkerScript()
+    const two = join(tmp(), 'two')
+    const lines: string[] = []
+    const stop = new AbortController()
+    const first = await runTraining({ ...base, runDir: two, settings, threads: 2, workerScript, log: (l) => lines.push(l), signal: stop.signal, onStep: (m) => m.step === 3 && stop.abort('pause') })
+    expect(first).toMatchObject({ outcome: 'pause', step: 3 })
+    expect(await runTraining({ ...base, runDir: two, settings, threads: 2, workerScript, log: (l) => lines.push(l) })).toMatchObject({ outcome: 'done', step: 6 })
+    expect(lines.filter((l) => l.startsWith('training on 2 threads'))).toHaveLength(2)
+    const a = await metrics(one)
+    const b = await metrics(two)
+    expect(b.map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6])
+    b.forEach((m, i) => {
+      const r = a[i] as StepMetrics
+      for (const key of ['loss', 'lossTarget', 'lossEnglish', 'gradNorm'] as const) expect(Math.abs((m[key] as number) - (r[key] as number)), `step ${m.step} ${key}`).toBeLessThan(1e-5)
+      expect(m.tokensTarget).toBe(r.tokensTarget)
+      expect(m.heldout === undefined).toBe(r.heldout === undefined)
+      if (m.heldout) expect(Math.abs(m.heldout.target! - r.heldout!.target!)).toBeLessThan(1e-5)
+    })
+    expect(b.filter((m) => m.heldout)).toHaveLength(2)
+  }, 180_000)
 })
