@@ -1,6 +1,6 @@
 /** `vernacular doctor` and `vernacular serve`: the machine, and the web UI. */
 import { join } from 'node:path'
-import type { BenchmarkResult, DoctorReport } from '../../engine/contract'
+import { BACKEND_NAMES, type BackendAttempt, type BenchmarkResult, type DoctorReport, type GpuAdapterReport } from '../../engine/contract'
 import { EngineError } from '../../engine/common/errors'
 import { VERNACULAR_VERSION } from '../../engine/common/version'
 import { startServer } from '../../server'
@@ -10,6 +10,18 @@ import { formatBytes, formatDuration } from '../output'
 /** Web mode's usual port, so that an SSH tunnel command can stay the same from day to day. */
 const DEFAULT_PORT = 8470
 
+function describeAdapter(a: GpuAdapterReport): string {
+  const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unnamed adapter'
+  const detail = [a.description, a.device].filter((x) => x && x !== name).join(', ')
+  return `${name}${detail ? ` (${detail})` : ''}${a.software ? ', software' : ''}; buffers up to ${formatBytes(a.limits.maxBufferSize)}, storage bindings up to ${formatBytes(a.limits.maxStorageBufferBindingSize)}`
+}
+
+function describeAttempt(a: BackendAttempt): string[] {
+  const lines = [`    ${a.ok ? '✓' : '✗'} ${a.name.padEnd(9)}${a.reason}`]
+  if (a.adapter) lines.push(`      ${' '.repeat(9)}adapter: ${describeAdapter(a.adapter)}`)
+  return lines
+}
+
 function describeDoctor(r: DoctorReport): string {
   const lines = [
     `Vernacular ${r.vernacularVersion}`,
@@ -17,8 +29,9 @@ function describeDoctor(r: DoctorReport): string {
     `  CPU        ${r.cpu.model} × ${r.cpu.cores}`,
     `  Memory     ${formatBytes(r.memory.totalBytes)} total, ${formatBytes(r.memory.freeBytes)} free`,
     `  GPUs       ${r.gpus.length ? r.gpus.map((g) => `${g.name}${g.memoryBytes ? ` (${formatBytes(g.memoryBytes)})` : ''}${g.driver ? `, driver ${g.driver}` : ''}`).join('; ') : 'none found'}`,
-    `  Backend    ${r.backend.name}, ${r.backend.requestedBy === 'auto' ? 'the first that works of node-gpu → node → wasm → cpu' : r.backend.why}`,
-    ...r.backend.attempts.map((a) => `    ${a.ok ? '✓' : '✗'} ${a.name.padEnd(9)}${a.reason}`),
+    `  Backend    ${r.backend.name}, ${r.backend.requestedBy === 'auto' ? `the first that works of ${BACKEND_NAMES.join(' → ')}` : r.backend.why}`,
+    ...(r.backend.adapter ? [`  Adapter    ${describeAdapter(r.backend.adapter)}`] : []),
+    ...r.backend.attempts.flatMap(describeAttempt),
     `  Settings   ${r.settingsFile}`,
   ]
   for (const w of r.warnings) lines.push(`  warning: ${w}`)
