@@ -86,8 +86,15 @@ export interface BaseModelStatus {
   training: { batch: number; seqLen: number; optimizer: 'adamw' }
   estimate: MemoryEstimateResult | null
   /** Where training would run and how much memory it has. */
-  device: { kind: 'gpu' | 'cpu'; name: string; memoryBytes: number | null; backend: string }
-  /** Whether the estimate fits the device's memory (null when the memory is unknown). */
+  device: {
+    kind: 'gpu' | 'cpu'
+    name: string
+    memoryBytes: number | null
+    backend: string
+    /** webgpu: the adapter's largest buffer (`maxBufferSize`); every tensor, the embedding included, has to fit in one. */
+    maxBufferBytes?: number
+  }
+  /** Whether the estimate fits the device's memory, and on webgpu the largest weight one buffer (null when the memory is unknown). */
   fits: boolean | null
   /** Resized models in the project (models/<mode>-<count>-<init>/). */
   resized: ResizeSummary[]

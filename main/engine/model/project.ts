@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs'
 import { totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { engineBackend } from '../backend/select'
+import { adapterName } from '../backend/webgpu'
 import type { BaseModelStatus, EmbeddingInitMethod, ExtendMode, ResizeSummary } from '../contract'
 import { EngineError } from '../common/errors'
 import type { JobContext } from '../jobs/manager'
@@ -21,6 +22,7 @@ import { setBaseTokenizer, TOKENIZER_DIR } from '../tokenizer/project'
 import { openCheckpoint } from './checkpoint'
 import { estimateMemory } from './memory'
 import { WASM_MEMORY_LIMIT } from './model'
+import { heldShape, paramSpecs } from './names'
 import { describeCheckpoint } from './operations'
 import { type ResizeRecord, resizeModel } from './resize'
 
@@ -81,6 +83,13 @@ export async function trainingDevice(): Promise<BaseModelStatus['device']> {
     const gpu = (await detectGpus())[0]
     return { kind: 'gpu', name: gpu?.name ?? 'CUDA GPU', memoryBytes: gpu?.memoryBytes ?? null, backend: report.name }
   }
+  if (report.name === 'webgpu') {
+    // WebGPU says nothing of the GPU's memory; the system's GPU listing may. What it does say is the
+    // largest buffer, which the largest weight must fit in.
+    const a = report.adapter
+    const memoryBytes = a?.software ? totalmem() : ((await detectGpus())[0]?.memoryBytes ?? null)
+    return { kind: a?.software ? 'cpu' : 'gpu', name: a ? `WebGPU: ${adapterName(a)}` : 'WebGPU', memoryBytes, backend: report.name, ...(a && { maxBufferBytes: a.limits.maxBufferSize }) }
+  }
   const ram = totalmem()
   if (report.name === 'wasm') return { kind: 'cpu', name: 'CPU (WebAssembly, at most 4 GiB)', memoryBytes: Math.min(ram, WASM_MEMORY_LIMIT), backend: report.name }
   return { kind: 'cpu', name: 'CPU (system memory)', memoryBytes: ram, backend: report.name }
@@ -97,7 +106,9 @@ export async function baseModelStatus(dir: string): Promise<BaseModelStatus> {
     const ckpt = await openCheckpoint(status.path)
     status.info = await describeCheckpoint(ckpt)
     status.estimate = estimateMemory(ckpt.config, { batch: training.batch, seqLen: Math.min(training.seqLen, ckpt.config.maxPositions), optimizer: 'adamw' })
-    status.fits = device.memoryBytes === null ? null : status.estimate.total <= device.memoryBytes
+    const largestWeight = 4 * Math.max(...paramSpecs(ckpt.config).map((p) => heldShape(p).reduce((a, b) => a * b, 1)))
+    if (device.maxBufferBytes !== undefined && largestWeight > device.maxBufferBytes) status.fits = false
+    else status.fits = device.memoryBytes === null ? null : status.estimate.total <= device.memoryBytes
     if (!m.baseTokenizer) status.tokenizer = 'project-has-none'
     else if (!status.info.tokenizer) status.tokenizer = 'model-has-none'
     else {
