@@ -195,8 +195,128 @@ export function documentMask(tf: Tf, layout: FlatLayout, groups = 1): Tensor4D {
  * The mask is `causalMask`'s [g·T, T], shared by every row, or `documentMask`'s [B, 1, g·T, T].
  */
 export function causalAttention(tf: Tf, q: Tensor, k: Tensor, v: Tensor, mask: Tensor2D | Tensor4D, scale: number): Tensor {
+  if (q.rank === 4 && (q.shape[2] as number) * (k.shape[2] as number) >= SLICED_ATTENTION_MIN && slicedMatMulAvailable(tf)) return slicedAttention(tf, q, k, v, mask, scale)
   const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), mask)
   return tf.matMul(tf.softmax(scores), v)
+}
+
+/** Query × key positions from which `slicedAttention` pays off on wasm (below, its per-slice kernel calls cost more than they save). */
+export const SLICED_ATTENTION_MIN = 32 * 32
+
+/**
+ * `causalAttention` as one op whose products are plain 2-D matMuls, one per (row, kv head) slice
+ * (`slicedMatMul`): wasm's batched matMul runs ~3 GFLOP/s whatever the layout, its 2-D matMul
+ * (XNNPACK) ~10× that (docs/performance.md). The transposed operands are transposed once for all
+ * slices, and the gradient is written out
+ * (dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − Σ dP∘P)·scale, dQ = dS·K, dK = dSᵀ·Q) so that it needs
+ * no transposed product either. The same values as the batched form up to float32 rounding.
+ */
+export function slicedAttention(tf: Tf, q: Tensor, k: Tensor, v: Tensor, mask: Tensor2D | Tensor4D, scale: number): Tensor {
+  const [B, Hkv, Tq, hd] = q.shape as [number, number, number, number]
+  const T = k.shape[2] as number
+  const N = B * Hkv
+  const perSlice = (a: Tensor, b: Tensor): Tensor => slicedMatMul(tf, a, b)
+  const f = customGrad(tf, ([qq, kk, vv], save) => {
+    const value = tf.tidy(() => {
+      const q3 = tf.reshape(qq as Tensor, [N, Tq, hd])
+      const scores = tf.reshape(perSlice(q3, tf.transpose(tf.reshape(kk as Tensor, [N, T, hd]), [0, 2, 1])), [B, Hkv, Tq, T])
+      const probs = tf.reshape(tf.softmax(tf.add(tf.mul(scores, scale), mask)), [N, Tq, T])
+      save([qq as Tensor, kk as Tensor, vv as Tensor, probs])
+      return tf.reshape(perSlice(probs, tf.reshape(vv as Tensor, [N, T, hd])), [B, Hkv, Tq, hd])
+    })
+    return {
+      value,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sq, sk, sv, probs] = saved as [Tensor, Tensor, Tensor, Tensor]
+        return tf.tidy(() => {
+          const dO = tf.reshape(dy, [N, Tq, hd])
+          const q3 = tf.reshape(sq, [N, Tq, hd])
+          const k3 = tf.reshape(sk, [N, T, hd])
+          const dV = perSlice(tf.transpose(probs, [0, 2, 1]), dO)
+          const dP = perSlice(dO, tf.transpose(tf.reshape(sv, [N, T, hd]), [0, 2, 1]))
+          const dS = tf.mul(tf.mul(probs, tf.sub(dP, tf.sum(tf.mul(dP, probs), 2, true))), scale)
+          const dQ = perSlice(dS, k3)
+          const dK = perSlice(tf.transpose(dS, [0, 2, 1]), q3)
+          return [tf.reshape(dQ, [B, Hkv, Tq, hd]), tf.reshape(dK, [B, Hkv, T, hd]), tf.reshape(dV, [B, Hkv, T, hd])]
+        })
+      },
+    }
+  })
+  return f(q, k, v)
+}
+
+/** The wasm backend's internals `slicedMatMul` uses (tfjs-backend-wasm 4.22, `BackendWasm`). */
+interface WasmBackendInternals {
+  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number } | undefined }
+  dataIdNextNumber: number
+  makeOutput(shape: number[], dtype: 'float32'): { dataId: object; shape: number[]; dtype: 'float32' }
+  wasm: {
+    cwrap(name: string, ret: null, args: string[]): (...args: unknown[]) => void
+    tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void }
+  }
+}
+
+const SLICED_MATMUL = 'VernacularSlicedMatMul'
+const wasmMatMuls = new WeakMap<object, (...args: unknown[]) => void>()
+
+/** Whether `slicedMatMul` runs on the current backend (wasm, with the internals it needs). */
+export function slicedMatMulAvailable(tf: Tf): boolean {
+  if (tf.getBackend() !== 'wasm') return false
+  const b = tf.backend() as unknown as Partial<WasmBackendInternals>
+  if (!b.dataIdMap || typeof b.dataIdNextNumber !== 'number' || typeof b.makeOutput !== 'function' || typeof b.wasm?.cwrap !== 'function' || typeof b.wasm.tfjs?.registerTensor !== 'function') return false
+  if (!tf.getKernel(SLICED_MATMUL, 'wasm')) {
+    tf.registerKernel({ kernelName: SLICED_MATMUL, backendName: 'wasm', kernelFunc: slicedMatMulKernel as unknown as Parameters<Tf['registerKernel']>[0]['kernelFunc'] })
+  }
+  return true
+}
+
+/**
+ * The wasm kernel of `slicedMatMul`: for each slice i, the backend's own 2-D matMul (its XNNPACK
+ * path, taken for a plain product of batch 1) on views of a, b and the output at slice i's offset
+ * in wasm memory, registered under fresh tensor ids for the call and unregistered after (the views
+ * own no memory). No copies: `Slice` and `Gather` on wasm cost more than the products they feed.
+ */
+function slicedMatMulKernel(args: { inputs: { a: { dataId: object; shape: number[] }; b: { dataId: object; shape: number[] } }; backend: WasmBackendInternals }) {
+  const { inputs, backend } = args
+  const [N, m, k] = inputs.a.shape as [number, number, number]
+  const n = inputs.b.shape[2] as number
+  let matMul = wasmMatMuls.get(backend)
+  if (!matMul) {
+    matMul = backend.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number'])
+    wasmMatMuls.set(backend, matMul)
+  }
+  const a = backend.dataIdMap.get(inputs.a.dataId)
+  const b = backend.dataIdMap.get(inputs.b.dataId)
+  const out = backend.makeOutput([N, m, n], 'float32')
+  const o = backend.dataIdMap.get(out.dataId)
+  if (!a || !b || !o) throw new Error('slicedMatMul: a tensor has no data on the wasm backend')
+  const shape = (dims: number[]) => new Uint8Array(new Int32Array(dims).buffer)
+  const aShape = shape([1, m, k])
+  const bShape = shape([1, k, n])
+  const reg = backend.wasm.tfjs
+  for (let i = 0; i < N; i++) {
+    const ia = backend.dataIdNextNumber++
+    const ib = backend.dataIdNextNumber++
+    const io = backend.dataIdNextNumber++
+    reg.registerTensor(ia, m * k, a.memoryOffset + 4 * i * m * k)
+    reg.registerTensor(ib, k * n, b.memoryOffset + 4 * i * k * n)
+    reg.registerTensor(io, m * n, o.memoryOffset + 4 * i * m * n)
+    try {
+      matMul(ia, aShape, 3, ib, bShape, 3, 0, 0, io)
+    } finally {
+      reg.disposeData(ia)
+      reg.disposeData(ib)
+      reg.disposeData(io)
+    }
+  }
+  return out
+}
+
+/** a [N, m, k] · b [N, k, n] → [N, m, n] as N plain 2-D products (wasm only: see `slicedMatMulAvailable`). No gradient of its own. */
+export function slicedMatMul(tf: Tf, a: Tensor, b: Tensor): Tensor {
+  if (a.rank !== 3 || b.rank !== 3 || a.shape[0] !== b.shape[0] || a.shape[2] !== b.shape[1]) throw new Error(`slicedMatMul: shapes ${a.shape} and ${b.shape} do not multiply`)
+  if (!slicedMatMulAvailable(tf)) throw new Error(`slicedMatMul runs on the wasm backend only (this is ${tf.getBackend()})`)
+  return tf.engine().runKernel(SLICED_MATMUL, { a, b }, {}) as Tensor
 }
 
 /** Rows of the output head's logits computed at once by `headNll`. */
