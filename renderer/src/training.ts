@@ -7,7 +7,7 @@
 import { runName, trainingSettings, type RunStatus, type StepMetrics, type TrainingSettings } from '../../main/engine/contract'
 
 export type SettingKey = keyof TrainingSettings
-export type NumberSettingKey = Exclude<SettingKey, 'documentMasking'>
+export type NumberSettingKey = Exclude<SettingKey, 'documentMasking' | 'recompute'>
 
 export interface SettingField {
   key: NumberSettingKey

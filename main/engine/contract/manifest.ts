@@ -5,7 +5,7 @@
  */
 import { z } from 'zod'
 import { TRAINING_RECIPES, recipeValues } from './recipes'
-import { MAX_NEW_TOKENS, MAX_SEQ_LEN, ROLE_VALUES, VOCABULARY_MODES, batchSize, isoDate, projectName } from './values'
+import { MAX_NEW_TOKENS, MAX_SEQ_LEN, RECOMPUTE_VALUES, ROLE_VALUES, VOCABULARY_MODES, batchSize, isoDate, projectName } from './values'
 
 export const MANIFEST_FORMAT = 'vernacular-project'
 export const MANIFEST_SCHEMA_VERSION = 1
@@ -65,6 +65,8 @@ export const trainingSettings = z.object({
   embeddingOnlySteps: z.number().int().min(0).default(0),
   /** Attention within each packed document only, positions restarting per document (SambaLingo). */
   documentMasking: z.boolean().default(true),
+  /** Recompute each layer's activations in the backward pass (less memory, about one more forward pass); `auto` (also when absent): when a step would not fit otherwise. */
+  recompute: z.enum(RECOMPUTE_VALUES).optional(),
   seed: z.number().int(),
 })
 
@@ -125,5 +127,6 @@ export const DEFAULT_TRAINING: TrainingSettings = {
   evalEvery: SMALL.evalEvery,
   embeddingOnlySteps: SMALL.embeddingOnlySteps,
   documentMasking: SMALL.documentMasking,
+  recompute: SMALL.recompute,
   seed: SMALL.seed,
 }

@@ -7,6 +7,7 @@
  * Only what a paper reports is attributed to it; the rest is marked as Vernacular's choice, with
  * the reason.
  */
+import type { RecomputeSetting } from './values'
 
 export const CITATIONS = {
   sambalingo: 'Csaki et al. 2024, “SambaLingo: Teaching Large Language Models New Languages”',
@@ -19,7 +20,7 @@ export const CITATIONS = {
 
 export type CitationKey = keyof typeof CITATIONS
 
-export interface DefaultValue<V extends number | boolean = number | boolean> {
+export interface DefaultValue<V extends number | boolean | string = number | boolean | string> {
   value: V
   source: CitationKey
   /** What the source says, or why we chose it. */
@@ -40,6 +41,7 @@ export interface TrainingDefaults {
   evalEvery: DefaultValue<number>
   embeddingOnlySteps: DefaultValue<number>
   documentMasking: DefaultValue<boolean>
+  recompute: DefaultValue<RecomputeSetting>
   seed: DefaultValue<number>
   englishShare: DefaultValue<number>
 }
@@ -65,6 +67,11 @@ const common = {
     why: 'Chinese-LLaMA trained only the embeddings in a first stage after extending the vocabulary; off by default, since mean-initialised rows already start close.',
   },
   keepCheckpoints: { value: 3, source: 'vernacular', why: 'Enough to go back past a bad stretch without filling the disk.' },
+  recompute: {
+    value: 'auto',
+    source: 'vernacular',
+    why: 'Recomputing each layer’s activations in the backward pass cuts a step’s memory several times over for about one more forward pass of time; auto does it only when the memory estimate says the step would not fit otherwise.',
+  },
   seed: { value: 42, source: 'vernacular', why: 'Any fixed seed: the same seed draws the same batches.' },
 } satisfies Partial<TrainingDefaults>
 

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { jobMethod, method } from './jobs'
 import type { ProjectSummary } from './app'
 import { type RunState, replayMix, trainingSettings } from './manifest'
-import { fsPath } from './values'
+import { type RecomputeSetting, fsPath } from './values'
 
 /** Everything a run trains with: the manifest's training settings and replay share, with the run's overrides. */
 export interface RunSettings {
@@ -23,6 +23,8 @@ export interface RunSettings {
   /** The first steps train only the embeddings and the output head. */
   embeddingOnlySteps: number
   documentMasking: boolean
+  /** Recompute activations in the backward pass: on, off, or auto (also when absent: when a step would not fit the device's memory otherwise). */
+  recompute?: RecomputeSetting
   /** Planned share of English replay tokens, 0 … 1. */
   englishShare: number
 }
@@ -42,6 +44,8 @@ export interface StepMetrics {
   tokensTarget: number
   tokensEnglish: number
   elapsedSeconds: number
+  /** Whether the step recomputed activations in the backward pass (the run's `recompute` setting, resolved); absent in runs from before the setting. */
+  recompute?: boolean
   /** Every `evalEvery` steps (and at the end): bits per byte on the held-out samples. */
   heldout?: { target: number | null; english: number | null }
 }
@@ -93,6 +97,7 @@ export const runOverrides = z
     evalEvery: t.evalEvery.unwrap(),
     embeddingOnlySteps: t.embeddingOnlySteps.unwrap(),
     documentMasking: t.documentMasking.unwrap(),
+    recompute: t.recompute.unwrap(),
     englishShare: replayMix.shape.englishShare,
   })
   .partial()

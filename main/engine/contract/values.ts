@@ -56,6 +56,12 @@ export const MAX_SWEEP_COUNTS = 50
 export const MAX_BATCH = 4096
 /** The longest training sequence, in tokens. */
 export const MAX_SEQ_LEN = 131_072
+/**
+ * Activation recomputation (gradient checkpointing) in training: `auto` turns it on only when a
+ * step would not fit the device's memory without it.
+ */
+export const RECOMPUTE_VALUES = ['auto', 'on', 'off'] as const
+export type RecomputeSetting = (typeof RECOMPUTE_VALUES)[number]
 
 /** The longest text the token preview takes, in characters. */
 export const MAX_PREVIEW_CHARS = 20_000
