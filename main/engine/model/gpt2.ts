@@ -9,7 +9,7 @@ import type { Tf } from '../backend/select'
 import type { Gpt2Config, ModelConfig } from './config'
 import type { FlatLayout } from './layout'
 import { paramSpecs } from './names'
-import { type KvInput, appendKv, causalAttention, causalMask, documentMask, embed, geluNew, layerNorm, linear } from './ops'
+import { type KvInput, appendKv, causalAttention, causalMask, documentMask, embed, geluNew, layerNorm, linear, splitLast } from './ops'
 import { type Block, recomputed } from './recompute'
 
 export type ParamLookup = (name: string) => Tensor
@@ -57,7 +57,7 @@ export function gpt2Hidden(tf: Tf, config: Gpt2Config, p: ParamLookup, ids: Tens
       const w2 = (name: string) => p(l + name) as Tensor2D
       const a = layerNorm(tf, x, w1('ln_1.weight'), w1('ln_1.bias'), eps)
       const qkv = linear(tf, a, w2('attn.c_attn.weight'), w1('attn.c_attn.bias'))
-      const [q, k, v] = tf.split(qkv, 3, 2) as [Tensor, Tensor, Tensor]
+      const [q, k, v] = splitLast(tf, qkv, 3) as [Tensor, Tensor, Tensor]
       const [keys, values] = appendKv(tf, kv, i, toHeads(k), toHeads(v))
       const y = causalAttention(tf, toHeads(q), keys, values, m as Tensor2D | Tensor4D, 1 / Math.sqrt(hd))
       const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B, T, D])

@@ -251,6 +251,7 @@ interface WasmBackendInternals {
   dataIdNextNumber: number
   makeOutput(shape: number[], dtype: 'float32'): { dataId: object; shape: number[]; dtype: 'float32' }
   wasm: {
+    HEAPU8: Uint8Array
     cwrap(name: string, ret: null, args: string[]): (...args: unknown[]) => void
     tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void }
   }
@@ -317,6 +318,46 @@ export function slicedMatMul(tf: Tf, a: Tensor, b: Tensor): Tensor {
   if (a.rank !== 3 || b.rank !== 3 || a.shape[0] !== b.shape[0] || a.shape[2] !== b.shape[1]) throw new Error(`slicedMatMul: shapes ${a.shape} and ${b.shape} do not multiply`)
   if (!slicedMatMulAvailable(tf)) throw new Error(`slicedMatMul runs on the wasm backend only (this is ${tf.getBackend()})`)
   return tf.engine().runKernel(SLICED_MATMUL, { a, b }, {}) as Tensor
+}
+
+const SPLIT_LAST = 'VernacularSplitLast'
+
+/**
+ * `n` equal pieces of x along its last axis (GPT-2's q, k, v from one projection), with the
+ * gradient a concat. On wasm, `tf.split` goes through `Slice`, which copies its whole input into a
+ * fresh JavaScript array once per piece (docs/performance.md, "Kernels wasm lacks or gets wrong");
+ * here a kernel copies each row's piece straight within wasm memory.
+ */
+export function splitLast(tf: Tf, x: Tensor, n: number): Tensor[] {
+  if (!slicedMatMulAvailable(tf) || x.dtype !== 'float32') return tf.split(x, n, x.rank - 1)
+  if (!tf.getKernel(SPLIT_LAST, 'wasm')) tf.registerKernel({ kernelName: SPLIT_LAST, backendName: 'wasm', kernelFunc: splitLastKernel as unknown as Parameters<Tf['registerKernel']>[0]['kernelFunc'] })
+  const C = x.shape[x.rank - 1] as number
+  if (C % n !== 0) throw new Error(`splitLast: ${C} values do not split into ${n} equal pieces`)
+  const w = C / n
+  const pads = (p: number): [number, number][] => x.shape.map((_, i) => (i < x.rank - 1 ? [0, 0] : [p * w, C - (p + 1) * w]))
+  // One op per piece, each with its gradient padded back to the whole width (tfjs adds the three).
+  return Array.from({ length: n }, (_, p) =>
+    customGrad(tf, ([xx]) => ({
+      value: tf.engine().runKernel(SPLIT_LAST, { x: xx as Tensor }, { n, p }) as Tensor,
+      gradFunc: (dy: Tensor) => tf.pad(dy, pads(p)),
+    }))(x),
+  )
+}
+
+/** The wasm kernel of one piece of `splitLast`: piece p of n of every row, copied within wasm memory. */
+function splitLastKernel(args: { inputs: { x: { dataId: object; shape: number[] } }; backend: WasmBackendInternals; attrs: { n: number; p: number } }) {
+  const { inputs, backend, attrs } = args
+  const shape = inputs.x.shape
+  const C = shape[shape.length - 1] as number
+  const w = C / attrs.n
+  const rows = shape.reduce((a, b) => a * b, 1) / C
+  const out = backend.makeOutput([...shape.slice(0, -1), w], 'float32')
+  // The heap's buffer is taken after the output is allocated: an allocation may grow it.
+  const heap = new Float32Array(backend.wasm.HEAPU8.buffer)
+  const x = (backend.dataIdMap.get(inputs.x.dataId) as { memoryOffset: number }).memoryOffset / 4 + attrs.p * w
+  const dst = (backend.dataIdMap.get(out.dataId) as { memoryOffset: number }).memoryOffset / 4
+  for (let r = 0; r < rows; r++) heap.copyWithin(dst + r * w, x + r * C, x + r * C + w)
+  return out
 }
 
 /** Rows of the output head's logits computed at once by `headNll`. */

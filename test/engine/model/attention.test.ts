@@ -3,7 +3,7 @@ import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core'
 import { selectBackend, type Tf } from '../../../main/engine/backend/select'
 import { normalRng } from '../../../main/engine/common/rng'
 import { documentMaskData } from '../../../main/engine/model/layout'
-import { SLICED_ATTENTION_MIN, causalMask, slicedAttention } from '../../../main/engine/model/ops'
+import { SLICED_ATTENTION_MIN, causalMask, slicedAttention, splitLast } from '../../../main/engine/model/ops'
 
 // slicedAttention (ops.ts): attention as plain 2-D products per (row, kv head), with its own
 // gradient, must give the batched form's values and gradients (tfjs's own matMul and its
@@ -75,5 +75,20 @@ describe('sliced attention on wasm', () => {
     const [dq] = tf.grads((a: Tensor) => slicedAttention(tf, a, a, a, mask, 0.5))([q])
     tf.dispose([q, mask, dq as Tensor])
     expect(tf.memory().numTensors).toBe(before)
+  })
+
+  it("splitLast gives tf.split's pieces along the last axis, and their gradient", async () => {
+    const rand = normalRng(5)
+    const x = tf.tensor(Float32Array.from({ length: 2 * 5 * 12 }, rand), [2, 5, 12])
+    const dys = [0, 1, 2].map(() => tf.tensor(Float32Array.from({ length: 2 * 5 * 4 }, rand), [2, 5, 4]))
+    const ours = splitLast(tf, x, 3)
+    const theirs = tf.split(x, 3, 2)
+    for (let i = 0; i < 3; i++) expect(await (ours[i] as Tensor).data()).toEqual(await (theirs[i] as Tensor).data())
+    // A loss that weights the pieces differently, so a gradient sent to the wrong piece shows.
+    const loss = (split: (t: Tensor) => Tensor[]) => (t: Tensor) => tf.addN(split(t).map((piece, i) => tf.sum(tf.mul(piece, dys[i] as Tensor))))
+    const [gOurs] = tf.grads(loss((t) => splitLast(tf, t, 3)))([x])
+    const [gTheirs] = tf.grads(loss((t) => tf.split(t, 3, 2)))([x])
+    expect(await (gOurs as Tensor).data()).toEqual(await (gTheirs as Tensor).data())
+    tf.dispose([x, ...dys, ...ours, ...theirs, gOurs as Tensor, gTheirs as Tensor])
   })
 })
