@@ -7,14 +7,19 @@
  * - activations: the float32 values alive at the peak of a training step. In tfjs every
  *   intermediate of the forward pass stays alive until the backward pass ends, so this is a sum
  *   over our forward pass's tensors: per layer, multiples of N·D (N = batch × sequence tokens,
- *   D the hidden size), N·I (MLP width) and the B·H·T² attention scores; once, N·D for the
- *   embeddings and one chunk of logits (the head and loss never hold all N·V of them, see
+ *   D the hidden size), N·I (MLP width) and the B·H·T² attention scores; once, one chunk of
+ *   logits while the head's gradient runs (the head and loss never hold all N·V of them, see
  *   `headNll`). When the batch is tiny, AdamW's temporaries for the largest matrix are the peak
- *   instead. The multiples were measured with `tf.profile` on 24 configurations per family (all
- *   24 within 17%) and are checked again by `npm run bench:memory` and by a test against a real
- *   training step.
+ *   instead. The multiples were measured with `tf.profile` on 15 configurations per family
+ *   (vocabularies of 800 to 50,257, 1 to 8 layers, up to 4,096 tokens: all within 16%), and are
+ *   checked again by `npm run bench:memory` and by a test against a real training step.
+ * - activations with recomputation (`recompute`, see recompute.ts): each block keeps only its input
+ *   and, once the backward pass has passed it, its input's gradient (2 N·D a layer), and the peak is
+ *   the larger of one block's full activations while its gradient recomputes it and the head's
+ *   chunk while its gradient runs. Those multiples were measured the same way on the same
+ *   configurations (within 6%, but where AdamW's temporaries are the peak).
  */
-import type { MemoryEstimateResult, OPTIMIZER_VALUES } from '../contract'
+import type { MemoryEstimateResult, OPTIMIZER_VALUES, RecomputeSetting } from '../contract'
 import type { ModelConfig } from './config'
 import { heldShape, paramSpecs } from './names'
 import { HEAD_CHUNK } from './ops'
@@ -23,12 +28,29 @@ export interface MemoryOptions {
   batch: number
   seqLen: number
   optimizer: (typeof OPTIMIZER_VALUES)[number]
+  /** Activations recomputed in the backward pass (a step holds one block's at a time). */
+  recompute?: boolean
 }
 
-/** Float32 values alive at the peak per unit of each term (see the comment above). */
-const COEFFICIENTS = {
-  gpt2: { layerND: 77.7, layerNI: 28.8, layerScores: 7.2, headChunkV: 3.7, ND: 48.5 },
-  llama: { layerND: 77.8, layerNI: 21.1, layerScores: 7.2, headChunkV: 4.2, ND: 35.3 },
+/** Float32 values of one block's activations per unit of each term (see the comment above). */
+const BLOCK = {
+  gpt2: { ND: 71.5, NI: 26.5, scores: 6.6 },
+  llama: { ND: 58.4, NI: 15.8, scores: 5.4 },
+} as const
+
+/** Activations kept: every block's, and the head's chunk while its gradient runs. */
+const KEPT = {
+  gpt2: { headChunkV: 6.2 },
+  llama: { headChunkV: 6.4 },
+} as const
+
+/**
+ * Activations recomputed: N·D kept per layer and some N·D once, plus the larger of one block's
+ * activations while its gradient recomputes it (`block` times `BLOCK`'s) and the head's chunk.
+ */
+const RECOMPUTED = {
+  gpt2: { layerND: 2, ND: 54, block: 1.07, headChunkV: 7 },
+  llama: { layerND: 2, ND: 12, block: 1.33, headChunkV: 7 },
 } as const
 
 /** AdamW's temporaries while it updates the largest matrix, when they outweigh the activations. */
@@ -45,12 +67,24 @@ export function estimateMemory(config: ModelConfig, opts: MemoryOptions): Memory
   const D = config.hiddenSize
   const I = config.mlpSize
   const scores = opts.batch * config.numHeads * opts.seqLen * opts.seqLen
-  const c = COEFFICIENTS[config.arch]
+  const b = BLOCK[config.arch]
   const L = config.numLayers
   const weights = 4 * P
   const gradients = 4 * P
   const optimizer = opts.optimizer === 'adamw' ? 8 * P : 0
-  const forward = L * (c.layerND * N * D + c.layerNI * N * I + c.layerScores * scores) + c.headChunkV * Math.min(N, HEAD_CHUNK) * config.vocabSize + c.ND * N * D
+  const block = b.ND * N * D + b.NI * N * I + b.scores * scores
+  const headChunk = Math.min(N, HEAD_CHUNK) * config.vocabSize
+  const r = RECOMPUTED[config.arch]
+  const forward = opts.recompute ? (L * r.layerND + r.ND) * N * D + Math.max(r.block * block, r.headChunkV * headChunk) : L * block + KEPT[config.arch].headChunkV * headChunk
   const activations = 4 * Math.max(forward, OPTIMIZER_PEAK_MATRICES * maxMatrix)
   return { parameters: P, weights, gradients, optimizer, activations, total: weights + gradients + optimizer + activations }
+}
+
+/**
+ * Whether a run recomputes activations: `on` and `off` say so; `auto` recomputes only when the
+ * step would not fit `memoryBytes` (the device's memory; null: unknown, then never) without it.
+ */
+export function chooseRecompute(setting: RecomputeSetting, config: ModelConfig, opts: Omit<MemoryOptions, 'recompute'>, memoryBytes: number | null): boolean {
+  if (setting !== 'auto') return setting === 'on'
+  return memoryBytes !== null && estimateMemory(config, { ...opts, recompute: false }).total > memoryBytes
 }

@@ -7,7 +7,7 @@ import { mulberry32 } from '../../../main/engine/common/rng'
 import { openCheckpoint } from '../../../main/engine/model/checkpoint'
 import { parseModelConfig } from '../../../main/engine/model/config'
 import { writeInitialisedModel } from '../../../main/engine/model/init'
-import { estimateMemory, parameterCount } from '../../../main/engine/model/memory'
+import { chooseRecompute, estimateMemory, parameterCount } from '../../../main/engine/model/memory'
 import { CausalLM } from '../../../main/engine/model/model'
 import { beginningOfSequence, endOfSequence, prefixToken, rollingWindows, scoreWindows } from '../../../main/engine/model/operations'
 import { headNll, weightedMean } from '../../../main/engine/model/ops'
@@ -254,11 +254,14 @@ describe('memory estimate', () => {
     { raw: { model_type: 'llama', hidden_size: 96, intermediate_size: 200, num_hidden_layers: 2, num_attention_heads: 6, num_key_value_heads: 2, vocab_size: 1500 }, batch: 4, seqLen: 72 },
     { raw: { model_type: 'qwen2', hidden_size: 64, intermediate_size: 176, num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 1, vocab_size: 5000, tie_word_embeddings: true }, batch: 3, seqLen: 64 },
   ]
-  it.each(cases)('is within 25% of the peak of a real AdamW training step ($raw.model_type)', async ({ raw, batch, seqLen }) => {
+  // Each with activations kept and recomputed (model/recompute.ts).
+  const steps = cases.flatMap((c) => [false, true].map((recompute) => ({ ...c, recompute })))
+  it.each(steps)('is within 25% of the peak of a real AdamW training step ($raw.model_type, recompute $recompute)', async ({ raw, batch, seqLen, recompute }) => {
     const { tf } = await selectBackend({ requested: 'wasm' })
     const config = parseModelConfig(raw, 'config.json')
     const start = tf.memory().numBytes
     const model = CausalLM.init(tf, config, 3)
+    model.recompute = recompute
     const weightBytes = tf.memory().numBytes - start
     const opt = new AdamW(tf, model, { lr: 1e-3, weightDecay: 0.1 })
     const vars = [...model.params.values()]
@@ -271,7 +274,7 @@ describe('memory estimate', () => {
     const second = await tf.profile(step)
     const inputBytes = (ids.size + inputs.size + targets.size) * 4
     const measured = Math.max(first.peakBytes, second.peakBytes) - inputBytes - start
-    const estimate = estimateMemory(config, { batch, seqLen, optimizer: 'adamw' })
+    const estimate = estimateMemory(config, { batch, seqLen, optimizer: 'adamw', recompute })
     expect(estimate.weights).toBe(weightBytes)
     expect(estimate.total / measured).toBeGreaterThan(0.75)
     expect(estimate.total / measured).toBeLessThan(1.25)
@@ -291,6 +294,21 @@ describe('memory estimate', () => {
     expect(b.weights).toBe(a.weights)
     expect(estimateMemory(config, { batch: 4, seqLen: 512, optimizer: 'sgd' }).optimizer).toBe(0)
     expect(a.optimizer).toBe(2 * a.weights)
+  })
+
+  it('shrinks the activations with recomputation, and recomputes on auto only when the step would not fit otherwise', () => {
+    const config = parseModelConfig({ model_type: 'llama', hidden_size: 2048, intermediate_size: 5632, num_hidden_layers: 22, num_attention_heads: 32, num_key_value_heads: 4, vocab_size: 32000 }, 'tinyllama')
+    const opts = { batch: 4, seqLen: 2048, optimizer: 'adamw' as const }
+    const kept = estimateMemory(config, opts)
+    const recomputed = estimateMemory(config, { ...opts, recompute: true })
+    expect(recomputed.weights + recomputed.gradients + recomputed.optimizer).toBe(kept.weights + kept.gradients + kept.optimizer)
+    // 22 layers: a few N·D each instead of ~78, plus one layer's.
+    expect(recomputed.activations).toBeLessThan(kept.activations / 8)
+    expect(chooseRecompute('on', config, opts, null)).toBe(true)
+    expect(chooseRecompute('off', config, opts, 1)).toBe(false)
+    expect(chooseRecompute('auto', config, opts, null)).toBe(false)
+    expect(chooseRecompute('auto', config, opts, kept.total)).toBe(false)
+    expect(chooseRecompute('auto', config, opts, kept.total - 1)).toBe(true)
   })
 })
 
