@@ -82,8 +82,23 @@ export function linear(tf: Tf, x: Tensor, w: Tensor2D, b?: Tensor1D): Tensor {
   const outDim = w.shape[1]
   const lead = x.shape.slice(0, -1)
   const y2 = matMul2d(tf, tf.reshape(x, [-1, inDim]), w)
-  const y = b ? tf.add(y2, b) : y2
+  const y = b ? addBias(tf, y2, b) : y2
   return tf.reshape(y, [...lead, outDim])
+}
+
+/**
+ * y [N, C] + b [C], with b's gradient (the column sums of dY) as the product ones [1, N] · dY:
+ * wasm's `Sum` over a leading axis transposes its input first, and bias gradients were 5% of a
+ * GPT-2 step; the product is a plain 2-D one. Other backends sum.
+ */
+export function addBias(tf: Tf, y: Tensor2D, b: Tensor1D): Tensor2D {
+  if (!explicitTranspose(tf)) return tf.add(y, b)
+  const N = y.shape[0]
+  const f = customGrad(tf, ([yy, bb]) => ({
+    value: tf.add(yy as Tensor, bb as Tensor),
+    gradFunc: (dy: Tensor) => [dy, tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, N]) as Tensor2D, dy as Tensor2D), [-1]))],
+  }))
+  return f(y, b) as Tensor2D
 }
 
 /** Rows of `table` [V, D] for `ids` (int32, any shape) → [...ids.shape, D]; gradient by scatter-add. */
