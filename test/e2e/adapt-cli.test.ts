@@ -13,7 +13,7 @@ interface AdaptJson {
   run: string
   checkpoint: string
   steps: { step: string; done: string }[]
-  evaluation: { base: Evaluation; adapted: CheckpointEvaluation }
+  evaluation: { base: Evaluation; adapted: CheckpointEvaluation; limit: number | null }
 }
 
 describe('vernacular adapt', () => {
@@ -28,6 +28,10 @@ describe('vernacular adapt', () => {
     Object.assign(manifest.training, { steps: 4, sequenceLength: 32, batchSize: 2, checkpointEvery: 2, evalEvery: 2, warmupSteps: 1 })
     await fs.writeFile(file, JSON.stringify(manifest, null, 2))
     expect((await fs.readdir(join(dir, 'tasks'))).sort()).toEqual(['en-cloze.jsonl', 'hu-cloze.jsonl'])
+    // A quick check: the first 40 held-out documents per language and items per task.
+    const limited = await runCli(['eval', 'limit', dir, '40', '--json'])
+    expect(limited.code, limited.stderr).toBe(0)
+    expect(JSON.parse(limited.stdout)).toEqual({ limit: 40 })
 
     const first = await runCli(['adapt', dir, '--json'])
     expect(first.code, first.stderr).toBe(0)
@@ -37,13 +41,15 @@ describe('vernacular adapt', () => {
     expect(r.model).toBe(join(dir, 'models', 'add-300-mean'))
     expect(r.checkpoint).toBe(join(dir, 'runs', 'main', 'checkpoints', 'step-4'))
     const { base, adapted } = r.evaluation
+    expect(r.evaluation.limit).toBe(40)
     expect(adapted.step).toBe(4)
     expect(adapted.tokensTarget + adapted.tokensEnglish).toBe(4 * 2 * 32)
     for (const e of [base, adapted]) {
       expect(e.target!.bitsPerByte).toBeGreaterThan(0)
       expect(e.english!.bitsPerByte).toBeGreaterThan(0)
       expect(Object.keys(e.tasks).sort()).toEqual(['en-cloze', 'hu-cloze'])
-      expect(e.tasks['hu-cloze']!.n).toBeGreaterThanOrEqual(200)
+      expect(e.tasks['hu-cloze']!.n).toBe(40)
+      expect([e.target!.documents, e.english!.documents]).toEqual([40, 40])
       expect(e.samples.map((s) => s.lang)).toEqual(expect.arrayContaining(['hu', 'en']))
     }
     // The English-centric base spells Hungarian in many tokens; the extended tokenizer and a few steps already lower its bits per byte.
@@ -63,5 +69,6 @@ describe('vernacular adapt', () => {
     expect(human.stdout).toMatch(/Hungarian bpb/)
     expect(human.stdout).toMatch(/^main\s+base\s/m)
     expect(human.stdout).toMatch(/^main\s+step 4\s/m)
+    expect(human.stdout).toContain('A quick check: only the first 40 held-out documents per language and items per task were scored')
   }, 600_000)
 })

@@ -3,7 +3,7 @@ import type { Engine } from '../../engine/api/engine'
 import { EngineError } from '../../engine/common/errors'
 import type { CheckpointEvaluation, Evaluation } from '../../engine/contract'
 import { JSON_OPT, call, followJob, positionals, stringOption, usage, type Command } from '../args'
-import { evaluationTable } from './evaluation'
+import { evaluationTable, limitNote } from './evaluation'
 import type { Output } from '../output'
 
 export const ADAPT_STEPS = ['corpus', 'vocab', 'resize', 'train', 'eval'] as const
@@ -20,7 +20,7 @@ interface AdaptResult {
   /** What each step did. */
   steps: { step: AdaptStep; done: 'ran' | 'skipped' }[]
   /** The base model (with the base tokenizer) and the last checkpoint, evaluated (`eval run`'s E). */
-  evaluation?: { base: Evaluation; adapted: CheckpointEvaluation }
+  evaluation?: { base: Evaluation; adapted: CheckpointEvaluation; limit: number | null }
   /** The project's target language (for the table). */
   language: string
 }
@@ -108,7 +108,7 @@ async function adapt(cmd: Command, engine: Engine, out: Output, dir: string, thr
   out.info('Evaluating the base model and the last checkpoint…')
   const evaluated = await followJob(engine, out, (await call(cmd, engine, 'eval.run', { dir, run: 'main', checkpoint: 'last' })).job)
   const adapted = evaluated.checkpoints.at(-1)
-  if (adapted) result.evaluation = { base: evaluated.base, adapted }
+  if (adapted) result.evaluation = { base: evaluated.base, adapted, limit: evaluated.limit }
   note('eval', 'ran')
   return result
 }
@@ -133,6 +133,7 @@ export const adaptCommands: Command[] = [
           r.checkpoint ? `checkpoint  ${r.checkpoint}` : '',
           r.checkpoint ? `Run ${r.run}: \`vernacular train status ${dir}\`` : '',
           r.evaluation ? `\n${evaluationTable([{ run: r.run ?? 'main', base: r.evaluation.base, checkpoints: [r.evaluation.adapted] }], r.language)}` : '',
+          ...(r.evaluation ? limitNote(r.evaluation.limit) : []),
           r.evaluation ? `Compare every checkpoint: \`vernacular eval compare ${dir}\`` : '',
         ]
           .filter(Boolean)

@@ -92,6 +92,16 @@ export const useCompareStore = defineStore('compare', () => {
     await load()
   }
 
+  /**
+   * The project's evaluation limit: score only the first `limit` held-out documents per language and
+   * items per task (a quick check), or everything (null). What is evaluated under it is read again.
+   */
+  async function setLimit(limit: number | null): Promise<void> {
+    const dir = requireProjectDir()
+    await api.call('eval.setLimit', { dir, limit })
+    await load()
+  }
+
   /** Writes the comparison of what is evaluated as a CSV or HTML report to the file `out`; engine errors are thrown. */
   async function report(format: ReportFormat, out: string): Promise<ReportResult> {
     const dir = requireProjectDir()
@@ -104,5 +114,5 @@ export const useCompareStore = defineStore('compare', () => {
     return dir
   }
 
-  return { maxEnglishChange, results, loading: resource.loading, loadError: resource.loadError, job, evaluating, load, evaluate, setTolerance, report }
+  return { maxEnglishChange, results, loading: resource.loading, loadError: resource.loadError, job, evaluating, load, evaluate, setTolerance, setLimit, report }
 })
