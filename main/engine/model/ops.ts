@@ -136,8 +136,10 @@ export function rmsNorm(tf: Tf, x: Tensor, weight: Tensor1D, eps: number): Tenso
 export function geluNew(tf: Tf, x: Tensor): Tensor {
   const c = Math.sqrt(2 / Math.PI)
   // x·x·x rather than pow(x, 3): Pow and its gradient are several times slower on wasm.
-  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), c)
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1))
+  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), 2 * c)
+  // 0.5·(1 + tanh(u)) = sigmoid(2u): wasm's Sigmoid (XNNPACK, vectorised) is ~25× faster than its
+  // Tanh (scalar), which was 4% of a GPT-2 step.
+  return tf.mul(x, tf.sigmoid(inner))
 }
 
 /** SiLU (swish): x · sigmoid(x). */
@@ -393,47 +395,72 @@ export function headNll(tf: Tf, h: Tensor2D, w: Tensor2D, targets: Tensor1D, chu
   const t32 = tf.cast(targets, 'int32') as Tensor1D
   const chunks: [number, number][] = []
   for (let s = 0; s < N; s += chunk) chunks.push([s, Math.min(chunk, N - s)])
+  // On wasm and cpu the head is transposed once per pass (not once per chunk), and dW is
+  // accumulated transposed, dWᵀ = Σ hcᵀ·g, so that what is transposed is each [n, D] chunk of
+  // hidden states and the [D, V] sum once, not each [n, V] chunk of the gradient.
+  const explicit = explicitTranspose(tf)
   const f = customGrad(tf, ([hh, ww], save) => {
     save([hh as Tensor, ww as Tensor, t32])
-    const value = tf.tidy(() =>
-      tf.concat(
+    const value = tf.tidy(() => {
+      const wT = explicit ? tf.transpose(ww as Tensor2D) : null
+      return tf.concat(
         // A tidy per chunk: one chunk's logits (and logSumExp's temporaries) alive at a time.
         chunks.map(([s, n]) =>
           tf.tidy(() => {
-            const logits = matMulNT(tf, tf.slice(hh as Tensor2D, [s, 0], [n, D]), ww as Tensor2D)
+            const hc = tf.slice(hh as Tensor2D, [s, 0], [n, D])
+            const logits = wT ? tf.matMul(hc, wT) : matMulNT(tf, hc, ww as Tensor2D)
             const picked = tf.gather(tf.reshape(logits, [-1]), tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(V, 'int32')), tf.slice(t32, [s], [n])))
-            return tf.sub(tf.logSumExp(logits, 1), picked)
+            return tf.sub(logSumExp(tf, logits), picked)
           }),
         ),
-      ),
-    )
+      )
+    })
     return {
       value,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const [sh, sw, st] = saved as [Tensor2D, Tensor2D, Tensor1D]
-        let dW: Tensor2D = tf.zeros([V, D])
+        const wT = explicit ? tf.transpose(sw) : null
+        let dW: Tensor2D = explicit ? tf.zeros([D, V]) : tf.zeros([V, D])
         const dh: Tensor[] = []
         for (const [s, n] of chunks) {
           const [dhChunk, dWNext] = tf.tidy(() => {
             const hc = tf.slice(sh, [s, 0], [n, D])
-            const probs = tf.softmax(matMulNT(tf, hc, sw))
+            const probs = tf.softmax(wT ? tf.matMul(hc, wT) : matMulNT(tf, hc, sw))
             // One-hot as int32, then cast: wasm's OneHot with a float32 dtype writes the int32
             // bit pattern (1 reads as 1.4e-45), a tfjs 4.22 bug.
             const oneHot = tf.cast(tf.oneHot(tf.slice(st, [s], [n]), V), 'float32')
             const g = tf.mul(tf.sub(probs, oneHot), tf.expandDims(tf.slice(dy, [s], [n]), 1)) as Tensor2D
-            return [tf.matMul(g, sw), tf.add(dW, matMulTN(tf, g, hc))] as [Tensor2D, Tensor2D]
+            const part = explicit ? tf.matMul(tf.transpose(hc), g) : matMulTN(tf, g, hc)
+            return [tf.matMul(g, sw), tf.add(dW, part)] as [Tensor2D, Tensor2D]
           })
           dW.dispose()
           dW = dWNext
           dh.push(dhChunk)
         }
+        wT?.dispose()
         const dhAll = tf.concat(dh)
         tf.dispose(dh)
+        if (explicit) {
+          const dWT = dW
+          dW = tf.transpose(dWT)
+          dWT.dispose()
+        }
         return [dhAll, dW]
       },
     }
   })
   return f(h, w) as Tensor1D
+}
+
+/**
+ * log Σ exp(x) over the last axis of logits [n, V] → [n], as max(x) − log(softmax(x) at the max):
+ * softmax(x)ᵢ = exp(xᵢ − lse), so at the largest xᵢ it is exp(max − lse), at least 1/V (no
+ * underflow). wasm's Softmax kernel is several times faster than its Exp, which tf.logSumExp uses
+ * (docs/performance.md). Not differentiated (headNll has its own gradient).
+ */
+export function logSumExp(tf: Tf, logits: Tensor2D): Tensor1D {
+  if (!explicitTranspose(tf)) return tf.logSumExp(logits, 1) as Tensor1D
+  return tf.tidy(() => tf.sub(tf.max(logits, 1), tf.log(tf.max(tf.softmax(logits), 1)))) as Tensor1D
 }
 
 /**
