@@ -24,7 +24,7 @@ const RUN_OPT = { run: { type: 'string' as const, short: 'r' as const } }
 
 function overrides(cmd: Command, values: Values) {
   const numbers = Object.fromEntries(Object.entries(FLAGS).map(([setting, flag]) => [setting, numberOption(cmd, values, flag)]))
-  return defined({ ...numbers, documentMasking: values['no-document-masking'] ? false : undefined })
+  return defined({ ...numbers, documentMasking: values['no-document-masking'] ? false : undefined, recompute: stringOption(values, 'recompute') })
 }
 
 function describeRun(s: RunStatus): string {
@@ -35,7 +35,7 @@ function describeRun(s: RunStatus): string {
     `  tokens     ${num(s.tokensTarget)} target, ${num(s.tokensEnglish)} English`,
     `  replay     ${pct(s.realisedReplayShare)} English (planned ${pct(s.plannedReplayShare)})`,
     `  seen       target text ${s.epochsTarget.toFixed(2)}×, English ${s.epochsEnglish.toFixed(2)}×`,
-    last ? `  last step  loss ${last.loss.toFixed(4)} (target ${last.lossTarget?.toFixed(4) ?? '–'}, English ${last.lossEnglish?.toFixed(4) ?? '–'}), lr ${last.lr.toExponential(2)}, ${Math.round(last.tokensPerSecond)} tok/s, ${formatDuration(last.elapsedSeconds)} in all` : '',
+    last ? `  last step  loss ${last.loss.toFixed(4)} (target ${last.lossTarget?.toFixed(4) ?? '–'}, English ${last.lossEnglish?.toFixed(4) ?? '–'}), lr ${last.lr.toExponential(2)}, ${Math.round(last.tokensPerSecond)} tok/s${last.recompute ? ' (activations recomputed)' : ''}, ${formatDuration(last.elapsedSeconds)} in all` : '',
     s.checkpoints.length ? `  checkpoints\n${s.checkpoints.map((c) => `    step ${c.step}${c.pinned ? ' (pinned)' : ''}  ${c.dir}`).join('\n')}` : '  no checkpoint yet',
   ]
     .filter(Boolean)
@@ -64,19 +64,21 @@ export const trainingCommands: Command[] = [
     name: 'train',
     summary: 'Continue pretraining the resized model on the target language with English replay (Ctrl-C pauses)',
     usage:
-      'vernacular train PROJECT [--run NAME] [--seq-len N] [--batch N] [--grad-accum N] [--steps N] [--lr X] [--warmup-steps N] [--weight-decay X] [--seed N] [--checkpoint-every N] [--keep N] [--eval-every N] [--embedding-steps N] [--no-document-masking] [--replay-share X] [--resume] [--json]',
+      'vernacular train PROJECT [--run NAME] [--seq-len N] [--batch N] [--grad-accum N] [--steps N] [--lr X] [--warmup-steps N] [--weight-decay X] [--seed N] [--checkpoint-every N] [--keep N] [--eval-every N] [--embedding-steps N] [--no-document-masking] [--recompute auto|on|off] [--replay-share X] [--resume] [--json]',
     args: 'PROJECT',
     names: {
       dir: 'PROJECT',
       run: '--run',
       ...Object.fromEntries(Object.entries(FLAGS).map(([setting, flag]) => [`overrides.${setting}`, `--${flag}`])),
       'overrides.documentMasking': '--no-document-masking',
+      'overrides.recompute': '--recompute',
     },
     options: {
       ...JSON_OPT,
       ...RUN_OPT,
       ...Object.fromEntries(Object.values(FLAGS).map((flag) => [flag, { type: 'string' as const }])),
       'no-document-masking': { type: 'boolean' },
+      recompute: { type: 'string' },
       resume: { type: 'boolean' },
     },
     async run({ engine, out, positionals: given, values }) {

@@ -180,7 +180,7 @@ export class Engine {
       'model.score': async ({ model, tokenizer, text, lang }) => ({
         job: this.jobs.start({ kind: MODEL_SCORE_JOB, title: `Score ${text}`, run: (ctx) => scoreTextFile(path(model), path(tokenizer), path(text), { lang, ctx }) }),
       }),
-      'model.estimate': async ({ model, batch, seqLen, optimizer }) => estimateMemory((await openCheckpoint(path(model))).config, { batch, seqLen, optimizer }),
+      'model.estimate': async ({ model, batch, seqLen, optimizer, recompute }) => estimateMemory((await openCheckpoint(path(model))).config, { batch, seqLen, optimizer, recompute }),
       'model.sample': async ({ model, tokenizer, prompt, maxTokens, topP, temperature, seed }) => {
         await openCheckpoint(path(model)) // fail now, not inside the job, if it is no model folder
         return {

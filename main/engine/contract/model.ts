@@ -2,7 +2,7 @@
 import { z } from 'zod'
 import { type HeldoutScore, wordLanguage } from './evaluation'
 import { jobMethod, method } from './jobs'
-import { type ExtendMode, MAX_PAD_MULTIPLE, MAX_SEQ_LEN, VOCABULARY_MODES, batchSize, fsPath, newTokenCount } from './values'
+import { type ExtendMode, MAX_PAD_MULTIPLE, MAX_SEQ_LEN, type RecomputeSetting, VOCABULARY_MODES, batchSize, fsPath, newTokenCount } from './values'
 
 export const EMBEDDING_INIT_VALUES = ['mean', 'random'] as const
 export type EmbeddingInitMethod = (typeof EMBEDDING_INIT_VALUES)[number]
@@ -96,6 +96,11 @@ export interface BaseModelStatus {
   }
   /** Whether the estimate fits the device's memory, and on webgpu the largest weight one buffer (null when the memory is unknown). */
   fits: boolean | null
+  /** The estimate with each layer's activations recomputed in the backward pass (the training setting `recompute`), and whether it fits. */
+  recomputed?: MemoryEstimateResult | null
+  fitsRecomputed?: boolean | null
+  /** The project's `recompute` setting, and whether a run would recompute with it on this device (null while no model is known). */
+  recompute?: { setting: RecomputeSetting; on: boolean | null }
   /** Resized models in the project (models/<mode>-<count>-<init>/). */
   resized: ResizeSummary[]
 }
@@ -118,7 +123,9 @@ export const modelMethods = {
   /** The same as `eval.bpb`, with the fields `model score` has always reported. */
   'model.score': jobMethod(MODEL_SCORE_JOB)(z.object({ model: fsPath, tokenizer: fsPath, text: fsPath, lang: wordLanguage }).strict()),
   'model.estimate': method<MemoryEstimateResult>()(
-    z.object({ model: fsPath, batch: batchSize, seqLen: z.number().int().min(2).max(MAX_SEQ_LEN), optimizer: z.enum(OPTIMIZER_VALUES).default('adamw') }).strict(),
+    z
+      .object({ model: fsPath, batch: batchSize, seqLen: z.number().int().min(2).max(MAX_SEQ_LEN), optimizer: z.enum(OPTIMIZER_VALUES).default('adamw'), recompute: z.boolean().default(false) })
+      .strict(),
   ),
   'model.resize': jobMethod(MODEL_RESIZE_JOB)(
     z

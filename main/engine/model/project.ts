@@ -8,9 +8,9 @@
 import { promises as fs } from 'node:fs'
 import { totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
-import { engineBackend } from '../backend/select'
+import { type Tf, engineBackend } from '../backend/select'
 import { adapterName } from '../backend/webgpu'
-import type { BaseModelStatus, EmbeddingInitMethod, ExtendMode, ResizeSummary } from '../contract'
+import type { BaseModelStatus, EmbeddingInitMethod, ExtendMode, MemoryEstimateResult, ResizeSummary } from '../contract'
 import { EngineError } from '../common/errors'
 import type { JobContext } from '../jobs/manager'
 import { projectRelativePath, readManifest, resolveProjectPath } from '../project/manifest'
@@ -20,7 +20,7 @@ import { vocabFingerprint } from '../common/fingerprint'
 import { loadTokenizerCached } from '../tokenizer/estimate'
 import { setBaseTokenizer, TOKENIZER_DIR } from '../tokenizer/project'
 import { openCheckpoint } from './checkpoint'
-import { estimateMemory } from './memory'
+import { chooseRecompute, estimateMemory } from './memory'
 import { WASM_MEMORY_LIMIT } from './model'
 import { heldShape, paramSpecs } from './names'
 import { describeCheckpoint } from './operations'
@@ -95,20 +95,38 @@ export async function trainingDevice(): Promise<BaseModelStatus['device']> {
   return { kind: 'cpu', name: 'CPU (system memory)', memoryBytes: ram, backend: report.name }
 }
 
+/**
+ * The memory a training step may use on the backend `tf` runs on now (for the `recompute` setting's
+ * auto): as `trainingDevice` says, without choosing the engine's backend where tfjs already runs
+ * on a CPU one (tests pick theirs).
+ */
+export async function trainingMemory(tf: Tf): Promise<number | null> {
+  const backend = tf.getBackend()
+  if (backend === 'wasm') return Math.min(totalmem(), WASM_MEMORY_LIMIT)
+  if (backend === 'cpu') return totalmem()
+  return (await trainingDevice()).memoryBytes
+}
+
 export async function baseModelStatus(dir: string): Promise<BaseModelStatus> {
   const m = await readManifest(dir)
   const training = { batch: m.training.batchSize, seqLen: m.training.sequenceLength, optimizer: 'adamw' as const }
   const device = await trainingDevice()
-  const status: BaseModelStatus = { path: null, info: null, problem: null, tokenizer: null, training, estimate: null, device, fits: null, resized: await listResized(dir) }
+  const recompute = { setting: m.training.recompute ?? ('auto' as const), on: null }
+  const status: BaseModelStatus = { path: null, info: null, problem: null, tokenizer: null, training, estimate: null, device, fits: null, recomputed: null, fitsRecomputed: null, recompute, resized: await listResized(dir) }
   if (!m.baseModel) return status
   status.path = resolveProjectPath(dir, m.baseModel.path)
   try {
     const ckpt = await openCheckpoint(status.path)
     status.info = await describeCheckpoint(ckpt)
-    status.estimate = estimateMemory(ckpt.config, { batch: training.batch, seqLen: Math.min(training.seqLen, ckpt.config.maxPositions), optimizer: 'adamw' })
+    const opts = { batch: training.batch, seqLen: Math.min(training.seqLen, ckpt.config.maxPositions), optimizer: 'adamw' as const }
+    status.estimate = estimateMemory(ckpt.config, opts)
+    // With each layer's activations recomputed in the backward pass (the `recompute` setting).
+    status.recomputed = estimateMemory(ckpt.config, { ...opts, recompute: true })
+    status.recompute = { setting: recompute.setting, on: chooseRecompute(recompute.setting, ckpt.config, opts, device.memoryBytes) }
     const largestWeight = 4 * Math.max(...paramSpecs(ckpt.config).map((p) => heldShape(p).reduce((a, b) => a * b, 1)))
-    if (device.maxBufferBytes !== undefined && largestWeight > device.maxBufferBytes) status.fits = false
-    else status.fits = device.memoryBytes === null ? null : status.estimate.total <= device.memoryBytes
+    const fits = (e: MemoryEstimateResult) => (device.maxBufferBytes !== undefined && largestWeight > device.maxBufferBytes ? false : device.memoryBytes === null ? null : e.total <= device.memoryBytes)
+    status.fits = fits(status.estimate)
+    status.fitsRecomputed = fits(status.recomputed)
     if (!m.baseTokenizer) status.tokenizer = 'project-has-none'
     else if (!status.info.tokenizer) status.tokenizer = 'model-has-none'
     else {

@@ -10,7 +10,7 @@ import { vocabFingerprint } from '../common/fingerprint'
 import { parseJson } from '../common/json'
 import { readRoleState } from '../corpus/store'
 import { openCheckpoint } from '../model/checkpoint'
-import { estimateMemory } from '../model/memory'
+import { chooseRecompute, estimateMemory } from '../model/memory'
 import { MODELS_DIR, trainingDevice } from '../model/project'
 import { projectRelativePath, readManifest, resolveProjectPath } from '../project/manifest'
 import { updateProject } from '../project/projects'
@@ -91,11 +91,14 @@ export async function prepareRun(projectDir: string, name: string, overrides: Ru
   if (settings.sequenceLength > context) {
     throw new EngineError('invalid-request', `A sequence of ${settings.sequenceLength} tokens is longer than the model's context (${context}).`, { hint: `Use --seq-len ${context} or less.` })
   }
-  const estimate = estimateMemory(ckpt.config, { batch: settings.batchSize, seqLen: settings.sequenceLength, optimizer: 'adamw' })
   const device = await trainingDevice()
+  const memoryOpts = { batch: settings.batchSize, seqLen: settings.sequenceLength, optimizer: 'adamw' as const }
+  // With activations recomputed when the setting (or auto, for want of memory) says so.
+  const recompute = chooseRecompute(settings.recompute ?? 'auto', ckpt.config, memoryOpts, device.memoryBytes)
+  const estimate = estimateMemory(ckpt.config, { ...memoryOpts, recompute })
   if (device.memoryBytes !== null && estimate.total > device.memoryBytes) {
-    throw new EngineError('invalid-request', `A micro-batch of ${settings.batchSize} × ${settings.sequenceLength} tokens needs about ${(estimate.total / 2 ** 30).toFixed(1)} GiB; ${device.name} has ${(device.memoryBytes / 2 ** 30).toFixed(1)} GiB.`, {
-      hint: 'Use a smaller --batch (and more --grad-accum for the same tokens per step) or a shorter --seq-len.',
+    throw new EngineError('invalid-request', `A micro-batch of ${settings.batchSize} × ${settings.sequenceLength} tokens needs about ${(estimate.total / 2 ** 30).toFixed(1)} GiB${recompute ? ' with activations recomputed' : ''}; ${device.name} has ${(device.memoryBytes / 2 ** 30).toFixed(1)} GiB.`, {
+      hint: `Use a smaller --batch (and more --grad-accum for the same tokens per step) or a shorter --seq-len${recompute ? '' : ', or --recompute on'}.`,
     })
   }
   if (settings.englishShare > 0) {

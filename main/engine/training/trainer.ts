@@ -17,8 +17,10 @@ import type { Tf } from '../backend/select'
 import type { RunSettings, StepMetrics } from '../contract'
 import { EngineError } from '../common/errors'
 import { openCheckpoint } from '../model/checkpoint'
+import { chooseRecompute } from '../model/memory'
 import { CausalLM } from '../model/model'
 import { AdamW } from '../model/optimizer'
+import { trainingMemory } from '../model/project'
 import { DataParallel, maxThreadsFor, parallelBackend } from '../model/parallel'
 import { warmupCosine } from '../model/schedule'
 import { type MicroBatch, trainStep } from '../model/train'
@@ -96,6 +98,10 @@ export async function runTraining(input: TrainerInput): Promise<TrainerOutcome> 
     if (s.sequenceLength > model.maxSequence) {
       throw new EngineError('invalid-request', `A sequence of ${s.sequenceLength} tokens is longer than the model takes (${model.maxSequence}).`, { hint: `Use --seq-len ${model.maxSequence} or less.` })
     }
+    // Activation recomputation: as set, or on `auto` when a step would not fit the device's memory otherwise.
+    const setting = s.recompute ?? 'auto'
+    model.recompute = chooseRecompute(setting, model.config, { batch: s.batchSize, seqLen: s.sequenceLength, optimizer: 'adamw' }, setting === 'auto' ? await trainingMemory(tf) : null)
+    log(`activations ${model.recompute ? 'recomputed in the backward pass' : 'kept for the backward pass'} (recompute ${setting})`)
     optimizer = new AdamW(tf, model, { lr: s.learningRate, weightDecay: s.weightDecay })
     parallel = await startParallel(model, input, log)
     const embeddingsOnly = new Set(model.specs.filter((p) => p.kind === 'embedding' || p.kind === 'head').map((p) => p.name))
@@ -193,6 +199,7 @@ export async function runTraining(input: TrainerInput): Promise<TrainerOutcome> 
         tokensTarget: tokens.target,
         tokensEnglish: tokens.english,
         elapsedSeconds: elapsed,
+        recompute: model.recompute,
       }
       if (s.evalEvery > 0 && (step % s.evalEvery === 0 || step === s.steps)) {
         m.heldout = {

@@ -1,0 +1,83 @@
+import { promises as fs } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { selectBackend } from '../../../main/engine/backend/select'
+import { parseModelConfig } from '../../../main/engine/model/config'
+import { writeInitialisedModel } from '../../../main/engine/model/init'
+import { createProject } from '../../../main/engine/project/projects'
+import { prepareTokenData } from '../../../main/engine/training/data'
+import { METRICS_FILE, runTraining, type RunSettings, type StepMetrics, type TrainerInput } from '../../../main/engine/training/trainer'
+import { ingest } from '../corpus/helpers'
+import { demoText } from '../tokenizer/fixtures'
+import { useTmp } from '../../helpers/tmp'
+
+// The `recompute` setting through the real training loop: the run recomputes activations when
+// told to (or, on auto, only when a step would not fit), says so in every metrics line and its
+// log, and trains exactly as without it (activation recomputation changes memory, not results).
+const tmp = useTmp()
+const GPT2_TOKENIZER = join(__dirname, '../../../resources/demo/base/tokenizer.json')
+const EOS = 50256
+
+const SETTINGS: RunSettings = {
+  sequenceLength: 16,
+  batchSize: 2,
+  gradientAccumulation: 1,
+  steps: 3,
+  learningRate: 3e-3,
+  warmupSteps: 1,
+  weightDecay: 0.1,
+  seed: 7,
+  checkpointEvery: 100,
+  keepCheckpoints: 1,
+  evalEvery: 0,
+  embeddingOnlySteps: 0,
+  documentMasking: true,
+  englishShare: 0.25,
+}
+
+async function setup(): Promise<Omit<TrainerInput, 'runDir' | 'settings'>> {
+  const dir = join(tmp(), 'p')
+  await createProject({ dir, name: 'T', language: 'hu' })
+  const src = tmp()
+  await fs.writeFile(join(src, 'hu.txt'), demoText('hu').train.slice(0, 200).join('\n') + '\n')
+  await fs.writeFile(join(src, 'en.txt'), demoText('en').train.slice(0, 100).join('\n') + '\n')
+  await ingest(dir, 'target', [join(src, 'hu.txt')], { txtMode: 'line', minHeldout: 10 })
+  await ingest(dir, 'english', [join(src, 'en.txt')], { txtMode: 'line', minHeldout: 10 })
+  const modelDir = join(tmp(), 'model')
+  await writeInitialisedModel(modelDir, parseModelConfig({ model_type: 'gpt2', vocab_size: 50257, n_embd: 16, n_layer: 2, n_head: 2, n_positions: 64 }, 'config.json'), { seed: 1 })
+  const { tf } = await selectBackend({ requested: 'wasm' })
+  return { tf, modelDir, data: await prepareTokenData(dir, GPT2_TOKENIZER), heldout: { target: null, english: null }, eos: EOS }
+}
+
+async function train(base: Omit<TrainerInput, 'runDir' | 'settings'>, recompute: RunSettings['recompute']): Promise<{ metrics: StepMetrics[]; log: string[] }> {
+  const runDir = join(tmp(), `run-${recompute ?? 'absent'}`)
+  const log: string[] = []
+  const settings: RunSettings = { ...SETTINGS }
+  if (recompute) settings.recompute = recompute
+  await runTraining({ ...base, runDir, settings, log: (l) => log.push(l) })
+  const metrics = (await fs.readFile(join(runDir, METRICS_FILE), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as StepMetrics)
+  return { metrics, log }
+}
+
+describe('the recompute setting in a run', () => {
+  it('recomputes when on, not when off or on auto with memory to spare, and trains the same either way', async () => {
+    const base = await setup()
+    const on = await train(base, 'on')
+    const off = await train(base, 'off')
+    const auto = await train(base, undefined)
+    expect(on.metrics.map((m) => m.recompute)).toEqual([true, true, true])
+    expect(off.metrics.map((m) => m.recompute)).toEqual([false, false, false])
+    // The tiny model fits the wasm backend's 4 GiB many times over: auto keeps the activations.
+    expect(auto.metrics.map((m) => m.recompute)).toEqual([false, false, false])
+    expect(on.log).toContain('activations recomputed in the backward pass (recompute on)')
+    expect(auto.log).toContain('activations kept for the backward pass (recompute auto)')
+    on.metrics.forEach((m, i) => {
+      const o = off.metrics[i] as StepMetrics
+      expect(Math.abs(m.loss - o.loss), `step ${m.step}`).toBeLessThan(1e-5)
+      expect(Math.abs(m.gradNorm - o.gradNorm) / o.gradNorm, `step ${m.step}`).toBeLessThan(1e-4)
+    })
+  })
+})
