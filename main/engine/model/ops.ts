@@ -14,6 +14,7 @@
 import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core'
 import type { Tf } from '../backend/select'
 import { type FlatLayout, documentMaskData } from './layout'
+import { pickTargets } from './pick'
 
 /** Whether products with a transposed operand are better done as an explicit transpose first. */
 export function explicitTranspose(tf: Tf): boolean {
@@ -409,7 +410,7 @@ export function headNll(tf: Tf, h: Tensor2D, w: Tensor2D, targets: Tensor1D, chu
           tf.tidy(() => {
             const hc = tf.slice(hh as Tensor2D, [s, 0], [n, D])
             const logits = wT ? tf.matMul(hc, wT) : matMulNT(tf, hc, ww as Tensor2D)
-            const picked = tf.gather(tf.reshape(logits, [-1]), tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(V, 'int32')), tf.slice(t32, [s], [n])))
+            const picked = pickTargets(tf, logits as Tensor2D, tf.slice(t32, [s], [n]))
             return tf.sub(logSumExp(tf, logits), picked)
           }),
         ),
