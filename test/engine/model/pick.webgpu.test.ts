@@ -11,7 +11,7 @@ describe('pickTargets on webgpu', () => {
     const N = 400
     const V = 50257
     // logits[i, j] = j - i (exact in float32), so the pick at target t of row i is t - i.
-    const logits = tf.sub(tf.range(0, V, 1, 'float32').reshape([1, V]), tf.range(0, N, 1, 'float32').reshape([N, 1])) as Tensor2D
+    const logits = tf.sub(tf.reshape(tf.range(0, V, 1, 'float32'), [1, V]), tf.reshape(tf.range(0, N, 1, 'float32'), [N, 1])) as Tensor2D
     const targets = tf.tensor1d(Array.from({ length: N }, (_, i) => (i * 7919 + 13) % V), 'int32') as Tensor1D
     const got = await pickTargets(tf, logits, targets).data()
     const want = Array.from({ length: N }, (_, i) => ((i * 7919 + 13) % V) - i)
