@@ -282,10 +282,7 @@ export class DataParallel implements GradientRunner {
 
   /** Writes this thread's weights into the shared buffer (the workers read them with the next share). */
   private publishWeights(): void {
-    for (const [name, v] of this.model.params) {
-      const slot = this.slots.get(name) as Slot
-      this.weights.set(v.dataSync() as Float32Array, slot.offset)
-    }
+    for (const [name, v] of this.model.params) copyInto(this.tf, v, this.weights, (this.slots.get(name) as Slot).offset)
     this.synced = this.version
   }
 
@@ -325,6 +322,24 @@ export class DataParallel implements GradientRunner {
     h.worker.on('exit', (code) => fail(workerError(`a training thread exited (code ${code}) in the middle of training`)))
     h.worker.unref()
   }
+}
+
+/**
+ * Copies a float32 tensor's values into `target` at `offset`. On wasm, straight from the backend's
+ * memory (`dataSync` would first copy them into a fresh array: tens of MB a step, and fresh memory
+ * is slow to touch on some machines, see docs/performance.md).
+ */
+function copyInto(tf: Tf, t: Tensor, target: Float32Array, offset: number): void {
+  if (tf.getBackend() === 'wasm') {
+    const b = tf.backend() as unknown as { dataIdMap?: { get(id: object): { memoryOffset?: number } | undefined }; wasm?: { HEAPU8?: Uint8Array } }
+    const info = b.dataIdMap?.get(t.dataId)
+    const heap = b.wasm?.HEAPU8
+    if (info && typeof info.memoryOffset === 'number' && heap) {
+      target.set(new Float32Array(heap.buffer, info.memoryOffset, t.size), offset)
+      return
+    }
+  }
+  target.set(t.dataSync() as Float32Array, offset)
 }
 
 function workerError(message: string): EngineError {
@@ -398,7 +413,9 @@ export async function runGradientWorker(): Promise<void> {
         if (r.version !== version) {
           for (const [name, v] of model.params) {
             const s = slots.get(name) as Slot
-            tf.tidy(() => v.assign(tf.tensor(weights.slice(s.offset, s.offset + s.size), v.shape, 'float32')))
+            const values = weights.subarray(s.offset, s.offset + s.size)
+            // The cpu backend keeps the array it is given as the tensor's storage: hand it a copy.
+            tf.tidy(() => v.assign(tf.tensor(init.backend === 'wasm' ? values : values.slice(), v.shape, 'float32')))
           }
           version = r.version
         }
@@ -409,7 +426,7 @@ export async function runGradientWorker(): Promise<void> {
         const present = r.names.map((name) => {
           const g = out.grads.get(name)
           if (!g) return false
-          grads.set(g.dataSync() as Float32Array, (slots.get(name) as Slot).offset)
+          copyInto(tf, g, grads, (slots.get(name) as Slot).offset)
           return true
         })
         tf.dispose([...out.grads.values()] as Tensor[])
