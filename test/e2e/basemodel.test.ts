@@ -55,6 +55,22 @@ describe('the Base model step in Chromium', () => {
     expect(projectTotal).toBeGreaterThan(0)
     expect(readBytes(await page.getByTestId('basemodel-memory-total').textContent())).toBe(projectTotal)
 
+    // With activations recomputed (the training setting recompute): two bars on one axis, kept and recomputed; the kept
+    // one is the estimate above, the recomputed one needs less; the demo fits, so auto keeps them.
+    expect(await page.getByTestId('basemodel-recompute-chart').isVisible()).toBe(true)
+    expect(await page.locator('[data-testid="basemodel-recompute-chart"] g[data-mode]').count()).toBe(2)
+    expect(await page.locator('[data-testid="basemodel-recompute-chart"] g[data-mode="recomputed"] rect[data-part]').count()).toBe(4)
+    expect(await page.getByTestId('basemodel-recompute-chart').getAttribute('aria-label')).toMatch(/activations kept: [\d.]+ (MiB|GiB).*recomputed: [\d.]+ (MiB|GiB)/)
+    const keptTotal = readBytes(await page.getByTestId('basemodel-recompute-kept-total').textContent())
+    const recomputedTotal = readBytes(await page.getByTestId('basemodel-recompute-recomputed-total').textContent())
+    expect(keptTotal).toBe(projectTotal)
+    expect(recomputedTotal).toBeGreaterThan(0)
+    expect(recomputedTotal).toBeLessThan(keptTotal)
+    expect(readBytes(await page.getByTestId('basemodel-recompute-recomputed-activations').textContent())).toBeLessThan(readBytes(await page.getByTestId('basemodel-recompute-kept-activations').textContent()))
+    expect(await page.getByTestId('basemodel-recompute-saving').textContent()).toMatch(/Recomputing saves \d+(\.\d+)?% of the step’s memory/)
+    expect(await page.getByTestId('basemodel-recompute-setting').textContent()).toContain('The project’s setting is auto: a run keeps them, since the step fits without recomputing.')
+    expect(await page.locator('[data-testid="basemodel-recompute-table"] tr.is-chosen').getAttribute('data-mode')).toBe('kept')
+
     // The demo template trains at batch 4 × 256 (a small budget). What if: a smaller batch needs less (the engine's estimate, asked for again).
     await page.getByTestId('basemodel-batch').fill('1')
     await page.getByTestId('basemodel-seqlen').fill('128')
