@@ -137,10 +137,17 @@ export const modelCommands: Command[] = [
   {
     name: 'model estimate',
     summary: 'Memory a training step of a model takes: weights, gradients, optimiser state, activations',
-    usage: 'vernacular model estimate --model DIR --batch B --seq-len T [--optimizer adamw|sgd] [--json]',
-    options: { ...JSON_OPT, model: { type: 'string', short: 'm' }, batch: { type: 'string' }, 'seq-len': { type: 'string' }, optimizer: { type: 'string' } },
+    usage: 'vernacular model estimate --model DIR --batch B --seq-len T [--optimizer adamw|sgd] [--recompute] [--json]',
+    options: { ...JSON_OPT, model: { type: 'string', short: 'm' }, batch: { type: 'string' }, 'seq-len': { type: 'string' }, optimizer: { type: 'string' }, recompute: { type: 'boolean' } },
     async run({ engine, out, values }) {
-      const params = defined({ model: stringOption(values, 'model'), batch: numberOption(this, values, 'batch'), seqLen: numberOption(this, values, 'seq-len'), optimizer: stringOption(values, 'optimizer') })
+      const params = defined({
+        model: stringOption(values, 'model'),
+        batch: numberOption(this, values, 'batch'),
+        seqLen: numberOption(this, values, 'seq-len'),
+        optimizer: stringOption(values, 'optimizer'),
+        // With each layer's activations recomputed in the backward pass (the training setting recompute).
+        recompute: values.recompute === true ? true : undefined,
+      })
       const r = await call(this, engine, 'model.estimate', params)
       out.result(r, () => describeEstimate(r))
     },
