@@ -75,7 +75,10 @@ export function estimateMemory(config: ModelConfig, opts: MemoryOptions): Memory
   const block = b.ND * N * D + b.NI * N * I + b.scores * scores
   const headChunk = Math.min(N, HEAD_CHUNK) * config.vocabSize
   const r = RECOMPUTED[config.arch]
-  const forward = opts.recompute ? (L * r.layerND + r.ND) * N * D + Math.max(r.block * block, r.headChunkV * headChunk) : L * block + KEPT[config.arch].headChunkV * headChunk
+  const kept = L * block + KEPT[config.arch].headChunkV * headChunk
+  // Recomputing never holds more than keeping (where the head's chunk is the peak either way, the
+  // two fits differ only by their error).
+  const forward = opts.recompute ? Math.min(kept, (L * r.layerND + r.ND) * N * D + Math.max(r.block * block, r.headChunkV * headChunk)) : kept
   const activations = 4 * Math.max(forward, OPTIMIZER_PEAK_MATRICES * maxMatrix)
   return { parameters: P, weights, gradients, optimizer, activations, total: weights + gradients + optimizer + activations }
 }

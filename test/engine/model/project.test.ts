@@ -46,6 +46,12 @@ describe('base model step operations', () => {
       expect(status.training).toEqual({ batch: manifest.training.batchSize, seqLen: manifest.training.sequenceLength, optimizer: 'adamw' })
       expect(status.estimate).toEqual(estimateMemory(parseModelConfig(GPT2, 'c'), { batch: manifest.training.batchSize, seqLen: 128, optimizer: 'adamw' }))
       expect(status.fits).toBe(status.estimate!.total <= status.device.memoryBytes!)
+      // And with activations recomputed (no less here: one layer, so the head's chunk is the peak either way); on
+      // auto (the default) a run keeps them when the step fits.
+      expect(status.recomputed).toEqual(estimateMemory(parseModelConfig(GPT2, 'c'), { batch: manifest.training.batchSize, seqLen: 128, optimizer: 'adamw', recompute: true }))
+      expect(status.recomputed!.activations).toBeLessThanOrEqual(status.estimate!.activations)
+      expect(status.fitsRecomputed).toBe(status.recomputed!.total <= status.device.memoryBytes!)
+      expect(status.recompute).toEqual({ setting: 'auto', on: !status.fits })
       expect(BACKEND_NAMES).toContain(status.device.backend)
 
       // Resizing needs an extended tokenizer first.
