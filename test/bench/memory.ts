@@ -5,7 +5,9 @@
 // recomputation costs: about one more forward pass.
 // The reference is the measurement; the ratio says how far the estimate is off.
 //
-// Flags: --quick (the first two configurations only), --case TEXT (those whose name contains TEXT).
+// Flags: --quick (the first two configurations only), --case TEXT (those whose name contains TEXT),
+// --speed N (instead of memory: N timed steps of each, kept and recomputed alternating after a
+// warm-up step each, so that both see the same load; medians).
 import type { Tensor2D } from '@tensorflow/tfjs-core'
 import { engineBackend } from '../../main/engine/backend/select'
 import { parseModelConfig } from '../../main/engine/model/config'
@@ -35,6 +37,8 @@ async function main(): Promise<void> {
   console.log(
     `${'model'.padEnd(22)} ${'batch×seq'.padEnd(9)} ${'activations'.padEnd(11)} ${'weights'.padStart(8)} ${'grads'.padStart(8)} ${'AdamW'.padStart(8)} ${'activ.'.padStart(8)} ${'estimate'.padStart(9)} ${'measured'.padStart(9)}  ratio  ${'step s'.padStart(7)} ${'tok/s'.padStart(7)}`,
   )
+  const speedIndex = process.argv.indexOf('--speed')
+  if (speedIndex >= 0) return speed(tf, (quick ? CASES.slice(0, 2) : CASES).filter((k) => !only || k.name.includes(only)), Number(process.argv[speedIndex + 1] ?? 5))
   const summary: string[] = []
   for (const c of (quick ? CASES.slice(0, 2) : CASES).filter((k) => !only || k.name.includes(only))) {
     const config = parseModelConfig(c.raw, c.name)
@@ -69,6 +73,41 @@ async function main(): Promise<void> {
   }
   console.log('\nrecomputed against kept (measured):')
   for (const line of summary) console.log(line)
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+
+/** Step times with activations kept and recomputed, alternating step by step. */
+async function speed(tf: Awaited<ReturnType<typeof engineBackend>>['tf'], cases: typeof CASES, steps: number): Promise<void> {
+  console.log(`${'model'.padEnd(22)} ${'batch×seq'.padEnd(9)} ${'kept tok/s'.padStart(10)} ${'recomputed tok/s'.padStart(16)}  median step-time ratio`)
+  for (const c of cases) {
+    const config = parseModelConfig(c.raw, c.name)
+    const ids = tf.randomUniform([c.batch, c.seqLen + 1], 0, config.vocabSize, 'int32', 7)
+    const inputs = tf.slice(ids, [0, 0], [c.batch, c.seqLen]) as Tensor2D
+    const targets = tf.slice(ids, [0, 1], [c.batch, c.seqLen]) as Tensor2D
+    const runs = [false, true].map((recompute) => {
+      const model = CausalLM.init(tf, config, 1)
+      model.recompute = recompute
+      const opt = new AdamW(tf, model, { lr: 1e-3 })
+      const step = async () => {
+        const t0 = performance.now()
+        await trainStep(model, [{ inputs, targets }], opt, constantLr(1e-3))
+        return (performance.now() - t0) / 1000
+      }
+      return { model, opt, step, times: [] as number[] }
+    })
+    for (const r of runs) await r.step()
+    for (let i = 0; i < steps; i++) for (const r of runs) r.times.push(await r.step())
+    const [kept, recomputed] = runs as [(typeof runs)[0], (typeof runs)[0]]
+    const tokens = c.batch * c.seqLen
+    const ratio = median(recomputed.times.map((t, i) => t / (kept.times[i] as number)))
+    console.log(`${c.name.padEnd(22)} ${`${c.batch}×${c.seqLen}`.padEnd(9)} ${Math.round(tokens / median(kept.times)).toString().padStart(10)} ${Math.round(tokens / median(recomputed.times)).toString().padStart(16)}  ${ratio.toFixed(2)}×`)
+    for (const r of runs) {
+      r.model.dispose()
+      r.opt.dispose()
+    }
+    tf.dispose([ids, inputs, targets])
+  }
 }
 
 main().catch((e) => {
