@@ -9,6 +9,7 @@ import { prepareTokenData } from '../../../main/engine/training/data'
 import { METRICS_FILE, runTraining, type RunSettings, type StepMetrics, type TrainerInput } from '../../../main/engine/training/trainer'
 import { ingest } from '../corpus/helpers'
 import { demoText } from '../tokenizer/fixtures'
+import { gradientWorkerScript } from '../../helpers/gradient-worker'
 import { useTmp } from '../../helpers/tmp'
 
 // The `recompute` setting through the real training loop: the run recomputes activations when
@@ -50,7 +51,7 @@ async function setup(): Promise<Omit<TrainerInput, 'runDir' | 'settings'>> {
 }
 
 async function train(base: Omit<TrainerInput, 'runDir' | 'settings'>, recompute: RunSettings['recompute']): Promise<{ metrics: StepMetrics[]; log: string[] }> {
-  const runDir = join(tmp(), `run-${recompute ?? 'absent'}`)
+  const runDir = join(tmp(), `run-${recompute ?? 'absent'}-${base.threads ?? 1}`)
   const log: string[] = []
   const settings: RunSettings = { ...SETTINGS }
   if (recompute) settings.recompute = recompute
@@ -79,5 +80,11 @@ describe('the recompute setting in a run', () => {
       expect(Math.abs(m.loss - o.loss), `step ${m.step}`).toBeLessThan(1e-5)
       expect(Math.abs(m.gradNorm - o.gradNorm) / o.gradNorm, `step ${m.step}`).toBeLessThan(1e-4)
     })
+
+    // On 2 threads (data-parallel rows, model/parallel.ts) each thread's model recomputes too, with the same losses.
+    const parallel = await train({ ...base, threads: 2, workerScript: await gradientWorkerScript() }, 'on')
+    expect(parallel.log.some((l) => l.startsWith('training on 2 threads'))).toBe(true)
+    expect(parallel.metrics.map((m) => m.recompute)).toEqual([true, true, true])
+    parallel.metrics.forEach((m, i) => expect(Math.abs(m.loss - (off.metrics[i] as StepMetrics).loss), `step ${m.step}`).toBeLessThan(1e-5))
   })
 })
