@@ -116,6 +116,9 @@ describe('the Replay mix and Training steps in Chromium', () => {
     expect(await page.getByTestId('training-step-tokens').textContent()).toContain('1,024 tokens, 12,288 in all')
     expect(await page.getByTestId('training-run-name').inputValue()).toBe('main')
     expect(await page.getByTestId('training-start').textContent()).toContain('Save and start training')
+    // Recompute activations: auto by default, with its effect at the saved batch × sequence; the demo fits, so a run keeps them.
+    expect(await page.getByTestId('training-recompute').inputValue()).toBe('auto')
+    expect(await page.getByTestId('training-recompute-effect').textContent()).toMatch(/with activations kept and [\d.]+ (MiB|GiB) recomputed \(\d+(\.\d+)?% less\).* On auto a run here keeps them: the step fits\./s)
     await screenshotWhole(page, 'training-settings.png')
 
     // Start: the settings are saved first, then the run trains and the charts move.
@@ -125,6 +128,7 @@ describe('the Replay mix and Training steps in Chromium', () => {
     expect((await manifest()).training).toMatchObject({ steps: 12, sequenceLength: 256, batchSize: 4, checkpointEvery: 3, evalEvery: 3, keepCheckpoints: 2, warmupSteps: 2 })
     await expect.poll(() => points(page, 'training-chart-loss'), { timeout: 120_000 }).toBeGreaterThanOrEqual(2)
     expect(await page.getByTestId('training-speed').textContent()).toMatch(/[\d,]+ tokens a second/)
+    expect(await page.getByTestId('training-recompute-state').getAttribute('data-recompute')).toBe('false')
     await expect.poll(() => page.locator('[data-testid="training-log"] li').count()).toBeGreaterThan(0)
     expect(await page.getByTestId('training-log').textContent()).toMatch(/step \d+\/12, loss [\d.]+/)
     await expect.poll(() => colouredPixels(page, 'training-chart-loss', TARGET_RGB)).toBeGreaterThan(20)
