@@ -96,10 +96,13 @@ async function prepareWebGpu(tf: Tf, load: (pkg: string) => unknown, opts: TryOp
   } catch (e) {
     return { skip: loadError('webgpu', e) }
   }
-  if (!adapter) return { skip: 'Dawn (the webgpu package) found no GPU adapter: no Vulkan, Metal or D3D12 driver that supports WebGPU' }
+  if (!adapter) {
+    const loader = opts.vulkanPresent() ? '' : ' (and no Vulkan loader, libvulkan.so.1, was found: install the GPU vendor\'s Vulkan driver)'
+    return { skip: `Dawn (the webgpu package) found no GPU adapter: no Vulkan, Metal or D3D12 driver that supports WebGPU${loader}` }
+  }
   const report = adapterReport(adapter)
   if (report.software && !opts.forced) {
-    return { adapter: report, skip: `the only adapter is a software one, ${adapterName(report)}: correct but far too slow to train on (VERNACULAR_BACKEND=webgpu uses it anyway)` }
+    return { adapter: report, skip: `the adapter Dawn offers is a software one, ${adapterName(report)}: correct but far too slow to train on (VERNACULAR_BACKEND=webgpu uses it anyway)` }
   }
   try {
     registerWebGpuBackend(tf, load, adapter)
