@@ -19,7 +19,8 @@
  *
  * - the same forward + backward and training step on every core (--threads N, default
  *   VERNACULAR_THREADS or all cores): the rows split among worker threads, model/parallel.ts; a
- *   second line per model, with its own ratio to PyTorch;
+ *   second line per model, with its own ratio to PyTorch; its steps are timed in turns with the
+ *   one-thread steps (after 2 warm-up steps of each), so that both see the same load;
  *
  * Flags: --batch N, --seq N, --steps N, --threads N, --quick (2 steps at 2 × 32: a smoke run), --profile (top
  * kernels of one forward + backward step, by tf.profile), --no-torch, --no-naive.
@@ -158,6 +159,36 @@ async function timeSteps(tf: Tf, steps: number, tokens: number, step: () => Prom
     seconds.push((performance.now() - t0) / 1000)
   }
   return { seconds, tokPerSec: tokens / median(seconds), leaked: (tf.memory().numTensors - before) / steps }
+}
+
+/**
+ * Two ways of doing the same step timed in turns (a, b, a, b, …) after `warm` untimed calls of
+ * each, so that both see the same load on a shared machine and the same warm-up of the wasm
+ * code (worker threads start with V8's baseline code, see docs/performance.md).
+ */
+async function timePairs(tf: Tf, steps: number, tokens: number, a: () => Promise<void>, b: () => Promise<void>, warm = 2): Promise<[Timing, Timing]> {
+  for (let i = 0; i < warm; i++) {
+    await a()
+    await b()
+  }
+  const before = tf.memory().numTensors
+  const sa: number[] = []
+  const sb: number[] = []
+  for (let i = 0; i < steps; i++) {
+    for (const [f, out] of [
+      [a, sa],
+      [b, sb],
+    ] as const) {
+      const t0 = performance.now()
+      await f()
+      out.push((performance.now() - t0) / 1000)
+    }
+  }
+  const leaked = (tf.memory().numTensors - before) / steps
+  return [
+    { seconds: sa, tokPerSec: tokens / median(sa), leaked },
+    { seconds: sb, tokPerSec: tokens / median(sb), leaked },
+  ]
 }
 
 type LossFn = () => Scalar
@@ -393,28 +424,34 @@ async function main(): Promise<void> {
     progress(`${name}: forward + backward`)
     const engineLoss: LossFn = () => model.loss(inputs, targets)
     const fbStep = fwdBwdStep(tf, engineLoss, emb)
-    const fb = await timeSteps(tf, o.steps, tokens, async () => void (await fbStep()))
-    const row: Row = { name, params, paramCount: model.params.size, modelLeft: 0, fwd, fb, train: fb }
-
-    // Every core: the rows split among worker threads (this bundle is their script, see the end).
+    // Every core: the rows split among worker threads (this bundle is their script, see the end),
+    // timed in turns with one thread.
     const dp = o.threads > 1 && parallelBackend(tf) ? await DataParallel.start(model, { threads: o.threads, script: __filename }) : null
+    let fb: Timing
     let allFb: Timing | null = null
     let lossDiff = 0
     if (dp) {
-      progress(`${name}: forward + backward on ${dp.threads} threads`)
+      progress(`${name}: forward + backward, 1 and ${dp.threads} threads in turns`)
       const flat = flattenMicroBatch({ inputs, targets }, config.vocabSize, config.maxPositions)
       const names = [...model.params.keys()]
       const one = tf.tidy(engineLoss)
       let last = 0
-      allFb = await timeSteps(tf, o.steps, tokens, async () => {
-        const r = await dp.gradients(model, flat, names)
-        await r.grads.get(embeddingName(config))?.data()
-        tf.dispose([...r.grads.values()])
-        last = r.loss
-      })
+      ;[fb, allFb] = await timePairs(
+        tf,
+        o.steps,
+        tokens,
+        async () => void (await fbStep()),
+        async () => {
+          const r = await dp.gradients(model, flat, names)
+          await r.grads.get(embeddingName(config))?.data()
+          tf.dispose([...r.grads.values()])
+          last = r.loss
+        },
+      )
       lossDiff = Math.abs(last - (await one.data())[0]!)
       one.dispose()
-    }
+    } else fb = await timeSteps(tf, o.steps, tokens, async () => void (await fbStep()))
+    const row: Row = { name, params, paramCount: model.params.size, modelLeft: 0, fwd, fb, train: fb }
 
     if (o.naive && config.arch === 'gpt2') {
       const oneHot = !hasSegmentSum
@@ -442,16 +479,17 @@ async function main(): Promise<void> {
     progress(`${name}: training step`)
     const opt = new AdamW(tf, model, { lr: 1e-4, weightDecay: 0.1 })
     const microBatches = [{ inputs, targets }]
-    row.train = await timeSteps(tf, o.steps, tokens, async () => void (await trainStep(model, microBatches, opt, constantLr(1e-4))))
-    opt.dispose()
+    const single = async () => void (await trainStep(model, microBatches, opt, constantLr(1e-4)))
     if (dp && allFb) {
-      progress(`${name}: training step on ${dp.threads} threads`)
+      // In turns with one thread; each with its own AdamW (the weights they update are the same).
       const optAll = new AdamW(tf, model, { lr: 1e-4, weightDecay: 0.1 })
-      const train = await timeSteps(tf, o.steps, tokens, async () => void (await trainStep(model, microBatches, optAll, constantLr(1e-4), { parallel: dp })))
+      const [train1, trainAll] = await timePairs(tf, o.steps, tokens, single, async () => void (await trainStep(model, microBatches, optAll, constantLr(1e-4), { parallel: dp })), 1)
+      row.train = train1
       optAll.dispose()
       await dp.dispose()
-      row.all = { threads: dp.threads, fb: allFb, train, lossDiff }
-    }
+      row.all = { threads: dp.threads, fb: allFb, train: trainAll, lossDiff }
+    } else row.train = await timeSteps(tf, o.steps, tokens, single)
+    opt.dispose()
 
     rows.push(row)
     inputs.dispose()
