@@ -411,7 +411,7 @@ export function headNll(tf: Tf, h: Tensor2D, w: Tensor2D, targets: Tensor1D, chu
             const hc = tf.slice(hh as Tensor2D, [s, 0], [n, D])
             const logits = wT ? tf.matMul(hc, wT) : matMulNT(tf, hc, ww as Tensor2D)
             const picked = pickTargets(tf, logits as Tensor2D, tf.slice(t32, [s], [n]))
-            return tf.sub(logSumExp(tf, logits), picked)
+            return tf.sub(logSumExp(tf, logits as Tensor2D), picked)
           }),
         ),
       )
