@@ -11,13 +11,14 @@
  *   logits while the head's gradient runs (the head and loss never hold all N·V of them, see
  *   `headNll`). When the batch is tiny, AdamW's temporaries for the largest matrix are the peak
  *   instead. The multiples were measured with `tf.profile` on 15 configurations per family
- *   (vocabularies of 800 to 50,257, 1 to 8 layers, up to 4,096 tokens: all within 16%), and are
+ *   (vocabularies of 800 to 50,257, 2 to 8 layers, up to 4,096 tokens: all within 17%; on the
+ *   wasm kernels of 2026-11-30 evening: sliced attention, the head's dW transposed once), and are
  *   checked again by `npm run bench:memory` and by a test against a real training step.
  * - activations with recomputation (`recompute`, see recompute.ts): each block keeps only its input
  *   and, once the backward pass has passed it, its input's gradient (2 N·D a layer), and the peak is
  *   the larger of one block's full activations while its gradient recomputes it and the head's
  *   chunk while its gradient runs. Those multiples were measured the same way on the same
- *   configurations (within 6%, but where AdamW's temporaries are the peak).
+ *   configurations (within 12%, but where AdamW's temporaries are the peak).
  */
 import type { MemoryEstimateResult, OPTIMIZER_VALUES, RecomputeSetting } from '../contract'
 import type { ModelConfig } from './config'
@@ -34,14 +35,14 @@ export interface MemoryOptions {
 
 /** Float32 values of one block's activations per unit of each term (see the comment above). */
 const BLOCK = {
-  gpt2: { ND: 71.5, NI: 26.5, scores: 6.6 },
-  llama: { ND: 58.4, NI: 15.8, scores: 5.4 },
+  gpt2: { ND: 68.4, NI: 25.4, scores: 3.0 },
+  llama: { ND: 85.5, NI: 11.4, scores: 2.6 },
 } as const
 
 /** Activations kept: every block's, and the head's chunk while its gradient runs. */
 const KEPT = {
-  gpt2: { headChunkV: 6.2 },
-  llama: { headChunkV: 6.4 },
+  gpt2: { headChunkV: 5.3 },
+  llama: { headChunkV: 5.45 },
 } as const
 
 /**
@@ -49,8 +50,8 @@ const KEPT = {
  * activations while its gradient recomputes it (`block` times `BLOCK`'s) and the head's chunk.
  */
 const RECOMPUTED = {
-  gpt2: { layerND: 2, ND: 54, block: 1.07, headChunkV: 7 },
-  llama: { layerND: 2, ND: 12, block: 1.33, headChunkV: 7 },
+  gpt2: { layerND: 2, ND: 56, block: 1.1, headChunkV: 6.5 },
+  llama: { layerND: 2, ND: 0, block: 1.5, headChunkV: 6.25 },
 } as const
 
 /** AdamW's temporaries while it updates the largest matrix, when they outweigh the activations. */
