@@ -163,7 +163,9 @@ describe('the Compare and Export steps in Chromium', () => {
     expect(csv).toHaveLength(4)
     expect(csv[0]).toMatch(/^model,run,step,tokens_target,tokens_english,/)
     expect(csv.slice(1).map((l) => l.split(',').slice(0, 3).join(','))).toEqual(['base,,', 'checkpoint,main,2', 'checkpoint,main,4'])
-    expect(csv.find((l) => l.startsWith(`checkpoint,${best.run},${best.step},`))!.endsWith(',true')).toBe(true)
+    // The last two columns: suggested, and the evaluation limit the numbers were computed under.
+    expect(csv[0]).toMatch(/,suggested,limit$/)
+    expect(csv.find((l) => l.startsWith(`checkpoint,${best.run},${best.step},`))!.endsWith(',true,24')).toBe(true)
     await page.getByTestId('compare-report-html').check()
     const htmlFile = join(work, 'reports', 'comparison.html')
     await page.getByTestId('compare-report-path').fill(htmlFile)
