@@ -14,6 +14,7 @@ const ENGINE_LAYERS = [
   ['training'],
   ['evaluation'],
   ['export'],
+  ['hub'],
   ['api', 'templates'],
 ]
 
