@@ -2,13 +2,9 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { selectBackend } from '../../../main/engine/backend/select'
-import { parseModelConfig } from '../../../main/engine/model/config'
-import { writeInitialisedModel } from '../../../main/engine/model/init'
-import { createProject } from '../../../main/engine/project/projects'
 import { prepareTokenData } from '../../../main/engine/training/data'
 import { METRICS_FILE, runTraining, type RunSettings, type StepMetrics, type TrainerInput } from '../../../main/engine/training/trainer'
-import { ingest } from '../corpus/helpers'
-import { demoText } from '../tokenizer/fixtures'
+import { GPT2_EOS, GPT2_TOKENIZER, smallTrainingProject } from './helpers'
 import { gradientWorkerScript } from '../../helpers/gradient-worker'
 import { useTmp } from '../../helpers/tmp'
 
@@ -16,8 +12,7 @@ import { useTmp } from '../../helpers/tmp'
 // told to (or, on auto, only when a step would not fit), says so in every metrics line and its
 // log, and trains exactly as without it (activation recomputation changes memory, not results).
 const tmp = useTmp()
-const GPT2_TOKENIZER = join(__dirname, '../../../resources/demo/base/tokenizer.json')
-const EOS = 50256
+const EOS = GPT2_EOS
 
 const SETTINGS: RunSettings = {
   sequenceLength: 16,
@@ -37,15 +32,7 @@ const SETTINGS: RunSettings = {
 }
 
 async function setup(): Promise<Omit<TrainerInput, 'runDir' | 'settings'>> {
-  const dir = join(tmp(), 'p')
-  await createProject({ dir, name: 'T', language: 'hu' })
-  const src = tmp()
-  await fs.writeFile(join(src, 'hu.txt'), demoText('hu').train.slice(0, 200).join('\n') + '\n')
-  await fs.writeFile(join(src, 'en.txt'), demoText('en').train.slice(0, 100).join('\n') + '\n')
-  await ingest(dir, 'target', [join(src, 'hu.txt')], { txtMode: 'line', minHeldout: 10 })
-  await ingest(dir, 'english', [join(src, 'en.txt')], { txtMode: 'line', minHeldout: 10 })
-  const modelDir = join(tmp(), 'model')
-  await writeInitialisedModel(modelDir, parseModelConfig({ model_type: 'gpt2', vocab_size: 50257, n_embd: 16, n_layer: 2, n_head: 2, n_positions: 64 }, 'config.json'), { seed: 1 })
+  const { dir, modelDir } = await smallTrainingProject(tmp, { target: 200, english: 100, layers: 2 })
   const { tf } = await selectBackend({ requested: 'wasm' })
   return { tf, modelDir, data: await prepareTokenData(dir, GPT2_TOKENIZER), heldout: { target: null, english: null }, eos: EOS }
 }

@@ -3,23 +3,18 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { selectBackend } from '../../../main/engine/backend/select'
 import { openCheckpoint } from '../../../main/engine/model/checkpoint'
-import { parseModelConfig } from '../../../main/engine/model/config'
-import { writeInitialisedModel } from '../../../main/engine/model/init'
 import { CausalLM } from '../../../main/engine/model/model'
-import { createProject } from '../../../main/engine/project/projects'
 import { Tokenizer } from '../../../main/engine/tokenizer/tokenizer'
 import { listCheckpoints } from '../../../main/engine/training/checkpoints'
 import { prepareTokenData, type TokenData } from '../../../main/engine/training/data'
 import { heldoutBitsPerByte, heldoutSample } from '../../../main/engine/training/heldout'
 import { BASELINE_FILE, METRICS_FILE, runTraining, type RunSettings, type StepMetrics, type TrainerInput } from '../../../main/engine/training/trainer'
-import { ingest } from '../corpus/helpers'
-import { demoText } from '../tokenizer/fixtures'
 import { gradientWorkerScript } from '../../helpers/gradient-worker'
 import { useTmp } from '../../helpers/tmp'
+import { GPT2_EOS, GPT2_TOKENIZER, smallTrainingProject } from './helpers'
 
 const tmp = useTmp()
-const GPT2_TOKENIZER = join(__dirname, '../../../resources/demo/base/tokenizer.json')
-const EOS = 50256
+const EOS = GPT2_EOS
 
 const SETTINGS: RunSettings = {
   sequenceLength: 16,
@@ -40,15 +35,7 @@ const SETTINGS: RunSettings = {
 
 /** A project with a little Hungarian and English text, its token data, and a tiny GPT-2 to train. */
 async function setup(): Promise<Omit<TrainerInput, 'runDir' | 'settings'>> {
-  const dir = join(tmp(), 'p')
-  await createProject({ dir, name: 'T', language: 'hu' })
-  const src = tmp()
-  await fs.writeFile(join(src, 'hu.txt'), demoText('hu').train.slice(0, 300).join('\n') + '\n')
-  await fs.writeFile(join(src, 'en.txt'), demoText('en').train.slice(0, 200).join('\n') + '\n')
-  await ingest(dir, 'target', [join(src, 'hu.txt')], { txtMode: 'line', minHeldout: 10 })
-  await ingest(dir, 'english', [join(src, 'en.txt')], { txtMode: 'line', minHeldout: 10 })
-  const modelDir = join(tmp(), 'model')
-  await writeInitialisedModel(modelDir, parseModelConfig({ model_type: 'gpt2', vocab_size: 50257, n_embd: 16, n_layer: 1, n_head: 2, n_positions: 64 }, 'config.json'), { seed: 1 })
+  const { dir, modelDir } = await smallTrainingProject(tmp, { target: 300, english: 200, layers: 1 })
   await fs.copyFile(GPT2_TOKENIZER, join(modelDir, 'tokenizer.json'))
   const data: TokenData = await prepareTokenData(dir, GPT2_TOKENIZER)
   const tok = await Tokenizer.fromFile(GPT2_TOKENIZER)
