@@ -45,6 +45,7 @@ import { detectGpus } from '../../main/engine/system/gpus'
 import { prepareTokenData } from '../../main/engine/training/data'
 import { type RunSettings, runTraining } from '../../main/engine/training/trainer'
 import { ingest } from '../engine/corpus/helpers'
+import { timingSettings } from './settings'
 
 const ROOT = resolve(__dirname, '../..')
 const DEMO = join(ROOT, 'resources', 'demo')
@@ -142,24 +143,7 @@ export function flopsPerToken(config: ModelConfig, parameters: number, seq: numb
   return 6 * (parameters - positionTable - lookup) + 12 * config.numLayers * D * seq
 }
 
-function settingsFor(o: Options): RunSettings {
-  return {
-    sequenceLength: o.seq,
-    batchSize: o.batch,
-    gradientAccumulation: 1,
-    steps: o.warmup + o.steps,
-    learningRate: 1e-4,
-    warmupSteps: 100,
-    weightDecay: 0.1,
-    seed: 42,
-    checkpointEvery: 1e9,
-    keepCheckpoints: 1,
-    evalEvery: 0,
-    embeddingOnlySteps: 0,
-    documentMasking: true,
-    englishShare: 0.25,
-  }
-}
+const settingsFor = (o: Options): RunSettings => timingSettings(o, o.warmup + o.steps)
 
 function describeAdapter(a: GpuAdapterReport): string {
   return `${[a.vendor, a.architecture].filter(Boolean).join(' ')} (${a.description || a.device || 'no description'})${a.software ? ', SOFTWARE' : ''}; maxBufferSize ${n0(a.limits.maxBufferSize / 2 ** 20)} MiB, maxStorageBufferBindingSize ${n0(a.limits.maxStorageBufferBindingSize / 2 ** 20)} MiB`

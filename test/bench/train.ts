@@ -64,6 +64,7 @@ import { type MixtureOptions, type PackedSequence, ReplayMixture } from '../../m
 import { type RunSettings, type StepMetrics, runTraining } from '../../main/engine/training/trainer'
 import { writePrefixTokenizer } from '../../resources/demo/prefix-tokenizer'
 import { ingest } from '../engine/corpus/helpers'
+import { timingSettings } from './settings'
 
 const ROOT = resolve(__dirname, '../..')
 const DEMO = join(ROOT, 'resources', 'demo')
@@ -200,26 +201,7 @@ async function benchConfigs(work: string, names: string[]): Promise<BenchConfig[
 /** Timed steps at a shape: --steps, or 12 for sequences up to 256 tokens (short, noisier steps) and 6 beyond. */
 const stepsFor = (o: Options, shape: Shape) => o.steps ?? (shape.seq <= 256 ? 12 : 6)
 
-function settingsFor(shape: Shape, steps: number): RunSettings {
-  // The demo project's training plan (contract/manifest.ts DEFAULT_TRAINING, DEFAULT_REPLAY), with
-  // held-out evaluation off and no checkpoint before the end.
-  return {
-    sequenceLength: shape.seq,
-    batchSize: shape.batch,
-    gradientAccumulation: 1,
-    steps,
-    learningRate: 1e-4,
-    warmupSteps: 100,
-    weightDecay: 0.1,
-    seed: 42,
-    checkpointEvery: 1e9,
-    keepCheckpoints: 1,
-    evalEvery: 0,
-    embeddingOnlySteps: 0,
-    documentMasking: true,
-    englishShare: 0.25,
-  }
-}
+const settingsFor = (shape: Shape, steps: number): RunSettings => timingSettings(shape, steps)
 
 const mixtureOptions = (s: RunSettings, eos: number): MixtureOptions => ({ sequenceLength: s.sequenceLength, englishShare: s.englishShare, seed: s.seed, eos, documentMasking: s.documentMasking })
 
