@@ -22,6 +22,32 @@ import { type TensorToWrite, type ShardedWriteResult, readTensorFloat32, writeSa
 /** wasm32 addresses at most 4 GiB, whatever the machine has. */
 export const WASM_MEMORY_LIMIT = 4 * 1024 ** 3
 
+/** The buffer limits of the WebGPU device tfjs runs on, or null on another backend. */
+export function webGpuBufferLimit(tf: Tf): number | null {
+  if (tf.getBackend() !== 'webgpu') return null
+  const limits = (tf.backend() as { device?: { limits?: { maxBufferSize?: number; maxStorageBufferBindingSize?: number } } }).device?.limits
+  if (!limits?.maxBufferSize || !limits.maxStorageBufferBindingSize) return null
+  return Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize)
+}
+
+/**
+ * Why a checkpoint cannot be loaded on a WebGPU device whose buffers hold at most `limitBytes`
+ * (each weight is one float32 buffer, bound whole to the shaders), or null when every weight fits.
+ */
+export function bufferLimitProblem(ckpt: Pick<HfCheckpoint, 'dir' | 'tensors'>, limitBytes: number): EngineError | null {
+  let largest: { name: string; bytes: number } | null = null
+  for (const t of ckpt.tensors) {
+    const bytes = 4 * t.spec.shape.reduce((a, b) => a * b, 1)
+    if (!largest || bytes > largest.bytes) largest = { name: t.spec.name, bytes }
+  }
+  if (!largest || largest.bytes <= limitBytes) return null
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`
+  return new EngineError('unavailable', `${ckpt.dir}: its weight ${largest.name} takes ${mib(largest.bytes)} in float32, more than this GPU's WebGPU device can hold in one buffer (${mib(limitBytes)}).`, {
+    file: ckpt.dir,
+    hint: 'Choose a smaller model, or use a backend without that limit (VERNACULAR_BACKEND=node-gpu on a CUDA machine); `vernacular doctor` shows the adapter and its limits.',
+  })
+}
+
 export interface LoadProgress {
   done: number
   total: number
@@ -68,6 +94,9 @@ export class CausalLM {
         hint: 'Install @tensorflow/tfjs-node-gpu (a CUDA machine) or @tensorflow/tfjs-node so that a native backend is used, or choose a smaller model.',
       })
     }
+    const limit = webGpuBufferLimit(tf)
+    const tooLarge = limit === null ? null : bufferLimitProblem(ckpt, limit)
+    if (tooLarge) throw tooLarge
     const params = new Map<string, Variable>()
     try {
       let done = 0
