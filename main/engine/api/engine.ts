@@ -8,6 +8,7 @@ import {
   EXPORT_JOB,
   INGEST_JOB,
   METHOD_NAMES,
+  MODEL_DOWNLOAD_JOB,
   MODEL_RESIZE_JOB,
   MODEL_SCORE_JOB,
   MODEL_SAMPLE_JOB,
@@ -45,6 +46,8 @@ import { openCheckpoint } from '../model/checkpoint'
 import { estimateMemory } from '../model/memory'
 import { modelInfo, modelLogits } from '../model/operations'
 import { baseModelStatus, projectResize, resizeToFolder, setBaseModel } from '../model/project'
+import { downloadJob } from '../hub/job'
+import { hubModelInfo } from '../hub/info'
 import { sampleFolder } from '../model/samples'
 import { readManifest } from '../project/manifest'
 import { createProject, openProject, renameProject } from '../project/projects'
@@ -201,6 +204,15 @@ export class Engine {
           }),
         }
       },
+      'model.hubInfo': async ({ repo, revision, dir }) => hubModelInfo(repo, revision, dir === undefined ? undefined : await this.projectDir(dir)),
+      'model.download': async ({ repo, revision, out }) => ({
+        job: this.jobs.start({
+          kind: MODEL_DOWNLOAD_JOB,
+          title: `Download ${repo}${revision ? `@${revision}` : ''} from the Hub`,
+          labels: { repo, ...(revision ? { revision } : {}) },
+          run: (ctx) => downloadJob(repo, revision, out === undefined ? undefined : path(out), ctx),
+        }),
+      }),
       'baseModel.status': ({ dir }) => baseModelStatus(path(dir)),
       'baseModel.set': async ({ dir, path: p }) => this.changed(path(dir), (projectDir) => setBaseModel(projectDir, path(p))),
       'baseModel.resize': async ({ dir, mode, count, init, padMultiple }) => {

@@ -18,7 +18,7 @@ import { INGEST_JOB, corpusMethods } from './corpus'
 import { EVAL_BPB_JOB, EVAL_COMPARE_JOB, EVAL_MC_JOB, EVAL_RUN_JOB, evaluationMethods } from './evaluation'
 import { EXPORT_JOB, exportMethods } from './export'
 import { type JobKind, jobMethods } from './jobs'
-import { MODEL_RESIZE_JOB, MODEL_SCORE_JOB, modelMethods } from './model'
+import { MODEL_DOWNLOAD_JOB, MODEL_RESIZE_JOB, MODEL_SCORE_JOB, modelMethods } from './model'
 import { MODEL_SAMPLE_JOB, sampleMethods } from './sample'
 import { TOKENIZER_EXTEND_JOB, TOKENIZER_SWEEP_JOB, VOCAB_EXTEND_JOB, VOCAB_SWEEP_JOB, tokenizerMethods } from './tokenizer'
 import { TRAIN_JOB, trainingMethods } from './training'
@@ -54,7 +54,7 @@ export type Result<M extends MethodName> = Exclude<Methods[M]['result'], undefin
 export type JobMethodName = { [M in MethodName]: Methods[M]['job'] extends null ? never : M }[MethodName]
 
 /** Every job kind, in the order the data flows. */
-export const JOB_KINDS = [BENCHMARK_JOB, INGEST_JOB, TOKENIZER_EXTEND_JOB, TOKENIZER_SWEEP_JOB, VOCAB_SWEEP_JOB, VOCAB_EXTEND_JOB, MODEL_SCORE_JOB, MODEL_RESIZE_JOB, MODEL_SAMPLE_JOB, TRAIN_JOB, EVAL_BPB_JOB, EVAL_MC_JOB, EVAL_RUN_JOB, EVAL_COMPARE_JOB, EXPORT_JOB] as const
+export const JOB_KINDS = [BENCHMARK_JOB, INGEST_JOB, TOKENIZER_EXTEND_JOB, TOKENIZER_SWEEP_JOB, VOCAB_SWEEP_JOB, VOCAB_EXTEND_JOB, MODEL_SCORE_JOB, MODEL_RESIZE_JOB, MODEL_DOWNLOAD_JOB, MODEL_SAMPLE_JOB, TRAIN_JOB, EVAL_BPB_JOB, EVAL_MC_JOB, EVAL_RUN_JOB, EVAL_COMPARE_JOB, EXPORT_JOB] as const
 
 /** A kind declared by a stage but missing from JOB_KINDS is a type error here. */
 export const JOB_KINDS_COMPLETE: Exclude<JobKind, (typeof JOB_KINDS)[number]> extends never ? true : never = true

@@ -105,17 +105,75 @@ export interface BaseModelStatus {
   resized: ResizeSummary[]
 }
 
+/** A file of a Hub repository: its size and, for an LFS file, the sha256 the Hub gives. */
+export interface HubFile {
+  path: string
+  bytes: number
+  sha256: string | null
+}
+
+/** What `model download` leaves: the model folder and where in the Hugging Face cache it came from. */
+export interface HubDownloadResult {
+  repo: string
+  /** The revision asked for (a branch, tag or commit) and the commit it named. */
+  revision: string
+  commit: string
+  /** The model folder: `out` if given, else the snapshot. */
+  folder: string
+  /** The cache's `snapshots/<commit>/` for the repository. */
+  snapshot: string
+  /** The cache's `models--ORG--NAME/`. */
+  cache: string
+  files: HubFile[]
+  totalBytes: number
+  /** Bytes fetched over the network in this run (the rest were cached or resumed). */
+  fetchedBytes: number
+  /** Bytes of partial files left by an earlier run that this run resumed after. */
+  resumedBytes: number
+}
+
+/** A model on the Hub before it is downloaded: its size, and whether training it fits this machine. */
+export interface HubModelInfo {
+  repo: string
+  revision: string
+  commit: string
+  gated: boolean
+  files: HubFile[]
+  totalBytes: number
+  /** Whether every file is already in the cache. */
+  cached: boolean
+  /** The model as its config.json describes it; null with `problem` if we cannot train it. */
+  model: { architecture: string; modelType: string; family: 'gpt2' | 'llama'; parameters: number; vocabulary: number; layers: number; maxPositions: number; dtype: string } | null
+  problem: string | null
+  training: BaseModelStatus['training']
+  estimate: MemoryEstimateResult | null
+  recomputed: MemoryEstimateResult | null
+  device: BaseModelStatus['device']
+  fits: boolean | null
+  fitsRecomputed: boolean | null
+}
+
 export const MODEL_SCORE_JOB = 'model-score'
 export const MODEL_RESIZE_JOB = 'model-resize'
+export const MODEL_DOWNLOAD_JOB = 'model-download'
 
 export interface ModelJobs {
   [MODEL_SCORE_JOB]: { result: ScoreResult; labels: Record<string, never> }
   /** A resize for a vocab-changes.json; a project's resize is labelled with its tokenizer and init. */
   [MODEL_RESIZE_JOB]: { result: ResizeSummary; labels: { mode?: ExtendMode; count?: string; init?: EmbeddingInitMethod } }
+  /** A download from the Hub, labelled with the repository and revision. */
+  [MODEL_DOWNLOAD_JOB]: { result: HubDownloadResult; labels: { repo: string; revision?: string } }
 }
 
 const resizeInit = z.enum(EMBEDDING_INIT_VALUES).default('mean')
 const padMultiple = z.number().int().min(1).max(MAX_PAD_MULTIPLE).optional()
+export const hubRepoId = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/, 'a Hub repository id is ORG/NAME')
+export const hubRevision = z.string().trim().min(1).max(200).regex(/^[^\s]+$/, 'a revision has no spaces').optional()
 
 export const modelMethods = {
   'model.info': method<ModelInfo>()(z.object({ model: fsPath }).strict()),
@@ -139,6 +197,10 @@ export const modelMethods = {
       })
       .strict(),
   ),
+  /** A Hub model's files, size and commit, and whether training it fits this machine (with the project's batch and length if `dir` is given). */
+  'model.hubInfo': method<HubModelInfo>()(z.object({ repo: hubRepoId, revision: hubRevision, dir: fsPath.optional() }).strict()),
+  /** Downloads a Hub model into the Hugging Face cache (and `out`, if given). */
+  'model.download': jobMethod(MODEL_DOWNLOAD_JOB)(z.object({ repo: hubRepoId, revision: hubRevision, out: fsPath.optional() }).strict()),
   'baseModel.status': method<BaseModelStatus>()(z.object({ dir: fsPath }).strict()),
   /** Records a Hugging Face model folder as the project's base model, after checking it loads. */
   'baseModel.set': method<BaseModelStatus>()(z.object({ dir: fsPath, path: fsPath }).strict()),
