@@ -7,12 +7,13 @@ import { ApiError, type BestCheckpoint, type ExportDtype, type RunStatus } from 
 import { joinPath } from './paths'
 
 /** Bytes per weight of each storage type of the exported model.safetensors. */
-export const DTYPE_BYTES: Readonly<Record<ExportDtype, number>> = { f32: 4, f16: 2, bf16: 2 }
+export const DTYPE_BYTES: Readonly<Record<ExportDtype, number>> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32 }
 
 export const DTYPE_LABELS: Readonly<Record<ExportDtype, { name: string; note: string }>> = {
   f32: { name: 'F32', note: 'float32, the checkpoint’s own weights bit for bit' },
   f16: { name: 'F16', note: 'half the size; refused if a weight lies outside F16’s range' },
   bf16: { name: 'BF16', note: 'half the size, with F32’s range and fewer digits' },
+  q8_0: { name: 'Q8_0', note: 'about a quarter of F32: 8-bit weights in blocks of 32 with an F16 scale (GGUF only)' },
 }
 
 /** The size of the weights file in a storage type: parameters × bytes per weight (the header and the other files add a little). */

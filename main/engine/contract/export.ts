@@ -4,12 +4,15 @@ import { jobMethod, method } from './jobs'
 import { runName } from './training'
 import { fsPath } from './values'
 
-/** Folder formats: `hf` (a Hugging Face folder) is built; `gguf` is refused until it is. */
+/** Export formats: `hf` (a Hugging Face folder) and `gguf` (one llama.cpp file and an Ollama Modelfile). */
 export const EXPORT_FORMATS = ['hf', 'gguf'] as const
 export type ExportFormat = (typeof EXPORT_FORMATS)[number]
-/** Storage types of the exported weights (safetensors F32, F16, BF16). */
+/** Storage types of the weights of a Hugging Face folder (safetensors F32, F16, BF16). */
 export const EXPORT_DTYPES = ['f32', 'f16', 'bf16'] as const
-export type ExportDtype = (typeof EXPORT_DTYPES)[number]
+/** Storage types of a GGUF file (ggml F32, F16, Q8_0; norms and biases stay F32). */
+export const GGUF_DTYPES = ['f32', 'f16', 'q8_0'] as const
+export type ExportDtype = (typeof EXPORT_DTYPES)[number] | (typeof GGUF_DTYPES)[number]
+const ALL_DTYPES = ['f32', 'f16', 'bf16', 'q8_0'] as const satisfies readonly ExportDtype[]
 
 /** One language's held-out language-modelling numbers, as evaluation reports them (extra fields are kept). */
 const languageMetrics = z.looseObject({
@@ -72,7 +75,7 @@ const exportSource = z.object({
   dir: fsPath,
   run: runName,
   checkpoint: z.number().int().min(0),
-  dtype: z.enum(EXPORT_DTYPES).default('f32'),
+  dtype: z.enum(ALL_DTYPES).default('f32'),
   evaluation: exportEvaluation.optional(),
 })
 

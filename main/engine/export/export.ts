@@ -16,7 +16,7 @@
  */
 import { promises as fs } from 'node:fs'
 import { basename, isAbsolute, join, relative, resolve } from 'node:path'
-import type { ExportDtype, ExportEvaluation, ExportFormat, ExportResult, ProjectManifest, RunSettings } from '../contract'
+import { type ExportDtype, type ExportEvaluation, type ExportFormat, type ExportResult, GGUF_DTYPES, EXPORT_DTYPES, type ProjectManifest, type RunSettings } from '../contract'
 import { EngineError, fsError } from '../common/errors'
 import { pathExists, syncDir } from '../common/fsutil'
 import { parseJson } from '../common/json'
@@ -32,17 +32,23 @@ import { Tokenizer } from '../tokenizer/tokenizer'
 import { CHECKPOINTS_DIR, checkpointName, checkpointProblem, listCheckpoints } from '../training/checkpoints'
 import { type RunRecord, readMetrics, readRun, runDir as runFolder } from '../training/runs'
 import { type CardFacts, modelCard } from './card'
+import { ggufFileBytes, writeGguf } from './gguf'
+import { type GgufDtype, ggufFileName, ggufMetadata, ggufTensorShapes, ggufTensors, ggufUnsupported, ollamaModelfile } from './ggufmodel'
 import { exportConfig, exportGenerationConfig, exportSpecialTokensMap, exportTokenizerConfig, specialTokens } from './hffiles'
 
 /** The record an export leaves in its folder; its presence marks a folder export may replace. */
 export const EXPORT_RECORD = 'vernacular-export.json'
 
-export const STORAGE_DTYPE: Readonly<Record<ExportDtype, FloatDtype>> = { f32: 'F32', f16: 'F16', bf16: 'BF16' }
+type HfDtype = (typeof EXPORT_DTYPES)[number]
+export const STORAGE_DTYPE: Readonly<Record<HfDtype, FloatDtype>> = { f32: 'F32', f16: 'F16', bf16: 'BF16' }
+
+/** The file name of an Ollama Modelfile, written beside a GGUF file. */
+export const MODELFILE = 'Modelfile'
 
 export interface ExportRecord {
   format: 'vernacular-export'
   version: 1
-  folder: 'hf'
+  folder: ExportFormat
   project: { name: string; dir: string }
   run: string
   checkpoint: { step: number; dir: string }
@@ -125,7 +131,7 @@ async function findCheckpoint(projectDir: string, runName: string, step: number)
 
 /** Files an export writes; a folder holding only these and the export record may be replaced. */
 function isExportFile(name: string): boolean {
-  return name === EXPORT_RECORD || name === 'README.md' || name === 'config.json' || isWeightFileName(name) || (TOKENIZER_FILES as readonly string[]).includes(name) || (SIDE_FILES as readonly string[]).includes(name)
+  return name === EXPORT_RECORD || name === 'README.md' || name === MODELFILE || name.endsWith('.gguf') || name === 'config.json' || isWeightFileName(name) || (TOKENIZER_FILES as readonly string[]).includes(name) || (SIDE_FILES as readonly string[]).includes(name)
 }
 
 /**
@@ -235,7 +241,7 @@ async function gather(src: ExportSource, dtype: ExportDtype, evaluation: ExportE
     run: src.runName,
     step: src.step,
     base: base.facts,
-    model: { modelType: ckpt.config.modelType, parameters: ckpt.parameterCount, vocabRows: ckpt.config.vocabSize, dtype: STORAGE_DTYPE[dtype], tokenizerVocab: tokenizer.vocabSize },
+    model: { modelType: ckpt.config.modelType, parameters: ckpt.parameterCount, vocabRows: ckpt.config.vocabSize, dtype: STORAGE_DTYPE[dtype as HfDtype] ?? 'F32', tokenizerVocab: tokenizer.vocabSize },
     vocabulary: resize
       ? { mode: resize.changes.mode, count: resize.changes.count, rowsBefore: resize.rows.before, rowsAfter: resize.rows.after, padding: resize.padding, init: resize.init, seed: resize.seed }
       : null,
@@ -250,9 +256,12 @@ async function gather(src: ExportSource, dtype: ExportDtype, evaluation: ExportE
 
 /** Checks a run's checkpoint and an output folder before an export job starts: a missing run or checkpoint, a folder it may not replace, a format not built yet. */
 export async function checkExport(projectDir: string, request: ExportRequest): Promise<void> {
-  if ((request.format ?? 'hf') !== 'hf') {
-    throw new EngineError('unavailable', `Export as ${request.format} is not built yet: only a Hugging Face folder (--format hf) is.`, {
-      hint: "Export with --format hf; llama.cpp's convert_hf_to_gguf.py turns that folder into GGUF.",
+  const format = request.format ?? 'hf'
+  const dtype = request.dtype ?? 'f32'
+  const allowed: readonly string[] = format === 'gguf' ? GGUF_DTYPES : EXPORT_DTYPES
+  if (!allowed.includes(dtype)) {
+    throw new EngineError('invalid-request', `--dtype ${dtype} is not a storage type of ${format === 'gguf' ? 'a GGUF file' : 'a Hugging Face folder'}.`, {
+      hint: `Use one of ${allowed.join(', ')}${format === 'gguf' ? ' (bf16 is for --format hf)' : ' (q8_0 is for --format gguf)'}.`,
     })
   }
   const src = await findCheckpoint(projectDir, request.run, request.checkpoint)
@@ -304,6 +313,7 @@ export async function exportCheckpoint(projectDir: string, request: ExportReques
   const dtype = request.dtype ?? 'f32'
   const out = resolve(request.out)
   const src = await findCheckpoint(projectDir, request.run, request.checkpoint)
+  if (request.format === 'gguf') return exportGgufFile(src, { ...request, dtype: dtype as GgufDtype }, out, ctx, t0)
 
   ctx.progress({ fraction: 0, message: `Verifying the checksums of ${checkpointName(src.step)}` })
   const problem = await checkpointProblem(src.checkpointDir)
@@ -317,7 +327,7 @@ export async function exportCheckpoint(projectDir: string, request: ExportReques
   const { ckpt, tokenizerFile, tokenizer, resize, baseDir, facts } = await gather(src, dtype, request.evaluation ?? null)
   await checkOut(src, out, request.force ?? false, baseDir)
 
-  const storage = STORAGE_DTYPE[dtype]
+  const storage = STORAGE_DTYPE[dtype as HfDtype]
   const total = ckpt.tensors.length + 1
   let done = 0
   const tensors = weightsToWrite(ckpt, storage, (name) => {
@@ -367,4 +377,85 @@ export async function exportCheckpoint(projectDir: string, request: ExportReques
   ctx.progress({ done: total, total, message: `Exported ${checkpointName(src.step)} to ${out}` })
   ctx.log(`exported ${checkpointName(src.step)} of run ${request.run} as ${storage} to ${out} (${files.length} files)`)
   return { out, format: 'hf', dtype, run: request.run, checkpoint: src.step, files, evaluated: facts.evaluation !== null, seconds: (performance.now() - t0) / 1000 }
+}
+
+/** Verifies a checkpoint's checksums, or throws naming what is damaged. */
+async function verify(src: ExportSource, run: string): Promise<void> {
+  const problem = await checkpointProblem(src.checkpointDir)
+  if (problem !== null) {
+    throw new EngineError('bad-input', `Checkpoint ${checkpointName(src.step)} of run "${run}" is damaged: ${problem}.`, {
+      file: src.checkpointDir,
+      hint: 'Export another checkpoint (`vernacular train status` lists them), or resume training from an earlier one to write this step again.',
+    })
+  }
+}
+
+/** The size in bytes of the GGUF file of a checkpoint in each dtype (from the tensor shapes and the metadata; nothing is written). */
+export async function ggufSizes(projectDir: string, request: Pick<ExportRequest, 'run' | 'checkpoint'>): Promise<Record<GgufDtype, number>> {
+  const src = await findCheckpoint(projectDir, request.run, request.checkpoint)
+  const { ckpt, tokenizer, facts } = await gather(src, 'f32', null)
+  const unsupported = ggufUnsupported(ckpt.config)
+  if (unsupported) throw new EngineError('unavailable', `${unsupported}.`, { hint: 'Export as a Hugging Face folder (--format hf).' })
+  const sizes = {} as Record<GgufDtype, number>
+  for (const d of GGUF_DTYPES) sizes[d] = ggufFileBytes(ggufMetadata(ckpt.config, tokenizer, facts, d), ggufTensorShapes(ckpt.config, d))
+  return sizes
+}
+
+/**
+ * Writes a checkpoint as `<out>/<project>-step-<n>-<dtype>.gguf` with an Ollama `Modelfile` and the
+ * export record beside it (ggufmodel.ts has the layout), reporting progress through `ctx`.
+ */
+async function exportGgufFile(src: ExportSource, request: ExportRequest & { dtype: GgufDtype }, out: string, ctx: JobContext, t0: number): Promise<ExportResult> {
+  const dtype = request.dtype
+  ctx.progress({ fraction: 0, message: `Verifying the checksums of ${checkpointName(src.step)}` })
+  await verify(src, request.run)
+  ctx.throwIfCancelled()
+  const { ckpt, tokenizer, baseDir, facts } = await gather(src, dtype, request.evaluation ?? null)
+  const unsupported = ggufUnsupported(ckpt.config)
+  if (unsupported) throw new EngineError('unavailable', `${unsupported}.`, { hint: 'Export as a Hugging Face folder (--format hf).' })
+  await checkOut(src, out, request.force ?? false, baseDir)
+
+  const sideJson = async (name: string) => (ckpt.sideFiles.includes(name) ? readJsonMaybe(join(ckpt.dir, name)) : null)
+  const specials = specialTokens(tokenizer, ckpt.config, await sideJson('tokenizer_config.json'), await sideJson('special_tokens_map.json'))
+  const metadata = ggufMetadata(ckpt.config, tokenizer, facts, dtype, specials)
+  const tensors = ggufTensors(ckpt, dtype)
+  const fileName = ggufFileName(src.manifest.name, src.step, dtype)
+  const eosId = ckpt.config.eosTokenId
+  const stop = eosId !== null ? (tokenizer.idToToken(eosId) ?? null) : null
+  const record: ExportRecord = {
+    format: 'vernacular-export',
+    version: 1,
+    folder: 'gguf',
+    project: { name: src.manifest.name, dir: src.projectDir },
+    run: request.run,
+    checkpoint: { step: src.step, dir: src.checkpointDir },
+    dtype,
+    base: facts.base.name,
+    evaluated: facts.evaluation !== null,
+    vernacular: VERNACULAR_VERSION,
+    createdAt: facts.createdAt,
+  }
+  const total = tensors.length + 1
+  await writeOutputDirWith(out, () => true, async (staging) => {
+    await writeGguf(join(staging, fileName), metadata, tensors, (name, i) => {
+      ctx.throwIfCancelled()
+      ctx.progress({ done: i, total, message: `Writing ${name} as ${dtype.toUpperCase()}` })
+    })
+    await fs.writeFile(join(staging, MODELFILE), ollamaModelfile(fileName, ckpt.config, stop))
+    await fs.writeFile(join(staging, EXPORT_RECORD), JSON.stringify(record, null, 2) + '\n')
+    for (const name of [MODELFILE, EXPORT_RECORD]) {
+      const h = await fs.open(join(staging, name), 'r+')
+      try {
+        await h.sync()
+      } finally {
+        await h.close()
+      }
+    }
+    await syncDir(staging)
+  })
+  const files = []
+  for (const name of (await fs.readdir(out)).sort()) files.push({ name, bytes: (await fs.stat(join(out, name))).size })
+  ctx.progress({ done: total, total, message: `Exported ${checkpointName(src.step)} to ${join(out, fileName)}` })
+  ctx.log(`exported ${checkpointName(src.step)} of run ${request.run} as GGUF ${dtype} to ${join(out, fileName)}`)
+  return { out, format: 'gguf', dtype, run: request.run, checkpoint: src.step, files, evaluated: facts.evaluation !== null, seconds: (performance.now() - t0) / 1000 }
 }
