@@ -1,5 +1,5 @@
 /** `vernacular model …`: Hugging Face model folders, scores, memory, embedding surgery, a project's base model. */
-import type { BaseModelStatus, MemoryEstimateResult, ModelInfo, ResizeSummary } from '../../engine/contract'
+import type { BaseModelStatus, HubDownloadResult, HubModelInfo, MemoryEstimateResult, ModelInfo, ResizeSummary } from '../../engine/contract'
 import { JSON_OPT, call, defined, followJob, numberList, numberOption, positionals, stringOption, type Command } from '../args'
 import { formatBytes, formatDuration } from '../output'
 import { describeHeldout } from './evaluation'
@@ -52,7 +52,56 @@ function describeBaseModel(s: BaseModelStatus): string {
   ].join('\n')
 }
 
+function describeHubInfo(h: HubModelInfo): string {
+  return [
+    `${h.repo} at ${h.revision} (commit ${h.commit})${h.gated ? ', gated' : ''}: ${h.files.length} files, ${formatBytes(h.totalBytes)}${h.cached ? ', all in the cache already' : ''}`,
+    ...h.files.map((f) => `  ${f.path.padEnd(40)} ${formatBytes(f.bytes)}`),
+    h.model ? `${h.model.architecture} (${h.model.modelType}), ${formatCount(h.model.parameters)} parameters, ${h.model.layers} layers, vocabulary ${h.model.vocabulary}, stored as ${h.model.dtype}` : `Cannot be trained here: ${h.problem ?? 'unknown problem'}`,
+    h.estimate
+      ? `Training at batch ${h.training.batch} × ${h.training.seqLen} tokens with AdamW needs about ${formatBytes(h.estimate.total)}${h.recomputed ? ` (${formatBytes(h.recomputed.total)} recomputing activations)` : ''}; ${h.device.name} has ${h.device.memoryBytes === null ? 'unknown memory' : formatBytes(h.device.memoryBytes)}${h.fits === null ? '.' : h.fits ? ': it fits.' : h.fitsRecomputed ? ': it fits only with recompute on.' : ': it does NOT fit.'}`
+      : '',
+  ]
+    .filter(Boolean)
+    .join('\n')
+}
+
+function describeDownload(r: HubDownloadResult): string {
+  return [
+    `Downloaded ${r.repo} at ${r.revision} (commit ${r.commit}): ${r.files.length} files, ${formatBytes(r.totalBytes)} (${formatBytes(r.fetchedBytes)} fetched now${r.resumedBytes ? `, resumed after ${formatBytes(r.resumedBytes)}` : ''}).`,
+    ...r.files.map((f) => `  ${f.path.padEnd(40)} ${formatBytes(f.bytes)}`),
+    `Model folder: ${r.folder}`,
+    r.folder === r.snapshot ? '' : `Cache:        ${r.snapshot}`,
+  ]
+    .filter(Boolean)
+    .join('\n')
+}
+
 export const modelCommands: Command[] = [
+  {
+    name: 'model download',
+    summary: 'Download a model from the Hugging Face Hub into the Hugging Face cache (resumes, checks every file)',
+    usage: 'vernacular model download REPO [--revision R] [--out DIR] [--json]',
+    args: 'REPO',
+    options: { ...JSON_OPT, revision: { type: 'string', short: 'r' }, out: { type: 'string', short: 'o' } },
+    async run({ engine, out, values, positionals: given }) {
+      const [repo] = positionals(this, given, ['REPO'])
+      const { job } = await call(this, engine, 'model.download', defined({ repo, revision: stringOption(values, 'revision'), out: stringOption(values, 'out') }))
+      const r = await followJob(engine, out, job)
+      out.result(r, () => describeDownload(r))
+    },
+  },
+  {
+    name: 'model hub-info',
+    summary: "A Hub model's files and size, and whether training it fits this machine, before downloading it",
+    usage: 'vernacular model hub-info REPO [--revision R] [--project DIR] [--json]',
+    args: 'REPO',
+    options: { ...JSON_OPT, revision: { type: 'string', short: 'r' }, project: { type: 'string', short: 'p' } },
+    async run({ engine, out, values, positionals: given }) {
+      const [repo] = positionals(this, given, ['REPO'])
+      const h = await call(this, engine, 'model.hubInfo', defined({ repo, revision: stringOption(values, 'revision'), dir: stringOption(values, 'project') }))
+      out.result(h, () => describeHubInfo(h))
+    },
+  },
   {
     name: 'model info',
     summary: 'Describe a Hugging Face model folder: architecture, parameters, vocabulary, layers, dims, dtype',
