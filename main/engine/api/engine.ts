@@ -39,7 +39,7 @@ import { heldoutScore, scoreTextFile } from '../evaluation/heldout'
 import { scoreTaskFile } from '../evaluation/multipleChoice'
 import { addProjectTask, cachedExportEvaluation, compareRuns, evaluateRun, listProjectTasks, setEvaluationLimit } from '../evaluation/project'
 import { writeComparisonReport } from '../evaluation/report'
-import { checkExport, exportCard, exportCheckpoint } from '../export/export'
+import { checkExport, exportCard, exportCheckpoint, ggufSizes } from '../export/export'
 import { sampleDocuments } from '../corpus/sample'
 import { JobManager } from '../jobs/manager'
 import { openCheckpoint } from '../model/checkpoint'
@@ -298,6 +298,7 @@ export class Engine {
       'eval.results': async ({ dir, runs, maxEnglishChange }) => compareRuns(await this.projectDir(dir), { ...(runs ? { runs } : {}), maxEnglishChange, compute: false }),
       'eval.report': async ({ dir, runs, maxEnglishChange, format, out, force }) =>
         writeComparisonReport(await this.projectDir(dir), { ...(runs ? { runs } : {}), maxEnglishChange, format, out: path(out), force }),
+      'export.ggufSizes': async ({ dir, run, checkpoint }) => ({ sizes: await ggufSizes(await this.projectDir(dir), { run, checkpoint }) }),
       'export.checkpoint': async ({ dir, run, checkpoint, out, format, dtype, force, evaluation }) => {
         const projectDir = await this.projectDir(dir)
         // Without one given, the model card carries what is evaluated of the base and this checkpoint.

@@ -81,10 +81,13 @@ const exportSource = z.object({
 
 export const exportMethods = {
   /**
-   * Writes checkpoint `step-<checkpoint>` of a run as a Hugging Face folder in `out`. A non-empty
+   * Writes checkpoint `step-<checkpoint>` of a run as a Hugging Face folder in `out` (`format: 'gguf'`:
+   * `out/<project>-step-<n>-<dtype>.gguf` and an Ollama Modelfile). A non-empty
    * `out` that an earlier export did not write is refused unless `force` (which replaces it).
    */
   'export.checkpoint': jobMethod(EXPORT_JOB)(exportSource.extend({ out: fsPath, format: z.enum(EXPORT_FORMATS).default('hf'), force: z.boolean().default(false) }).strict()),
+  /** The size in bytes of the GGUF file of a checkpoint in each GGUF dtype (nothing is written); refused for a model GGUF export does not cover. */
+  'export.ggufSizes': method<{ sizes: Record<(typeof GGUF_DTYPES)[number], number> }>()(exportSource.omit({ dtype: true, evaluation: true }).strict()),
   /** The model card (README.md) that export would write, for a preview; nothing is written. */
   'export.card': method<{ markdown: string }>()(exportSource.strict()),
 }
