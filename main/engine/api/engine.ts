@@ -205,14 +205,24 @@ export class Engine {
         }
       },
       'model.hubInfo': async ({ repo, revision, dir }) => hubModelInfo(repo, revision, dir === undefined ? undefined : await this.projectDir(dir)),
-      'model.download': async ({ repo, revision, out }) => ({
-        job: this.jobs.start({
-          kind: MODEL_DOWNLOAD_JOB,
-          title: `Download ${repo}${revision ? `@${revision}` : ''} from the Hub`,
-          labels: { repo, ...(revision ? { revision } : {}) },
-          run: (ctx) => downloadJob(repo, revision, out === undefined ? undefined : path(out), ctx),
-        }),
-      }),
+      'model.download': async ({ repo, revision, out, dir }) => {
+        const projectDir = dir === undefined ? null : await this.projectDir(dir)
+        return {
+          job: this.jobs.start({
+            kind: MODEL_DOWNLOAD_JOB,
+            title: `Download ${repo}${revision ? `@${revision}` : ''} from the Hub`,
+            projectDir,
+            labels: { repo, ...(revision ? { revision } : {}) },
+            run: async (ctx) => {
+              const r = await downloadJob(repo, revision, out === undefined ? undefined : path(out), ctx)
+              if (projectDir === null) return r
+              ctx.commit?.()
+              await this.changed(projectDir, (p) => setBaseModel(p, r.folder))
+              return r
+            },
+          }),
+        }
+      },
       'baseModel.status': ({ dir }) => baseModelStatus(path(dir)),
       'baseModel.set': async ({ dir, path: p }) => this.changed(path(dir), (projectDir) => setBaseModel(projectDir, path(p))),
       'baseModel.resize': async ({ dir, mode, count, init, padMultiple }) => {

@@ -199,8 +199,8 @@ export const modelMethods = {
   ),
   /** A Hub model's files, size and commit, and whether training it fits this machine (with the project's batch and length if `dir` is given). */
   'model.hubInfo': method<HubModelInfo>()(z.object({ repo: hubRepoId, revision: hubRevision, dir: fsPath.optional() }).strict()),
-  /** Downloads a Hub model into the Hugging Face cache (and `out`, if given). */
-  'model.download': jobMethod(MODEL_DOWNLOAD_JOB)(z.object({ repo: hubRepoId, revision: hubRevision, out: fsPath.optional() }).strict()),
+  /** Downloads a Hub model into the Hugging Face cache (and `out`, if given); with `dir`, the job is the project's and the model becomes its base model. */
+  'model.download': jobMethod(MODEL_DOWNLOAD_JOB)(z.object({ repo: hubRepoId, revision: hubRevision, out: fsPath.optional(), dir: fsPath.optional() }).strict()),
   'baseModel.status': method<BaseModelStatus>()(z.object({ dir: fsPath }).strict()),
   /** Records a Hugging Face model folder as the project's base model, after checking it loads. */
   'baseModel.set': method<BaseModelStatus>()(z.object({ dir: fsPath, path: fsPath }).strict()),

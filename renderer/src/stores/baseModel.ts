@@ -6,7 +6,7 @@
  */
 import { defineStore } from 'pinia'
 import { computed } from 'vue'
-import { MODEL_RESIZE_JOB, type BaseModelStatus, type EmbeddingInitMethod, type ExtendMode, type JobOf, type MemoryEstimateResult } from '../../../main/engine/contract'
+import { MODEL_DOWNLOAD_JOB, MODEL_RESIZE_JOB, type BaseModelStatus, type EmbeddingInitMethod, type ExtendMode, type HubModelInfo, type JobOf, type MemoryEstimateResult } from '../../../main/engine/contract'
 import { getApi } from '../api/client'
 import { useFollowedJobs } from './followedJobs'
 import { isFinished } from './jobs'
@@ -20,8 +20,8 @@ export const useBaseModelStore = defineStore('baseModel', () => {
   const resource = useProjectResource((dir) => api.call('baseModel.status', { dir }))
   /** Asks the engine for the open project's status. Failures are kept in `loadError`, not thrown. */
   const load = resource.load
-  /** The status is reloaded once per resize of the open project that finishes with a result. */
-  const followed = useFollowedJobs([MODEL_RESIZE_JOB], load)
+  /** The status is reloaded once per resize or download (which sets the base model) of the open project that finishes with a result. */
+  const followed = useFollowedJobs([MODEL_RESIZE_JOB, MODEL_DOWNLOAD_JOB], load)
 
   /** The open project's base model status; null until it has been loaded. */
   const status = resource.value
@@ -55,11 +55,28 @@ export const useBaseModelStore = defineStore('baseModel', () => {
     return followed.started(dir, job)
   }
 
+  /** The download from the Hub to show, and whether it runs. */
+  const downloadJob = computed(() => followed.shown(MODEL_DOWNLOAD_JOB))
+  const downloading = computed(() => downloadJob.value !== null && !isFinished(downloadJob.value))
+
+  /** A Hub model's size and whether training it fits, before downloading it (with the project's batch and length). */
+  async function hubInfo(repo: string, revision: string | null): Promise<HubModelInfo> {
+    const dir = requireProjectDir()
+    return api.call('model.hubInfo', revision ? { repo, revision, dir } : { repo, dir })
+  }
+
+  /** Starts downloading a Hub model; once it is in the cache the engine makes it the project's base model. */
+  async function download(repo: string, revision: string | null): Promise<JobOf<typeof MODEL_DOWNLOAD_JOB>> {
+    const dir = requireProjectDir()
+    const { job } = await api.call('model.download', revision ? { repo, revision, dir } : { repo, dir })
+    return followed.started(dir, job)
+  }
+
   function requireProjectDir(): string {
     const dir = projects.currentDir
     if (dir === null) throw new Error('No project is open.')
     return dir
   }
 
-  return { status, loading, loadError, resizeJob, resizing, load, setModel, estimate, resize }
+  return { status, loading, loadError, resizeJob, resizing, downloadJob, downloading, load, setModel, estimate, resize, hubInfo, download }
 })
