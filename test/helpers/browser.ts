@@ -74,7 +74,8 @@ export interface DemoSession {
   waitForIdle(projectDir: string, timeout?: number): Promise<void>
 }
 
-export function useDemoWebMode(): DemoSession {
+/** `env` is read when the server starts (after the file's earlier `beforeAll`s), and added to its environment. */
+export function useDemoWebMode(opts: { env?: () => NodeJS.ProcessEnv } = {}): DemoSession {
   let browser: Browser | undefined
   let web: WebMode | undefined
   let home = ''
@@ -82,7 +83,7 @@ export function useDemoWebMode(): DemoSession {
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), 'vernacular-e2e-home-'))
     browser = await launchChromium()
-    web = await startWebMode({ VERNACULAR_HOME: home }, ['--demo'])
+    web = await startWebMode({ ...opts.env?.(), VERNACULAR_HOME: home }, ['--demo'])
     await fs.mkdir(shots, { recursive: true })
   })
   afterAll(async () => {

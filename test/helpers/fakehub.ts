@@ -35,6 +35,8 @@ export interface FakeHub {
   dropAfter(file: string, bytes: number): void
   /** Every GET of `file` serves its bytes with the one at `offset` flipped. */
   corrupt(file: string, offset: number): void
+  /** Serves file bodies at about this many bytes a second (null: at once), so a UI can show a download under way. */
+  throttle(bytesPerSecond: number | null): void
   close(): Promise<void>
 }
 
@@ -52,6 +54,22 @@ export async function startFakeHub(repos: FakeRepoSpec[]): Promise<FakeHub> {
   const drops = new Map<string, number>()
   const corrupt = new Map<string, number>()
   const byName = new Map(repos.map((r) => [r.name, r]))
+  let rate: number | null = null
+
+  function sendSlowly(res: ServerResponse, body: Buffer, record: FakeRequest, bytesPerSecond: number): void {
+    const chunk = 4096
+    let at = 0
+    const next = () => {
+      if (res.destroyed) return
+      if (at >= body.length) return void res.end()
+      const part = body.subarray(at, at + chunk)
+      at += part.length
+      record.sent = at
+      res.write(part)
+      setTimeout(next, (part.length / bytesPerSecond) * 1000)
+    }
+    next()
+  }
 
   function handle(req: IncomingMessage, res: ServerResponse, record: FakeRequest): void {
     const url = new URL(req.url ?? '/', 'http://x')
@@ -125,6 +143,7 @@ export async function startFakeHub(repos: FakeRepoSpec[]): Promise<FakeHub> {
         res.write(body.subarray(0, record.sent), () => setTimeout(() => res.socket?.destroy(), 20))
         return
       }
+      if (rate !== null && body.length > 1) return sendSlowly(res, body, record, rate)
       record.sent = body.length
       return void res.end(body)
     }
@@ -143,6 +162,7 @@ export async function startFakeHub(repos: FakeRepoSpec[]): Promise<FakeHub> {
     requests,
     dropAfter: (file, bytes) => void drops.set(file, bytes),
     corrupt: (file, offset) => void corrupt.set(file, offset),
+    throttle: (bytesPerSecond) => void (rate = bytesPerSecond),
     close: () =>
       new Promise((r) => {
         server.closeAllConnections()

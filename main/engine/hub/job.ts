@@ -3,11 +3,12 @@ import type { HubDownloadResult } from '../contract'
 import type { JobContext } from '../jobs/manager'
 import { downloadModel } from './client'
 
+/** Binary units, as the app shows sizes: "812 B", "3.4 KiB", "126 MiB". */
 export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB']
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
   let i = 0
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024
     i++
   }
   return i === 0 ? `${n} B` : `${n.toFixed(n >= 100 ? 0 : 1)} ${units[i]}`
