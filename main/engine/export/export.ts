@@ -390,14 +390,21 @@ async function verify(src: ExportSource, run: string): Promise<void> {
   }
 }
 
+/** The special tokens as the base's tokenizer files name them (the BOS, EOS and padding ids of the GGUF). */
+async function ggufSpecials(ckpt: HfCheckpoint, tokenizer: Tokenizer) {
+  const sideJson = async (name: string) => (ckpt.sideFiles.includes(name) ? readJsonMaybe(join(ckpt.dir, name)) : null)
+  return specialTokens(tokenizer, ckpt.config, await sideJson('tokenizer_config.json'), await sideJson('special_tokens_map.json'))
+}
+
 /** The size in bytes of the GGUF file of a checkpoint in each dtype (from the tensor shapes and the metadata; nothing is written). */
 export async function ggufSizes(projectDir: string, request: Pick<ExportRequest, 'run' | 'checkpoint'>): Promise<Record<GgufDtype, number>> {
   const src = await findCheckpoint(projectDir, request.run, request.checkpoint)
   const { ckpt, tokenizer, facts } = await gather(src, 'f32', null)
   const unsupported = ggufUnsupported(ckpt.config)
   if (unsupported) throw new EngineError('unavailable', `${unsupported}.`, { hint: 'Export as a Hugging Face folder (--format hf).' })
+  const specials = await ggufSpecials(ckpt, tokenizer)
   const sizes = {} as Record<GgufDtype, number>
-  for (const d of GGUF_DTYPES) sizes[d] = ggufFileBytes(ggufMetadata(ckpt.config, tokenizer, facts, d), ggufTensorShapes(ckpt.config, d))
+  for (const d of GGUF_DTYPES) sizes[d] = ggufFileBytes(ggufMetadata(ckpt.config, tokenizer, facts, d, specials), ggufTensorShapes(ckpt.config, d))
   return sizes
 }
 
@@ -415,8 +422,7 @@ async function exportGgufFile(src: ExportSource, request: ExportRequest & { dtyp
   if (unsupported) throw new EngineError('unavailable', `${unsupported}.`, { hint: 'Export as a Hugging Face folder (--format hf).' })
   await checkOut(src, out, request.force ?? false, baseDir)
 
-  const sideJson = async (name: string) => (ckpt.sideFiles.includes(name) ? readJsonMaybe(join(ckpt.dir, name)) : null)
-  const specials = specialTokens(tokenizer, ckpt.config, await sideJson('tokenizer_config.json'), await sideJson('special_tokens_map.json'))
+  const specials = await ggufSpecials(ckpt, tokenizer)
   const metadata = ggufMetadata(ckpt.config, tokenizer, facts, dtype, specials)
   const tensors = ggufTensors(ckpt, dtype)
   const fileName = ggufFileName(src.manifest.name, src.step, dtype)

@@ -3,6 +3,7 @@ import { mkdtempSync, promises as fs, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { Tensor2D } from '@tensorflow/tfjs-core'
+import { gguf } from '@huggingface/gguf'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { main } from '../../../main/cli/index'
 import { Engine } from '../../../main/engine/api/engine'
@@ -333,16 +334,17 @@ describe('export', () => {
     }
   })
 
-  it('names a missing or damaged checkpoint, refuses gguf, and leaves no folder behind', async () => {
+  it('names a missing or damaged checkpoint, refuses a dtype the format lacks, and leaves no folder behind', async () => {
     const out = join(root, 'never')
     const missing = await refusal(exportCheckpoint(project, { run: 'main', checkpoint: 7, out }))
     expect(missing.code).toBe('not-found')
     expect(missing.message).toBe(`Run "main" has no checkpoint at step 7: ${join(project, 'runs', 'main', 'checkpoints', 'step-7')} is missing.`)
     expect(missing.hint).toContain('step 2')
     expect((await refusal(exportCheckpoint(project, { run: 'nope', checkpoint: 2, out }))).message).toBe('The project has no run "nope".')
-    const gguf = await refusal(exportCheckpoint(project, { run: 'main', checkpoint: 2, out, format: 'gguf' }))
-    expect(gguf.code).toBe('unavailable')
-    expect(gguf.message).toContain('--format hf')
+    const bf16 = await refusal(exportCheckpoint(project, { run: 'main', checkpoint: 2, out, format: 'gguf', dtype: 'bf16' }))
+    expect(bf16.code).toBe('invalid-request')
+    expect(bf16.message).toBe('--dtype bf16 is not a storage type of a GGUF file.')
+    expect((await refusal(exportCheckpoint(project, { run: 'main', checkpoint: 2, out, dtype: 'q8_0' }))).hint).toContain('q8_0 is for --format gguf')
 
     // A copy of the run whose weights lost a byte.
     const damagedRun = join(project, 'runs', 'damaged')
@@ -361,6 +363,55 @@ describe('export', () => {
     await expect(fs.access(out)).rejects.toThrow()
     expect(await leftovers(out)).toEqual([])
   })
+
+  it('GGUF: the file reads back with the card facts, hyperparameters, the padded vocabulary and its predicted size; a Modelfile beside it', async () => {
+    const out = join(root, 'gguf-main')
+    const r = await exportCheckpoint(project, { run: 'main', checkpoint: 2, out, format: 'gguf', dtype: 'f16' })
+    expect(r).toMatchObject({ format: 'gguf', dtype: 'f16', checkpoint: 2 })
+    const file = join(out, 'Magyar-step-2-f16.gguf')
+    const { metadata, tensorInfos } = await gguf(file, { allowLocalFile: true })
+    const m = metadata as unknown as Record<string, unknown>
+    expect(m['general.architecture']).toBe('gpt2')
+    expect(m['general.name']).toBe('Magyar (step 2)')
+    expect(m['general.license']).toBe('mit')
+    expect(m['general.languages']).toEqual(['hu', 'en'])
+    expect(m['general.file_type']).toBe(1)
+    expect(m['gpt2.embedding_length']).toBe(16)
+    expect(m['gpt2.context_length']).toBe(64)
+    const tokens = m['tokenizer.ggml.tokens'] as string[]
+    const types = m['tokenizer.ggml.token_type'] as number[]
+    expect(tokens.length).toBe(50304) // 50,257 + 20 learned, padded to a multiple of 64
+    expect(tokens[50256]).toBe('<|endoftext|>')
+    expect(types[50256]).toBe(3) // control
+    expect(tokens[50257]).toBe(changes.added[0]?.token)
+    expect(types[50257]).toBe(1)
+    expect(tokens[50300]).toBe('[PAD50300]')
+    expect(types[50300]).toBe(5) // unused
+    expect(m['tokenizer.ggml.bos_token_id']).toBe(50256)
+    expect(tensorInfos.map((t) => t.name)).toContain('blk.0.attn_qkv.weight')
+    expect(tensorInfos.find((t) => t.name === 'token_embd.weight')?.shape.map(Number)).toEqual([16, 50304])
+    const engine = new Engine({ mode: 'cli', home: join(root, 'home') })
+    try {
+      const { sizes } = await engine.invoke('export.ggufSizes', { dir: project, run: 'main', checkpoint: 2 })
+      const size = (await fs.stat(file)).size
+      expect(sizes.f16).toBe(size)
+      expect(sizes.f32).toBeGreaterThan(sizes.f16)
+      expect(sizes.q8_0).toBeLessThanOrEqual(sizes.f16)
+    } finally {
+      await engine.close()
+    }
+    const modelfile = await fs.readFile(join(out, 'Modelfile'), 'utf8')
+    expect(modelfile).toContain('FROM ./Magyar-step-2-f16.gguf\n')
+    expect(modelfile).toContain('PARAMETER stop "<|endoftext|>"')
+    expect((await readJson(join(out, 'vernacular-export.json'))).folder).toBe('gguf')
+
+    // The Llama run: q and k rows reordered for llama.cpp's rotary layout; the head written as output.weight.
+    const llamaOut = join(root, 'gguf-llama')
+    await exportCheckpoint(project, { run: 'llama', checkpoint: 2, out: llamaOut, format: 'gguf' })
+    const l = await gguf(join(llamaOut, 'Magyar-step-2-f32.gguf'), { allowLocalFile: true })
+    expect((l.metadata as unknown as Record<string, unknown>)['llama.attention.head_count_kv']).toBe(1)
+    expect(l.tensorInfos.map((t) => t.name)).toEqual(expect.arrayContaining(['blk.0.attn_q.weight', 'blk.0.attn_k.weight', 'blk.0.ffn_gate.weight', 'output.weight']))
+  }, 60_000)
 
   it('a cancelled export leaves neither the folder nor its staging behind', async () => {
     const out = join(root, 'cancelled')
@@ -394,7 +445,7 @@ describe('export', () => {
     }
   }, 60_000)
 
-  it('vernacular export: one JSON document with --json, gguf refused, flags worded as flags', async () => {
+  it('vernacular export: one JSON document with --json, gguf with a Modelfile, flags worded as flags', async () => {
     const previous = process.env.VERNACULAR_HOME
     process.env.VERNACULAR_HOME = join(root, 'home')
     const written: string[] = []
@@ -411,12 +462,13 @@ describe('export', () => {
       expect(ok.code).toBe(0)
       expect(ok.json).toMatchObject({ out, dtype: 'bf16', format: 'hf', checkpoint: 2, run: 'main' })
       expect((ok.json.files as { name: string }[]).map((f) => f.name)).toEqual(EXPORT_FILES)
-      const gguf = await cli('--checkpoint', '2', '--out', join(root, 'gguf'), '--format', 'gguf')
-      expect(gguf.code).toBe(1)
-      expect(gguf.json.error).toMatchObject({ code: 'unavailable' })
+      const gguf = await cli('--checkpoint', '2', '--out', join(root, 'gguf'), '--format', 'gguf', '--dtype', 'q8_0')
+      expect(gguf.code).toBe(0)
+      expect(gguf.json).toMatchObject({ out: join(root, 'gguf'), dtype: 'q8_0', format: 'gguf', checkpoint: 2, run: 'main' })
+      expect((gguf.json.files as { name: string }[]).map((f) => f.name)).toEqual(['Magyar-step-2-q8_0.gguf', 'Modelfile', 'vernacular-export.json'])
       const dtype = await cli('--checkpoint', '2', '--out', join(root, 'x'), '--dtype', 'f64')
       expect(dtype.code).toBe(2)
-      expect((dtype.json.error as { message: string }).message).toBe('--dtype must be f32 or f16 or bf16, not "f64".')
+      expect((dtype.json.error as { message: string }).message).toBe('--dtype must be f32 or f16 or bf16 or q8_0, not "f64".')
       expect((await cli('--checkpoint', '2')).json.error).toMatchObject({ message: '--out is required.' })
       const theirs = join(root, 'cli-theirs')
       await fs.mkdir(theirs, { recursive: true })
