@@ -49,7 +49,8 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(JSON.stringify(body))
 }
 
-export async function startFakeHub(repos: FakeRepoSpec[]): Promise<FakeHub> {
+/** `anonymousMissing: 401`: a missing repository answers 401 "Repository Not Found" to a request without a token, as the real Hub does. */
+export async function startFakeHub(repos: FakeRepoSpec[], opts: { anonymousMissing?: 401 | 404 } = {}): Promise<FakeHub> {
   const requests: FakeRequest[] = []
   const drops = new Map<string, number>()
   const corrupt = new Map<string, number>()
@@ -77,7 +78,7 @@ export async function startFakeHub(repos: FakeRepoSpec[]): Promise<FakeHub> {
     const api = parts[0] === 'api' && parts[1] === 'models'
     const [org, name, route, rev, ...rest] = api ? parts.slice(2) : parts
     const repo = byName.get(`${org}/${name}`)
-    if (!repo) return json(res, 404, { error: 'Repository Not Found' }, { 'X-Error-Code': 'RepoNotFound' })
+    if (!repo) return json(res, opts.anonymousMissing === 401 && !req.headers.authorization ? 401 : 404, { error: 'Repository Not Found' }, { 'X-Error-Code': 'RepoNotFound' })
     if (repo.token && req.headers.authorization !== `Bearer ${repo.token}`) {
       return json(res, 401, { error: `Access to model ${repo.name} is restricted. You must have access to it and be authenticated to access it. Please log in.` }, { 'X-Error-Code': 'GatedRepo' })
     }

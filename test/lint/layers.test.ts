@@ -25,12 +25,15 @@ describe('engine layers', () => {
     expect(await restricted('main/engine/project/x.ts', "import '../corpus/store'\n")).toHaveLength(1)
     expect(await restricted('main/engine/training/x.ts', "import '../evaluation/heldout'\n")).toHaveLength(1)
     expect(await restricted('main/engine/evaluation/x.ts', "import '../export/export'\n")).toHaveLength(1)
+    expect(await restricted('main/engine/export/x.ts', "import '../hub/client'\n")).toEqual([expect.stringContaining('export may not import a later layer')])
+    expect(await restricted('main/engine/hub/x.ts', "import '../api/engine'\n")).toHaveLength(1)
   })
 
   it('allows imports of the common base, earlier stages and the contract', async () => {
     expect(await restricted('main/engine/model/x.ts', "import '../tokenizer/tokenizer'\nimport '../corpus/text'\nimport '../common/rng'\nimport '../contract'\nimport './config'\n")).toEqual([])
     expect(await restricted('main/engine/api/x.ts', "import '../templates/demo'\nimport '../model/project'\n")).toEqual([])
     expect(await restricted('main/engine/evaluation/x.ts', "import '../training/runs'\nimport '../model/operations'\nimport '../corpus/words'\n")).toEqual([])
+    expect(await restricted('main/engine/hub/x.ts', "import '../model/memory'\nimport '../project/manifest'\nimport '../jobs/manager'\n")).toEqual([])
   })
 
   it('keeps Electron out of the engine and the contract free of everything but zod', async () => {

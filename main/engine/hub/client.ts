@@ -56,6 +56,13 @@ export function hubError(s: HubSession, e: unknown, what: string): unknown {
   if (isEngineError(e)) return e
   if ((e as Error)?.name === 'AbortError' || s.signal?.aborted) return new EngineError('cancelled', 'The download was cancelled.')
   if (e instanceof HubApiError) {
+    // The Hub answers 401 for a repository that does not exist, not to say whether a private one does.
+    const code = typeof e.data?.error === 'string' && /Repository Not Found/i.test(e.data.error) ? 'RepoNotFound' : null
+    if (code === 'RepoNotFound' && e.statusCode === 401) {
+      return new EngineError('not-found', `The Hub has no model ${s.repo} that ${s.token ? 'this token' : 'an anonymous request'} may see (HTTP 401).`, {
+        hint: s.token ? `Check the repository id (ORG/NAME); if it is private, the token must belong to an account that may read it.` : `Check the repository id (ORG/NAME); if the model is private, set HF_TOKEN to an access token (https://huggingface.co/settings/tokens) of an account that may read it.`,
+      })
+    }
     if (e.statusCode === 401 || e.statusCode === 403) {
       return new EngineError('permission-denied', `The Hub refused access to ${s.repo} (HTTP ${e.statusCode}): the model is gated or private${s.token ? ' and this token may not read it' : ' and no token was given'}.`, {
         hint: `Set HF_TOKEN to an access token (https://huggingface.co/settings/tokens) of an account that has accepted the model's licence on its page, ${s.endpoint}/${s.repo}, then try again.`,

@@ -159,6 +159,18 @@ describe('model download from a fake Hub', () => {
     expect(badRev.message).toMatch(/revision "v9"/)
   })
 
+  it('reports the real Hub\'s 401 for a repository that does not exist as missing, with the token hint', async () => {
+    const strict = await startFakeHub([], { anonymousMissing: 401 })
+    try {
+      const e = await failure(downloadModel('org/private-or-not', undefined, { env: { HF_HOME: home, HF_ENDPOINT: strict.url } }))
+      expect(e.code).toBe('not-found')
+      expect(e.message).toMatch(/no model org\/private-or-not that an anonymous request may see \(HTTP 401\)/)
+      expect(e.hint).toMatch(/HF_TOKEN/)
+    } finally {
+      await strict.close()
+    }
+  })
+
   it('downloads a revision: refs/<rev> and the snapshot of its commit', async () => {
     const r = await downloadModel('org/tiny', 'v1', { env: env() })
     expect(r).toMatchObject({ revision: 'v1', commit: COMMIT_A, folder: join(repoDir(), 'snapshots', COMMIT_A) })
