@@ -35,6 +35,7 @@ describe('the method registry', () => {
       'vocab.extend': 'vocab-extend',
       'model.score': 'model-score',
       'model.resize': 'model-resize',
+      'model.download': 'model-download',
       'model.sample': 'model-sample',
       'baseModel.resize': 'model-resize',
       'train.start': 'train',
