@@ -14,6 +14,7 @@
  * reversed (ggml's `ne[0]` is the row length).
  */
 import { promises as fs } from 'node:fs'
+import { EngineError } from '../common/errors'
 import { floatToHalfBits, fromFloat32 } from '../model/dtype'
 
 export const GGUF_ALIGNMENT = 32
@@ -223,6 +224,16 @@ export async function writeGguf(file: string, metadata: readonly [string, GgufVa
       const expected = t.shape.reduce((a, b) => a * b, 1)
       if (values.length !== expected) throw new Error(`${t.name}: ${values.length} values for shape [${t.shape.join(', ')}]`)
       const bytes = encodeTensor(values, t.type)
+      if (t.type === 'F16') {
+        const halves = new Uint16Array(bytes.buffer, bytes.byteOffset, values.length)
+        let over = 0
+        for (let j = 0; j < values.length; j++) if (((halves[j] as number) & 0x7fff) === 0x7c00 && Number.isFinite(values[j] as number)) over++
+        if (over > 0) {
+          throw new EngineError('bad-input', `${over} weight${over === 1 ? '' : 's'} of ${t.name} lie outside the range of F16 (±65504) and would become infinite.`, {
+            hint: 'Export with --dtype q8_0 (scaled per block of 32) or --dtype f32.',
+          })
+        }
+      }
       await handle.write(bytes)
       const p = pad(bytes.length)
       if (p) await handle.write(new Uint8Array(p))
