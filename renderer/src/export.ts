@@ -3,7 +3,7 @@
  * a folder to suggest, how to load the folder written, and telling the engine's refusal of a
  * non-empty folder from its other errors. The engine checks every choice itself.
  */
-import { ApiError, type BestCheckpoint, type ExportDtype, type RunStatus } from '../../main/engine/contract'
+import { ApiError, type BestCheckpoint, EXPORT_DTYPES, type ExportDtype, type ExportFormat, GGUF_DTYPES, type RunStatus } from '../../main/engine/contract'
 import { joinPath } from './paths'
 
 /** Bytes per weight of each storage type of the exported model.safetensors. */
@@ -41,8 +41,34 @@ export function defaultCheckpoint(runs: readonly RunStatus[], best: BestCheckpoi
 }
 
 /** A folder to suggest for an export: `exports/<run>-step-<n>` in the project. */
-export function suggestedExportFolder(projectDir: string, choice: CheckpointChoice): string {
-  return joinPath(joinPath(projectDir, 'exports'), `${choice.run}-step-${choice.step}`)
+export function suggestedExportFolder(projectDir: string, choice: CheckpointChoice, format: ExportFormat = 'hf'): string {
+  return joinPath(joinPath(projectDir, 'exports'), `${choice.run}-step-${choice.step}${format === 'gguf' ? '-gguf' : ''}`)
+}
+
+/** The export formats the step offers, with what each is for. */
+export const FORMAT_LABELS: Readonly<Record<ExportFormat, { name: string; note: string }>> = {
+  hf: { name: 'Hugging Face folder', note: 'safetensors weights, tokenizer and a model card, for transformers and the Hub' },
+  gguf: { name: 'GGUF file', note: 'one file for llama.cpp, LM Studio and Ollama (with a Modelfile)' },
+}
+
+/** The storage types of a format. */
+export function formatDtypes(format: ExportFormat): readonly ExportDtype[] {
+  return format === 'gguf' ? GGUF_DTYPES : EXPORT_DTYPES
+}
+
+/** How to run a GGUF export with Ollama and llama.cpp (the file is the .gguf among the files written). */
+export function ggufSnippet(out: string, files: readonly { name: string }[]): string {
+  const file = files.find((f) => f.name.endsWith('.gguf'))?.name ?? 'model.gguf'
+  const q = (p: string) => (/^[\w./:-]+$/.test(p) ? p : JSON.stringify(p))
+  return [
+    `# Ollama (the Modelfile is beside the file)`,
+    `cd ${q(out)}`,
+    `ollama create my-model -f Modelfile`,
+    `ollama run my-model "…"`,
+    '',
+    `# llama.cpp`,
+    `llama-cli -m ${q(joinPath(out, file))} -p "…" -n 64`,
+  ].join('\n')
 }
 
 /** How to load the folder with transformers (the path as a Python string literal). */

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { ApiError } from '../../main/engine/contract'
-import { DTYPE_BYTES, defaultCheckpoint, estimatedWeightBytes, isForeignFolderRefusal, loadSnippet, suggestedExportFolder } from '../../renderer/src/export'
+import { DTYPE_BYTES, defaultCheckpoint, estimatedWeightBytes, formatDtypes, ggufSnippet, isForeignFolderRefusal, loadSnippet, suggestedExportFolder } from '../../renderer/src/export'
 import { runStatus } from './fakes'
 
 const cp = (name: string, step: number) => ({ step, dir: `/p/runs/${name}/checkpoints/step-${step}`, pinned: false })
 
 describe('the export choices', () => {
   it('sizes the weights as parameters × bytes per weight', () => {
-    expect(DTYPE_BYTES).toEqual({ f32: 4, f16: 2, bf16: 2 })
+    expect(DTYPE_BYTES).toEqual({ f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32 })
     expect(estimatedWeightBytes(1_500_000, 'f32')).toBe(6_000_000)
     expect(estimatedWeightBytes(1_500_000, 'bf16')).toBe(3_000_000)
   })
@@ -24,6 +24,15 @@ describe('the export choices', () => {
   it('suggests a folder in the project, with the project’s separator', () => {
     expect(suggestedExportFolder('/home/me/magyar', { run: 'main', step: 40 })).toBe('/home/me/magyar/exports/main-step-40')
     expect(suggestedExportFolder('C:\\Users\\me\\magyar\\', { run: 'main', step: 4 })).toBe('C:\\Users\\me\\magyar\\exports\\main-step-4')
+    expect(suggestedExportFolder('/home/me/magyar', { run: 'main', step: 40 }, 'gguf')).toBe('/home/me/magyar/exports/main-step-40-gguf')
+  })
+
+  it('offers each format its storage types, and says how to run a GGUF export', () => {
+    expect(formatDtypes('hf')).toEqual(['f32', 'f16', 'bf16'])
+    expect(formatDtypes('gguf')).toEqual(['f32', 'f16', 'q8_0'])
+    const snippet = ggufSnippet('/home/me/out dir', [{ name: 'Modelfile' }, { name: 'Magyar-step-4-q8_0.gguf' }])
+    expect(snippet).toContain('cd "/home/me/out dir"\nollama create my-model -f Modelfile')
+    expect(snippet).toContain('llama-cli -m "/home/me/out dir/Magyar-step-4-q8_0.gguf"')
   })
 
   it('says how to load the folder, the path as a Python string', () => {

@@ -1,11 +1,11 @@
 /**
- * Exporting a checkpoint of the open project as a Hugging Face folder: the export job
+ * Exporting a checkpoint of the open project as a Hugging Face folder or a GGUF file: the export job
  * (`export.checkpoint`; after a page reload the project's active one is found again), the model
- * card it would write (`export.card`) and the checkpoint's size in parameters (`model.info`).
+ * card it would write (`export.card`) the checkpoint's size in parameters (`model.info`) and its GGUF file's size per dtype (`export.ggufSizes`).
  */
 import { defineStore } from 'pinia'
 import { computed, shallowRef, watch } from 'vue'
-import { EXPORT_JOB, isJobOf, type ExportDtype, type JobOf, type ModelInfo } from '../../../main/engine/contract'
+import { EXPORT_JOB, isJobOf, type ExportDtype, type ExportFormat, type JobOf, type ModelInfo } from '../../../main/engine/contract'
 import { getApi } from '../api/client'
 import { useFollowedJobs } from './followedJobs'
 import { isFinished, useJobsStore } from './jobs'
@@ -17,6 +17,8 @@ export interface ExportRequest {
   run: string
   checkpoint: number
   dtype: ExportDtype
+  /** `hf` (a Hugging Face folder, the default) or `gguf` (one file and an Ollama Modelfile). */
+  format?: ExportFormat
   out: string
   /** Replace a non-empty folder that no export wrote (only after the user confirmed it). */
   force?: boolean
@@ -50,7 +52,7 @@ export const useExportStore = defineStore('export', () => {
   /** Starts the export; a refusal (a missing checkpoint, a folder it may not replace) is thrown as the engine's error. */
   async function start(request: ExportRequest): Promise<ExportJob> {
     const dir = requireProjectDir()
-    const { job: started } = await api.call('export.checkpoint', { dir, run: request.run, checkpoint: request.checkpoint, dtype: request.dtype, out: request.out, force: request.force ?? false })
+    const { job: started } = await api.call('export.checkpoint', { dir, run: request.run, checkpoint: request.checkpoint, dtype: request.dtype, format: request.format ?? 'hf', out: request.out, force: request.force ?? false })
     return followed.started(dir, started)
   }
 
@@ -58,6 +60,12 @@ export const useExportStore = defineStore('export', () => {
   async function card(run: string, checkpoint: number, dtype: ExportDtype): Promise<string> {
     const dir = requireProjectDir()
     return (await api.call('export.card', { dir, run, checkpoint, dtype })).markdown
+  }
+
+  /** The size of the GGUF file of a checkpoint in each of its storage types (computed from the tensor shapes). */
+  async function ggufSizes(run: string, checkpoint: number): Promise<Record<string, number>> {
+    const dir = requireProjectDir()
+    return (await api.call('export.ggufSizes', { dir, run, checkpoint })).sizes
   }
 
   /** What a checkpoint folder holds (its parameters give the size of each storage type). */
@@ -71,5 +79,5 @@ export const useExportStore = defineStore('export', () => {
     return dir
   }
 
-  return { job, exporting, start, card, info }
+  return { job, exporting, start, card, info, ggufSizes }
 })
