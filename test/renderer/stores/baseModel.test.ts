@@ -1,6 +1,6 @@
 import { createPinia, setActivePinia } from 'pinia'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { ApiError, MODEL_RESIZE_JOB, VOCAB_EXTEND_JOB, type BaseModelStatus, type MemoryEstimateResult } from '../../../main/engine/contract'
+import { ApiError, MODEL_DOWNLOAD_JOB, MODEL_RESIZE_JOB, VOCAB_EXTEND_JOB, type BaseModelStatus, type HubModelInfo, type MemoryEstimateResult } from '../../../main/engine/contract'
 import { installApi } from '../../../renderer/src/api/client'
 import { useBaseModelStore } from '../../../renderer/src/stores/baseModel'
 import { useJobsStore } from '../../../renderer/src/stores/jobs'
@@ -54,6 +54,10 @@ beforeEach(async () => {
     'baseModel.set': ({ path }) => status({ path, info: { ...status().info!, dir: path, architecture: 'LlamaForCausalLM' } }),
     'baseModel.resize': ({ mode, count, init }) => ({
       job: job({ id: 'resize-1', kind: MODEL_RESIZE_JOB, projectDir: PROJECT, state: 'queued', labels: { mode, count: String(count), init: init ?? 'mean' } }),
+    }),
+    'model.hubInfo': ({ repo, revision }) => ({ repo, revision: revision ?? 'main', totalBytes: 123 }) as unknown as HubModelInfo,
+    'model.download': ({ repo, revision }) => ({
+      job: job({ id: 'download-1', kind: MODEL_DOWNLOAD_JOB, projectDir: PROJECT, state: 'queued', labels: { repo, ...(revision ? { revision } : {}) } }),
     }),
     'model.estimate': ({ batch, seqLen }) => ({ ...ESTIMATE, activations: batch * seqLen, total: 16_000 + batch * seqLen }),
   })
@@ -148,5 +152,25 @@ describe('base model store', () => {
     useJobsStore().track(job({ id: 'elsewhere-other', kind: MODEL_RESIZE_JOB, projectDir: '/projects/other', state: 'running' }))
     expect(store.resizeJob?.id).toBe('elsewhere')
     expect(store.resizing).toBe(true)
+  })
+
+  it('asks the Hub for size and fit with the project, downloads into the project, and reloads once the download is done', async () => {
+    const store = useBaseModelStore()
+    expect(await store.hubInfo('org/tiny', null)).toMatchObject({ revision: 'main', totalBytes: 123 })
+    expect(await store.hubInfo('org/tiny', 'v1')).toMatchObject({ revision: 'v1' })
+    expect(api.calls.filter((c) => c.method === 'model.hubInfo').map((c) => c.params)).toEqual([
+      { repo: 'org/tiny', dir: PROJECT },
+      { repo: 'org/tiny', revision: 'v1', dir: PROJECT },
+    ])
+    const started = await store.download('org/tiny', 'v1')
+    expect(api.calls.find((c) => c.method === 'model.download')?.params).toEqual({ repo: 'org/tiny', revision: 'v1', dir: PROJECT })
+    expect(started.id).toBe('download-1')
+    expect(store.downloadJob?.id).toBe('download-1')
+    expect(store.downloading).toBe(true)
+    const before = statusCalls().length
+    api.emit({ type: 'job', job: job({ id: 'download-1', kind: MODEL_DOWNLOAD_JOB, projectDir: PROJECT, state: 'done', revision: 2 }) })
+    await settle()
+    expect(store.downloading).toBe(false)
+    expect(statusCalls().length).toBe(before + 1)
   })
 })
