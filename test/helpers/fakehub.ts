@@ -35,6 +35,8 @@ export interface FakeHub {
   dropAfter(file: string, bytes: number): void
   /** Every GET of `file` serves its bytes with the one at `offset` flipped. */
   corrupt(file: string, offset: number): void
+  /** Answers ranged GETs (other than the 1-byte probe) with the whole file, as some proxies do. */
+  ignoreRanges(on: boolean): void
   /** Serves file bodies at about this many bytes a second (null: at once), so a UI can show a download under way. */
   throttle(bytesPerSecond: number | null): void
   close(): Promise<void>
@@ -56,6 +58,7 @@ export async function startFakeHub(repos: FakeRepoSpec[], opts: { anonymousMissi
   const corrupt = new Map<string, number>()
   const byName = new Map(repos.map((r) => [r.name, r]))
   let rate: number | null = null
+  let noRanges = false
 
   function sendSlowly(res: ServerResponse, body: Buffer, record: FakeRequest, bytesPerSecond: number): void {
     const chunk = 4096
@@ -124,7 +127,8 @@ export async function startFakeHub(repos: FakeRepoSpec[], opts: { anonymousMissi
       }
       const etag = `"${isLfs(file) ? sha256(stored) : gitOid(stored)}"`
       const headers: Record<string, string> = { ETag: etag, 'X-Repo-Commit': commit, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream' }
-      const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '')
+      const asked = req.headers.range ?? ''
+      const m = noRanges && asked !== 'bytes=0-0' ? null : /^bytes=(\d+)-(\d*)$/.exec(asked)
       let start = 0
       let end = data.length - 1
       if (m) {
@@ -163,6 +167,7 @@ export async function startFakeHub(repos: FakeRepoSpec[], opts: { anonymousMissi
     requests,
     dropAfter: (file, bytes) => void drops.set(file, bytes),
     corrupt: (file, offset) => void corrupt.set(file, offset),
+    ignoreRanges: (on) => void (noRanges = on),
     throttle: (bytesPerSecond) => void (rate = bytesPerSecond),
     close: () =>
       new Promise((r) => {

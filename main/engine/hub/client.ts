@@ -170,7 +170,7 @@ async function fetchBlob(s: HubSession, file: ListedFile, blob: string, onBytes:
     start = 0
   }
   onBytes(start)
-  const resumedFrom = start
+  let resumedFrom = start
   let fetched = 0
   if (start < file.bytes) {
     let url: string
@@ -193,6 +193,7 @@ async function fetchBlob(s: HubSession, file: ListedFile, blob: string, onBytes:
       // The server ignored the range: start over.
       onBytes(-start)
       start = 0
+      resumedFrom = 0
     }
     const out = await fs.open(partial, start > 0 ? 'a' : 'w')
     try {

@@ -128,6 +128,20 @@ describe('model download from a fake Hub', () => {
     expect(existsSync(partial)).toBe(false)
   })
 
+  it('starts a file over when the server ignores the range', async () => {
+    hub.dropAfter('model.safetensors', 300_000)
+    await failure(downloadModel('org/tiny', undefined, { env: env() }))
+    hub.ignoreRanges(true)
+    const seen = hub.requests.length
+    const r = await downloadModel('org/tiny', undefined, { env: env() })
+    const gets = hub.requests.slice(seen).filter((q) => q.path.endsWith('/model.safetensors') && q.range !== 'bytes=0-0')
+    expect(gets.map((q) => q.range)).toEqual([expect.stringMatching(/^bytes=[1-9]\d*-$/)])
+    expect(gets[0]!.sent).toBe(v2['model.safetensors']!.length)
+    expect(r.fetchedBytes).toBe(v2['model.safetensors']!.length)
+    expect(r.resumedBytes).toBe(0)
+    expect(await fs.readFile(join(r.folder, 'model.safetensors'))).toEqual(v2['model.safetensors'])
+  })
+
   it('detects a flipped byte, names the file and leaves nothing bad behind', async () => {
     hub.corrupt('model.safetensors', 1000)
     const e = await failure(downloadModel('org/tiny', undefined, { env: env() }))
