@@ -279,8 +279,23 @@ export interface DownloadOptions extends HubOptions {
   out?: string
 }
 
+/** Repositories (their cache folders) being downloaded in this process: two downloads must not write one `.incomplete`. */
+const downloading = new Set<string>()
+
 /** Downloads the model files of `repo` at `revision` into the cache (and `out`, if given). */
 export async function downloadModel(repo: string, revision: string | undefined, opts: DownloadOptions = {}): Promise<HubDownloadResult> {
+  const s = await hubSession(repo, revision, opts)
+  const root = repoCache(s.cache, repo).root
+  if (downloading.has(root)) throw new EngineError('locked', `${repo} is already being downloaded.`, { hint: 'Wait for that download to finish, or cancel it.' })
+  downloading.add(root)
+  try {
+    return await downloadPlanned(repo, revision, opts)
+  } finally {
+    downloading.delete(root)
+  }
+}
+
+async function downloadPlanned(repo: string, revision: string | undefined, opts: DownloadOptions): Promise<HubDownloadResult> {
   const plan = await planDownload(repo, revision, opts)
   const { session: s, listing, cache, files, totalBytes: total } = plan
   let done = 0

@@ -212,6 +212,17 @@ describe('model download from a fake Hub', () => {
     expect(existsSync(join(out, 'pytorch_model.bin'))).toBe(false)
   })
 
+  it('refuses a second download of the same repository while one runs', async () => {
+    hub.throttle(2_000_000)
+    const first = downloadModel('org/tiny', undefined, { env: env() })
+    const second = await failure(downloadModel('org/tiny', 'v1', { env: env() }))
+    expect(second.code).toBe('locked')
+    expect(second.message).toBe('org/tiny is already being downloaded.')
+    hub.throttle(null)
+    expect((await first).commit).toBe(COMMIT_B)
+    expect((await downloadModel('org/tiny', 'v1', { env: env() })).commit).toBe(COMMIT_A)
+  })
+
   it('cancels through the signal and resumes later', async () => {
     const ac = new AbortController()
     const e = await failure(downloadModel('org/tiny', undefined, { env: env(), signal: ac.signal, onProgress: (p) => p.file === 'model.safetensors' && p.done > p.total - 1_000_000 && ac.abort() }))
