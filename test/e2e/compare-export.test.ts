@@ -246,6 +246,31 @@ describe('the Compare and Export steps in Chromium', () => {
     expect(JSON.parse(await fs.readFile(join(foreign, 'config.json'), 'utf8'))).toMatchObject({ torch_dtype: 'bfloat16' })
     expect(await page.getByTestId('export-error').count()).toBe(0)
 
+    // GGUF: the storage types it has, with the file size the engine computes for each; Q8_0 written with a Modelfile.
+    await page.getByTestId('export-format-gguf').check()
+    expect(await page.getByTestId('export-dtype-bf16').count()).toBe(0)
+    const { sizes } = await rpc<{ sizes: Record<'f32' | 'f16' | 'q8_0', number> }>('export.ggufSizes', { dir, run: best.run, checkpoint: best.step })
+    for (const dtype of ['f32', 'f16', 'q8_0'] as const) {
+      await expect.poll(() => text(page.getByTestId(`export-size-${dtype}`)), { timeout: 30_000 }).toBe(formatBytes(sizes[dtype], LOCALE))
+    }
+    expect(sizes.q8_0).toBeLessThan(sizes.f16)
+    expect(sizes.f16).toBeLessThan(sizes.f32)
+    expect(await page.getByTestId('export-card').count()).toBe(0)
+    await page.getByTestId('export-dtype-q8_0').check()
+    const ggufOut = join(work, 'magyar-gguf')
+    await page.getByTestId('export-out').fill(ggufOut)
+    await page.getByTestId('export-start').click()
+    await expect.poll(() => page.getByTestId('export-done').getAttribute('data-out'), { timeout: 120_000 }).toBe(ggufOut)
+    const ggufFile = `Hungarian-demo-step-${best.step}-q8_0.gguf`
+    expect((await fs.readdir(ggufOut)).sort()).toEqual([ggufFile, 'Modelfile', 'vernacular-export.json'])
+    expect((await fs.stat(join(ggufOut, ggufFile))).size).toBe(sizes.q8_0)
+    expect(await page.locator(`[data-testid="export-file"][data-name="${ggufFile}"]`).count()).toBe(1)
+    expect(await page.getByTestId('export-snippet').textContent()).toContain('ollama create my-model -f Modelfile')
+    expect(await page.getByTestId('export-error').count()).toBe(0)
+    // The whole page (the format and dtype choices with their sizes, and the result): the jobs panel has grown by now, and would cover a part.
+    await screenshotWhole(page, 'export-gguf.png')
+    await page.getByTestId('export-format-hf').check()
+
     // A reload during an evaluation keeps showing its job: the cached results of step 4 (the folder
     // of evaluations/ whose parts name its checkpoint) are removed, so it is evaluated again.
     const cache = join(dir, 'evaluations')
