@@ -2,7 +2,8 @@
  * GGUF files we write, read by llama.cpp itself (node-llama-cpp, CPU): the demo base model and the
  * demo base resized for 300 learned Hungarian tokens (GPT-2, byte-level BPE), and a tiny random
  * Llama with the Llama 2 tokenizer extended by learned Hungarian tokens (SentencePiece-style BPE
- * with byte fallback, where llama.cpp merges by score). llama.cpp must tokenize the demo held-out
+ * with byte fallback, where llama.cpp merges by score), and the Llama 3 tokenizer (pre-tokenizer
+ * `llama-bpe`). llama.cpp must tokenize the demo held-out
  * lines as we do, give the logits we give, and generate greedily what we generate.
  */
 import { mkdtempSync, promises as fs, rmSync } from 'node:fs'
@@ -246,4 +247,18 @@ describe('GGUF of Llama with an extended Llama 2 tokenizer in llama.cpp', () => 
     expect(await llamaGreedy(file, ids, 32)).toEqual(ref.greedy)
     console.log(`Llama: max |Δ log p| f32 ${d32.toExponential(2)}`)
   }, 180_000)
+})
+
+describe('GGUF with the Llama 3 tokenizer (byte-level BPE, pre-tokenizer llama-bpe) in llama.cpp', () => {
+  it('tokenizes the held-out lines as we do', async () => {
+    const dir = join(root, 'llama3-tiny')
+    const vocab = (await Tokenizer.fromFile(TOKENIZER_FILES.llama3)).vocabSize
+    const config = { model_type: 'llama', vocab_size: vocab, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 64, tie_word_embeddings: true, bos_token_id: 128000, eos_token_id: 128001 }
+    await writeInitialisedModel(dir, parseModelConfig(config, 'config.json'), { seed: 4, std: 0.02 })
+    await fs.copyFile(TOKENIZER_FILES.llama3, join(dir, 'tokenizer.json'))
+    const file = await toGguf(dir, 'f16')
+    const { metadata } = await readGguf(file, { allowLocalFile: true })
+    expect((metadata as unknown as Record<string, unknown>)['tokenizer.ggml.pre']).toBe('llama-bpe')
+    await tokenizesAsWe(file, await Tokenizer.fromFile(join(dir, 'tokenizer.json')))
+  }, 120_000)
 })
