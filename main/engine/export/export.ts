@@ -254,7 +254,7 @@ async function gather(src: ExportSource, dtype: ExportDtype, evaluation: ExportE
   return { ckpt, tokenizerFile, tokenizer, resize, baseDir: base.dir, facts }
 }
 
-/** Checks a run's checkpoint and an output folder before an export job starts: a missing run or checkpoint, a folder it may not replace, a format not built yet. */
+/** Checks a run's checkpoint and an output folder before an export job starts: a missing run or checkpoint, a folder it may not replace, a dtype the format lacks, a model GGUF export does not cover. */
 export async function checkExport(projectDir: string, request: ExportRequest): Promise<void> {
   const format = request.format ?? 'hf'
   const dtype = request.dtype ?? 'f32'
@@ -265,6 +265,10 @@ export async function checkExport(projectDir: string, request: ExportRequest): P
     })
   }
   const src = await findCheckpoint(projectDir, request.run, request.checkpoint)
+  if (format === 'gguf') {
+    const unsupported = ggufUnsupported((await openCheckpoint(src.checkpointDir)).config)
+    if (unsupported) throw new EngineError('unavailable', `${unsupported}.`, { hint: 'Export as a Hugging Face folder (--format hf).' })
+  }
   await checkOut(src, resolve(request.out), request.force ?? false, null)
 }
 

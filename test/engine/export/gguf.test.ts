@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { gguf } from '@huggingface/gguf'
 import { afterAll, describe, expect, it } from 'vitest'
 import { GGUF_ALIGNMENT, type GgufTensor, ggmlTensorBytes, ggufFileBytes, kv, quantizeQ8_0, writeGguf } from '../../../main/engine/export/gguf'
-import { permuteRope } from '../../../main/engine/export/ggufmodel'
+import { ggufFileName, ggufUnsupported, permuteRope } from '../../../main/engine/export/ggufmodel'
+import { parseModelConfig } from '../../../main/engine/model/config'
 import { toFloat32 } from '../../../main/engine/model/dtype'
 
 const root = mkdtempSync(join(tmpdir(), 'vernacular-gguf-writer-'))
@@ -75,5 +76,17 @@ describe('the GGUF writer', () => {
   it('reorders each head from rotate-half to adjacent pairs (convert_hf_to_gguf.py permute)', () => {
     // 2 heads of 4 rows, 1 column: rows h·4 + [0, 1, 2, 3] become h·4 + [0, 2, 1, 3].
     expect(Array.from(permuteRope(Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7]), 2, 4, 1))).toEqual([0, 2, 1, 3, 4, 6, 5, 7])
+  })
+})
+
+describe('what GGUF export covers', () => {
+  it('GPT-2 and plain Llama; Qwen, biases and rope scaling are refused with a reason; the file is named for the project', () => {
+    const base = { vocab_size: 64, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1 }
+    expect(ggufUnsupported(parseModelConfig({ model_type: 'gpt2', vocab_size: 64, n_embd: 32, n_layer: 1, n_head: 2, n_positions: 16 }, 'c'))).toBeNull()
+    expect(ggufUnsupported(parseModelConfig({ model_type: 'llama', ...base }, 'c'))).toBeNull()
+    expect(ggufUnsupported(parseModelConfig({ model_type: 'qwen2', ...base }, 'c'))).toBe('GGUF export of qwen2 models is not built yet (GPT-2 and Llama are)')
+    expect(ggufUnsupported(parseModelConfig({ model_type: 'llama', ...base, attention_bias: true }, 'c'))).toContain('biases')
+    expect(ggufUnsupported(parseModelConfig({ model_type: 'llama', ...base, rope_scaling: { type: 'linear', factor: 2 } }, 'c'))).toContain('linear rope scaling')
+    expect(ggufFileName('Magyar / próba', 12, 'q8_0')).toBe('Magyar-próba-step-12-q8_0.gguf')
   })
 })
