@@ -127,15 +127,21 @@ async function llamaLogProbs(file: string, ids: number[]): Promise<Float64Array>
   }
 }
 
-/** llama.cpp's greedy continuation of `ids`, `n` tokens. */
+/** llama.cpp's greedy continuation of `ids`, `n` tokens: each token fed back with controlledEvaluate, sampling at temperature 0. */
 async function llamaGreedy(file: string, ids: number[], n: number): Promise<number[]> {
   const model = await llama.loadModel({ modelPath: file })
   const context = await model.createContext(CONTEXT)
   try {
+    const seq = context.getSequence()
     const out: number[] = []
-    for await (const t of context.getSequence().evaluate(ids as never[], { temperature: 0 })) {
-      out.push(t as number)
-      if (out.length === n) break
+    let input: number[] = ids
+    while (out.length < n) {
+      const last = input.length - 1
+      const items = input.map((id, i) => (i === last ? [id, { generateNext: { token: true, options: { temperature: 0 } } }] : id)) as never[]
+      const result = await seq.controlledEvaluate(items)
+      const next = (result[last] as { next: { token: number } }).next.token
+      out.push(next)
+      input = [next]
     }
     return out
   } finally {
