@@ -341,19 +341,7 @@ export async function exportCheckpoint(projectDir: string, request: ExportReques
   const sideJson = async (name: string) => (ckpt.sideFiles.includes(name) ? readJsonMaybe(join(ckpt.dir, name)) : null)
   const baseTokenizerConfig = await sideJson('tokenizer_config.json')
   const specials = specialTokens(tokenizer, ckpt.config, baseTokenizerConfig, await sideJson('special_tokens_map.json'))
-  const record: ExportRecord = {
-    format: 'vernacular-export',
-    version: 1,
-    folder: 'hf',
-    project: { name: src.manifest.name, dir: src.projectDir },
-    run: request.run,
-    checkpoint: { step: src.step, dir: src.checkpointDir },
-    dtype,
-    base: facts.base.name,
-    evaluated: facts.evaluation !== null,
-    vernacular: VERNACULAR_VERSION,
-    createdAt: facts.createdAt,
-  }
+  const record = exportRecord(src, request.run, 'hf', dtype, facts)
   const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n'
 
   await writeOutputDirWith(out, () => true, async (staging) => {
@@ -384,6 +372,23 @@ export async function exportCheckpoint(projectDir: string, request: ExportReques
 }
 
 /** Verifies a checkpoint's checksums, or throws naming what is damaged. */
+/** The export.json that says what a folder holds and where it came from. */
+function exportRecord(src: ExportSource, run: string, folder: ExportFormat, dtype: ExportRecord['dtype'], facts: Pick<CardFacts, 'base' | 'evaluation' | 'createdAt'>): ExportRecord {
+  return {
+    format: 'vernacular-export',
+    version: 1,
+    folder,
+    project: { name: src.manifest.name, dir: src.projectDir },
+    run,
+    checkpoint: { step: src.step, dir: src.checkpointDir },
+    dtype,
+    base: facts.base.name,
+    evaluated: facts.evaluation !== null,
+    vernacular: VERNACULAR_VERSION,
+    createdAt: facts.createdAt,
+  }
+}
+
 async function verify(src: ExportSource, run: string): Promise<void> {
   const problem = await checkpointProblem(src.checkpointDir)
   if (problem !== null) {
@@ -432,19 +437,7 @@ async function exportGgufFile(src: ExportSource, request: ExportRequest & { dtyp
   const fileName = ggufFileName(src.manifest.name, src.step, dtype)
   const eosId = ckpt.config.eosTokenId
   const stop = eosId !== null ? (tokenizer.idToToken(eosId) ?? null) : null
-  const record: ExportRecord = {
-    format: 'vernacular-export',
-    version: 1,
-    folder: 'gguf',
-    project: { name: src.manifest.name, dir: src.projectDir },
-    run: request.run,
-    checkpoint: { step: src.step, dir: src.checkpointDir },
-    dtype,
-    base: facts.base.name,
-    evaluated: facts.evaluation !== null,
-    vernacular: VERNACULAR_VERSION,
-    createdAt: facts.createdAt,
-  }
+  const record = exportRecord(src, request.run, 'gguf', dtype, facts)
   const total = tensors.length + 1
   await writeOutputDirWith(out, () => true, async (staging) => {
     await writeGguf(join(staging, fileName), metadata, tensors, (name, i) => {
