@@ -116,11 +116,14 @@ describe('export store', () => {
   it('starts an export (forced only when asked) and follows its job', async () => {
     const store = useExportStore()
     await store.start({ run: 'main', checkpoint: 4, dtype: 'bf16', out: '/tmp/model' })
-    expect(api.calls.at(-1)).toEqual({ method: 'export.checkpoint', params: { dir: PROJECT, run: 'main', checkpoint: 4, dtype: 'bf16', out: '/tmp/model', force: false } })
+    // A Hugging Face folder unless GGUF is asked for.
+    expect(api.calls.at(-1)).toEqual({ method: 'export.checkpoint', params: { dir: PROJECT, run: 'main', checkpoint: 4, format: 'hf', dtype: 'bf16', out: '/tmp/model', force: false } })
     expect(store.job?.id).toBe('exp-1')
     expect(store.exporting).toBe(true)
     await store.start({ run: 'main', checkpoint: 4, dtype: 'f32', out: '/tmp/model', force: true })
     expect(api.calls.at(-1)?.params).toMatchObject({ force: true })
+    await store.start({ run: 'main', checkpoint: 4, format: 'gguf', dtype: 'q8_0', out: '/tmp/gguf' })
+    expect(api.calls.at(-1)?.params).toMatchObject({ format: 'gguf', dtype: 'q8_0', out: '/tmp/gguf' })
     api.emit({ type: 'job', job: job({ id: 'exp-1', kind: EXPORT_JOB, projectDir: PROJECT, state: 'done', revision: 2, labels: { run: 'main', checkpoint: '4' } }) })
     expect(store.exporting).toBe(false)
     expect(store.job?.state).toBe('done')
