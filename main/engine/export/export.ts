@@ -354,24 +354,35 @@ export async function exportCheckpoint(projectDir: string, request: ExportReques
     await fs.writeFile(join(staging, 'generation_config.json'), json(exportGenerationConfig(ckpt.config, await sideJson('generation_config.json'), resize?.padding ?? null)))
     await fs.writeFile(join(staging, 'README.md'), modelCard(facts))
     await fs.writeFile(join(staging, EXPORT_RECORD), json(record))
-    for (const name of await fs.readdir(staging)) {
-      const h = await fs.open(join(staging, name), 'r+')
-      try {
-        await h.sync()
-      } finally {
-        await h.close()
-      }
-    }
-    await syncDir(staging)
+    await syncFiles(staging, await fs.readdir(staging))
   })
-  const files = []
-  for (const name of (await fs.readdir(out)).sort()) files.push({ name, bytes: (await fs.stat(join(out, name))).size })
+  const files = await listFiles(out)
   ctx.progress({ done: total, total, message: `Exported ${checkpointName(src.step)} to ${out}` })
   ctx.log(`exported ${checkpointName(src.step)} of run ${request.run} as ${storage} to ${out} (${files.length} files)`)
   return { out, format: 'hf', dtype, run: request.run, checkpoint: src.step, files, evaluated: facts.evaluation !== null, seconds: (performance.now() - t0) / 1000 }
 }
 
 /** Verifies a checkpoint's checksums, or throws naming what is damaged. */
+/** Flushes the files `names` of the folder `dir` to disk, then the folder itself. */
+async function syncFiles(dir: string, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    const h = await fs.open(join(dir, name), 'r+')
+    try {
+      await h.sync()
+    } finally {
+      await h.close()
+    }
+  }
+  await syncDir(dir)
+}
+
+/** The files of an export folder, by name, with their sizes. */
+async function listFiles(dir: string): Promise<{ name: string; bytes: number }[]> {
+  const files = []
+  for (const name of (await fs.readdir(dir)).sort()) files.push({ name, bytes: (await fs.stat(join(dir, name))).size })
+  return files
+}
+
 /** The export.json that says what a folder holds and where it came from. */
 function exportRecord(src: ExportSource, run: string, folder: ExportFormat, dtype: ExportRecord['dtype'], facts: Pick<CardFacts, 'base' | 'evaluation' | 'createdAt'>): ExportRecord {
   return {
@@ -446,18 +457,9 @@ async function exportGgufFile(src: ExportSource, request: ExportRequest & { dtyp
     })
     await fs.writeFile(join(staging, MODELFILE), ollamaModelfile(fileName, ckpt.config, stop))
     await fs.writeFile(join(staging, EXPORT_RECORD), JSON.stringify(record, null, 2) + '\n')
-    for (const name of [MODELFILE, EXPORT_RECORD]) {
-      const h = await fs.open(join(staging, name), 'r+')
-      try {
-        await h.sync()
-      } finally {
-        await h.close()
-      }
-    }
-    await syncDir(staging)
+    await syncFiles(staging, [MODELFILE, EXPORT_RECORD])
   })
-  const files = []
-  for (const name of (await fs.readdir(out)).sort()) files.push({ name, bytes: (await fs.stat(join(out, name))).size })
+  const files = await listFiles(out)
   ctx.progress({ done: total, total, message: `Exported ${checkpointName(src.step)} to ${join(out, fileName)}` })
   ctx.log(`exported ${checkpointName(src.step)} of run ${request.run} as GGUF ${dtype} to ${join(out, fileName)}`)
   return { out, format: 'gguf', dtype, run: request.run, checkpoint: src.step, files, evaluated: facts.evaluation !== null, seconds: (performance.now() - t0) / 1000 }
