@@ -281,13 +281,23 @@ export interface DownloadOptions extends HubOptions {
 
 /** Repositories (their cache folders) being downloaded in this process: two downloads must not write one `.incomplete`. */
 const downloading = new Set<string>()
+/**
+ * Downloads claim their repository one after another, in the order they were asked for (finding
+ * the cache folder is asynchronous: without this, a later call could claim it first).
+ */
+let claims: Promise<unknown> = Promise.resolve()
 
 /** Downloads the model files of `repo` at `revision` into the cache (and `out`, if given). */
 export async function downloadModel(repo: string, revision: string | undefined, opts: DownloadOptions = {}): Promise<HubDownloadResult> {
-  const s = await hubSession(repo, revision, opts)
-  const root = repoCache(s.cache, repo).root
-  if (downloading.has(root)) throw new EngineError('locked', `${repo} is already being downloaded.`, { hint: 'Wait for that download to finish, or cancel it.' })
-  downloading.add(root)
+  const claim = claims.then(async () => {
+    const s = await hubSession(repo, revision, opts)
+    const root = repoCache(s.cache, repo).root
+    if (downloading.has(root)) throw new EngineError('locked', `${repo} is already being downloaded.`, { hint: 'Wait for that download to finish, or cancel it.' })
+    downloading.add(root)
+    return root
+  })
+  claims = claim.catch(() => undefined)
+  const root = await claim
   try {
     return await downloadPlanned(repo, revision, opts)
   } finally {
