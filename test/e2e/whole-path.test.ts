@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { Browser, Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { JobSnapshot, MethodName, ProjectSummary, Result } from '../../main/engine/contract'
-import { launchChromium, screenshotWhole as screenshotPage, startWebMode, type WebMode } from '../helpers/browser'
+import { launchChromium, screenshotWhole as screenshotPage, startWebMode, type WebMode, webRpc } from '../helpers/browser'
 import { ROOT } from '../helpers/cli'
 import { LOCALE, type Results, checkTable } from '../helpers/compare'
 
@@ -46,15 +46,8 @@ async function newPage(): Promise<Page> {
 }
 
 /** A call to the engine over web mode's HTTP API, as a script would make it. */
-async function rpc<T>(method: MethodName, params: unknown): Promise<T> {
-  const response = await fetch(`http://127.0.0.1:${web!.port}/api/rpc`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${web!.token}` },
-    body: JSON.stringify({ id: 1, method, params }),
-  })
-  const reply = (await response.json()) as { ok: true; result: T } | { ok: false; error: { message: string } }
-  if (!reply.ok) throw new Error(`${method}: ${reply.error.message}`)
-  return reply.result
+function rpc<T>(method: MethodName, params: unknown): Promise<T> {
+  return webRpc<T>(web!, method, params)
 }
 
 /** The project's jobs that have not finished. */

@@ -111,15 +111,8 @@ export function useDemoWebMode(opts: { env?: () => NodeJS.ProcessEnv } = {}): De
     waitForJob,
     waitForIdle,
   }
-  async function rpc<T>(method: MethodName, params: unknown): Promise<T> {
-      const response = await fetch(`http://127.0.0.1:${web!.port}/api/rpc`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${web!.token}` },
-        body: JSON.stringify({ id: 1, method, params }),
-      })
-      const reply = (await response.json()) as { ok: true; result: T } | { ok: false; error: { message: string } }
-      if (!reply.ok) throw new Error(`${method}: ${reply.error.message}`)
-      return reply.result
+  function rpc<T>(method: MethodName, params: unknown): Promise<T> {
+    return webRpc<T>(web!, method, params)
   }
   async function waitForJob(id: string, timeout = 120_000): Promise<void> {
     await expect.poll(async () => (await rpc<JobSnapshot>('jobs.get', { id })).state, { timeout }).toBe('done')
@@ -136,6 +129,18 @@ export function useDemoWebMode(opts: { env?: () => NodeJS.ProcessEnv } = {}): De
  * first, so the sticky header and jobs panel sit where they belong instead of over the content
  * (as they do in a `fullPage` screenshot).
  */
+/** A call to the engine over web mode's HTTP API, as a script would make it; an engine error is thrown with the method's name. */
+export async function webRpc<T>(web: Pick<WebMode, 'port' | 'token'>, method: MethodName, params: unknown): Promise<T> {
+  const response = await fetch(`http://127.0.0.1:${web.port}/api/rpc`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${web.token}` },
+    body: JSON.stringify({ id: 1, method, params }),
+  })
+  const reply = (await response.json()) as { ok: true; result: T } | { ok: false; error: { message: string } }
+  if (!reply.ok) throw new Error(`${method}: ${reply.error.message}`)
+  return reply.result
+}
+
 export async function screenshotWhole(page: Page, path: string): Promise<void> {
   const viewport = page.viewportSize()!
   await page.evaluate('window.scrollTo(0, 0)')
