@@ -15,6 +15,7 @@ const ENGINE_LAYERS = [
   ['evaluation'],
   ['export'],
   ['hub'],
+  ['handoff'],
   ['api', 'templates'],
 ]
 

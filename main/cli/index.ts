@@ -13,6 +13,7 @@ import { trainingCommands } from './commands/training'
 import { evaluationCommands } from './commands/evaluation'
 import { adaptCommands } from './commands/adapt'
 import { exportCommands } from './commands/export'
+import { handoffCommands } from './commands/handoff'
 import { createOutput } from './output'
 import { forkWorker } from '../spawn'
 
@@ -21,7 +22,7 @@ import { forkWorker } from '../spawn'
  * engine methods the desktop app and web mode call; the commands live in commands/, one file per
  * stage in the order the data flows.
  */
-const COMMANDS: Command[] = [...projectCommands, ...corpusCommands, ...tokenizerCommands, ...modelCommands, ...sampleCommands, ...trainingCommands, ...evaluationCommands, ...exportCommands, ...adaptCommands, ...systemCommands]
+const COMMANDS: Command[] = [...projectCommands, ...corpusCommands, ...tokenizerCommands, ...modelCommands, ...sampleCommands, ...trainingCommands, ...evaluationCommands, ...exportCommands, ...handoffCommands, ...adaptCommands, ...systemCommands]
 
 function globalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2

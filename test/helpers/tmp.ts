@@ -1,12 +1,25 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach } from 'vitest'
+import { afterAll, afterEach } from 'vitest'
 
 /** A fresh temporary folder per call, removed after the test. */
 export function useTmp(): () => string {
   const made: string[] = []
   afterEach(() => {
+    for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true })
+  })
+  return () => {
+    const d = mkdtempSync(join(tmpdir(), 'vernacular-test-'))
+    made.push(d)
+    return d
+  }
+}
+
+/** The same, but kept for the whole file (a fixture made in `beforeAll`), removed after its last test. */
+export function useSuiteTmp(): () => string {
+  const made: string[] = []
+  afterAll(() => {
     for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true })
   })
   return () => {

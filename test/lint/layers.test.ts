@@ -27,6 +27,8 @@ describe('engine layers', () => {
     expect(await restricted('main/engine/evaluation/x.ts', "import '../export/export'\n")).toHaveLength(1)
     expect(await restricted('main/engine/export/x.ts', "import '../hub/client'\n")).toEqual([expect.stringContaining('export may not import a later layer')])
     expect(await restricted('main/engine/hub/x.ts', "import '../api/engine'\n")).toHaveLength(1)
+    expect(await restricted('main/engine/export/x.ts', "import '../handoff/bundle'\n")).toHaveLength(1)
+    expect(await restricted('main/engine/handoff/x.ts', "import '../api/engine'\n")).toEqual([expect.stringContaining('handoff may not import a later layer')])
   })
 
   it('allows imports of the common base, earlier stages and the contract', async () => {
@@ -34,6 +36,7 @@ describe('engine layers', () => {
     expect(await restricted('main/engine/api/x.ts', "import '../templates/demo'\nimport '../model/project'\n")).toEqual([])
     expect(await restricted('main/engine/evaluation/x.ts', "import '../training/runs'\nimport '../model/operations'\nimport '../corpus/words'\n")).toEqual([])
     expect(await restricted('main/engine/hub/x.ts', "import '../model/memory'\nimport '../project/manifest'\nimport '../jobs/manager'\n")).toEqual([])
+    expect(await restricted('main/engine/handoff/x.ts', "import '../export/hffiles'\nimport '../training/launch'\nimport '../hub/cache'\n")).toEqual([])
   })
 
   it('keeps Electron out of the engine and the contract free of everything but zod', async () => {

@@ -168,6 +168,7 @@ export function runStatus(overrides: Partial<RunStatus> & Pick<RunStatus, 'name'
     checkpoints: [],
     settings: null,
     failure: null,
+    imported: null,
     last: null,
     baseline: null,
     ...overrides,

@@ -13,6 +13,8 @@ import {
   MODEL_SCORE_JOB,
   MODEL_SAMPLE_JOB,
   TRAIN_JOB,
+  HANDOFF_JOB,
+  RUNS_IMPORT_JOB,
   TOKENIZER_EXTEND_JOB,
   TOKENIZER_SWEEP_JOB,
   VOCAB_EXTEND_JOB,
@@ -40,6 +42,8 @@ import { scoreTaskFile } from '../evaluation/multipleChoice'
 import { addProjectTask, cachedExportEvaluation, compareRuns, evaluateRun, listProjectTasks, setEvaluationLimit } from '../evaluation/project'
 import { writeComparisonReport } from '../evaluation/report'
 import { checkExport, exportCard, exportCheckpoint, ggufSizes } from '../export/export'
+import { checkHandoffOut, writeHandoff } from '../handoff/bundle'
+import { importRun } from '../handoff/import'
 import { sampleDocuments } from '../corpus/sample'
 import { JobManager } from '../jobs/manager'
 import { openCheckpoint } from '../model/checkpoint'
@@ -327,6 +331,32 @@ export class Engine {
       'export.card': async ({ dir, run, checkpoint, dtype, evaluation }) => {
         const projectDir = await this.projectDir(dir)
         return { markdown: await exportCard(projectDir, { run, checkpoint, dtype, evaluation: evaluation ?? (await cachedExportEvaluation(projectDir, run, checkpoint)) }) }
+      },
+      'handoff.write': async ({ dir, run, out, target, force }) => {
+        const projectDir = await this.projectDir(dir)
+        const request = { run, out: path(out), target, force }
+        await checkHandoffOut(projectDir, request.out, force) // refuse now, not inside the job
+        return {
+          job: this.jobs.start({
+            kind: HANDOFF_JOB,
+            title: `Hand run ${run} off to ${target === 'fsdp' ? 'PyTorch FSDP' : 'LLaMA-Factory'}`,
+            projectDir,
+            labels: { run, target },
+            run: (ctx) => this.changed(projectDir, () => writeHandoff(projectDir, request, ctx)),
+          }),
+        }
+      },
+      'runs.import': async ({ dir, from, run }) => {
+        const projectDir = await this.projectDir(dir)
+        return {
+          job: this.jobs.start({
+            kind: RUNS_IMPORT_JOB,
+            title: `Import run ${run}`,
+            projectDir,
+            labels: { run },
+            run: (ctx) => this.changed(projectDir, () => importRun(projectDir, path(from), run, ctx)),
+          }),
+        }
       },
       'jobs.list': async ({ projectDir }) => this.jobs.list(projectDir === undefined ? {} : { projectDir: path(projectDir) }),
       'jobs.get': async ({ id }) => this.jobs.get(id),

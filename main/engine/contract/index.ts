@@ -17,6 +17,7 @@ import { BENCHMARK_JOB, appMethods } from './app'
 import { INGEST_JOB, corpusMethods } from './corpus'
 import { EVAL_BPB_JOB, EVAL_COMPARE_JOB, EVAL_MC_JOB, EVAL_RUN_JOB, evaluationMethods } from './evaluation'
 import { EXPORT_JOB, exportMethods } from './export'
+import { HANDOFF_JOB, RUNS_IMPORT_JOB, handoffMethods } from './handoff'
 import { type JobKind, jobMethods } from './jobs'
 import { MODEL_DOWNLOAD_JOB, MODEL_RESIZE_JOB, MODEL_SCORE_JOB, modelMethods } from './model'
 import { MODEL_SAMPLE_JOB, sampleMethods } from './sample'
@@ -34,11 +35,12 @@ export * from './sample'
 export * from './training'
 export * from './evaluation'
 export * from './export'
+export * from './handoff'
 export * from './jobs'
 export * from './wire'
 
 /** Every API method, by name. */
-export const methods = { ...appMethods, ...corpusMethods, ...tokenizerMethods, ...modelMethods, ...sampleMethods, ...trainingMethods, ...evaluationMethods, ...exportMethods, ...jobMethods }
+export const methods = { ...appMethods, ...corpusMethods, ...tokenizerMethods, ...modelMethods, ...sampleMethods, ...trainingMethods, ...evaluationMethods, ...exportMethods, ...handoffMethods, ...jobMethods }
 
 export type Methods = typeof methods
 export type MethodName = keyof Methods
@@ -54,7 +56,7 @@ export type Result<M extends MethodName> = Exclude<Methods[M]['result'], undefin
 export type JobMethodName = { [M in MethodName]: Methods[M]['job'] extends null ? never : M }[MethodName]
 
 /** Every job kind, in the order the data flows. */
-export const JOB_KINDS = [BENCHMARK_JOB, INGEST_JOB, TOKENIZER_EXTEND_JOB, TOKENIZER_SWEEP_JOB, VOCAB_SWEEP_JOB, VOCAB_EXTEND_JOB, MODEL_SCORE_JOB, MODEL_RESIZE_JOB, MODEL_DOWNLOAD_JOB, MODEL_SAMPLE_JOB, TRAIN_JOB, EVAL_BPB_JOB, EVAL_MC_JOB, EVAL_RUN_JOB, EVAL_COMPARE_JOB, EXPORT_JOB] as const
+export const JOB_KINDS = [BENCHMARK_JOB, INGEST_JOB, TOKENIZER_EXTEND_JOB, TOKENIZER_SWEEP_JOB, VOCAB_SWEEP_JOB, VOCAB_EXTEND_JOB, MODEL_SCORE_JOB, MODEL_RESIZE_JOB, MODEL_DOWNLOAD_JOB, MODEL_SAMPLE_JOB, TRAIN_JOB, EVAL_BPB_JOB, EVAL_MC_JOB, EVAL_RUN_JOB, EVAL_COMPARE_JOB, EXPORT_JOB, HANDOFF_JOB, RUNS_IMPORT_JOB] as const
 
 /** A kind declared by a stage but missing from JOB_KINDS is a type error here. */
 export const JOB_KINDS_COMPLETE: Exclude<JobKind, (typeof JOB_KINDS)[number]> extends never ? true : never = true

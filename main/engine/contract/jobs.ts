@@ -10,6 +10,7 @@ import type { SystemJobs } from './app'
 import type { CorpusJobs } from './corpus'
 import type { EvaluationJobs } from './evaluation'
 import type { ExportJobs } from './export'
+import type { HandoffJobs } from './handoff'
 import type { ModelJobs } from './model'
 import type { SampleJobs } from './sample'
 import type { TokenizerJobs } from './tokenizer'
@@ -25,7 +26,7 @@ export interface JobType {
 }
 
 /** Every job kind, with its result and labels. */
-export interface JobTypes extends SystemJobs, CorpusJobs, TokenizerJobs, ModelJobs, SampleJobs, TrainingJobs, EvaluationJobs, ExportJobs {}
+export interface JobTypes extends SystemJobs, CorpusJobs, TokenizerJobs, ModelJobs, SampleJobs, TrainingJobs, EvaluationJobs, ExportJobs, HandoffJobs {}
 export type JobKind = keyof JobTypes
 export type JobResult<K extends JobKind> = JobTypes[K]['result']
 export type JobLabels<K extends JobKind> = JobTypes[K]['labels']

@@ -68,6 +68,8 @@ export interface RunStatus {
   settings: RunSettings | null
   /** Why the run failed, when it did. */
   failure: string | null
+  /** Set when the run was trained elsewhere and its checkpoints imported (`vernacular runs import`). */
+  imported: { from: string; at: string } | null
   last: StepMetrics | null
   /** Held-out bits per byte of the model the run started from, before its first step (null until measured). */
   baseline: { target: number | null; english: number | null } | null

@@ -126,7 +126,8 @@ export async function checkpointProblem(dir: string): Promise<string | null> {
   } catch {
     return `${join(dir, CHECKSUMS)} is missing or damaged`
   }
-  if (!sums[`${STATE_DIR}/state.json`] || !sums['config.json']) return `${join(dir, CHECKSUMS)} does not list the checkpoint's files`
+  // An imported checkpoint (handoff/import.ts) has no trainer state: it is evaluated and exported, never resumed.
+  if (!sums['config.json']) return `${join(dir, CHECKSUMS)} does not list the checkpoint's files`
   for (const [name, sum] of Object.entries(sums)) {
     const file = join(dir, name)
     let actual: string
@@ -159,7 +160,7 @@ export async function listCheckpoints(runDir: string): Promise<CheckpointInfo[]>
 export async function latestGoodCheckpoint(runDir: string): Promise<{ checkpoint: CheckpointInfo | null; warnings: string[] }> {
   const warnings: string[] = []
   for (const c of await listCheckpoints(runDir)) {
-    const problem = await checkpointProblem(c.dir)
+    const problem = (await checkpointProblem(c.dir)) ?? ((await fs.stat(join(c.dir, STATE_DIR, 'state.json')).catch(() => null)) ? null : `it has no ${STATE_DIR}/state.json to resume from`)
     if (problem === null) return { checkpoint: c, warnings }
     warnings.push(`Checkpoint ${checkpointName(c.step)} is damaged (${problem}); resuming from an earlier one.`)
   }

@@ -20,7 +20,7 @@ import { type RunRecord, readRun, recordRunFailure, requestStop, runStatus, setR
 import type { WorkerEvent, WorkerSpawner } from './worker'
 
 /** The model a project trains: the base model resized for its vocabulary plan (mean init preferred), or the base model when the plan adds nothing. */
-async function modelToTrain(projectDir: string): Promise<string> {
+export async function modelToTrain(projectDir: string): Promise<string> {
   const m = await readManifest(projectDir)
   if (!m.baseModel) throw new EngineError('bad-input', 'The project has no base model yet.', { hint: 'Choose one in the Base model step (or `vernacular model set-base`).' })
   if (m.vocabulary.count === 0) return resolveProjectPath(projectDir, m.baseModel.path)
@@ -67,6 +67,9 @@ async function modelTokenizer(modelDir: string, vocabRows: number): Promise<stri
 export async function prepareRun(projectDir: string, name: string, overrides: RunOverrides, resume: boolean): Promise<RunRecord> {
   const manifest = await readManifest(projectDir)
   const existing = await readRun(projectDir, name)
+  if (existing?.imported) {
+    throw new EngineError('invalid-request', `Run "${name}" was trained elsewhere and imported from ${existing.imported.from}; it cannot be trained here.`, { hint: 'Start another run with --run NAME.' })
+  }
   if (resume) {
     if (!existing) throw new EngineError('not-found', `The project has no run "${name}" to resume.`, { hint: 'Start it without --resume.' })
     const status = await runStatus(projectDir, name)

@@ -46,6 +46,8 @@ export interface RunRecord {
   failure: string | null
   /** The token data it trains on, and each language's stream length (tokens plus one EOS a document). */
   data?: { dir: string; streamTokens: { target: number; english: number | null } }
+  /** Set for a run whose checkpoints were trained elsewhere and brought in by `runs import` (handoff/): it is never trained or resumed here. */
+  imported?: { from: string; at: string }
 }
 
 export function checkRunName(name: string): string {
@@ -159,7 +161,8 @@ export async function runStatus(projectDir: string, name: string): Promise<RunSt
     name,
     dir: runDir(projectDir, name),
     state,
-    step: last?.step ?? 0,
+    // An imported run may come without metrics: its newest checkpoint says how far it got.
+    step: last?.step ?? (run?.imported ? (checkpoints[0]?.step ?? 0) : 0),
     steps: run?.settings.steps ?? manifest.training.steps,
     tokensTarget,
     tokensEnglish,
@@ -170,6 +173,7 @@ export async function runStatus(projectDir: string, name: string): Promise<RunSt
     checkpoints: checkpoints.map((c) => ({ ...c, pinned: pinned.has(c.step) })),
     settings: run?.settings ?? null,
     failure: run?.failure ?? null,
+    imported: run?.imported ?? null,
     last,
     baseline: await readBaseline(projectDir, name),
   }

@@ -44,6 +44,8 @@ describe('the method registry', () => {
       'eval.run': 'eval-run',
       'eval.compare': 'eval-compare',
       'export.checkpoint': 'export',
+      'handoff.write': 'handoff',
+      'runs.import': 'runs-import',
     })
     // Every kind is started by some method.
     expect(new Set(starting.map(([, k]) => k))).toEqual(new Set(JOB_KINDS))
