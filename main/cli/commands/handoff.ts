@@ -1,6 +1,7 @@
 /** `vernacular handoff` and `vernacular runs import`: a run trained on a cluster by PyTorch FSDP or LLaMA-Factory, and its checkpoints brought back. */
 import type { HandoffResult, RunsImportResult } from '../../engine/contract'
 import { JSON_OPT, call, defined, followJob, num, positionals, requiredOption, stringOption, type Command } from '../args'
+import { FLAGS, overrides } from './training'
 
 function describeHandoff(r: HandoffResult): string {
   const total = r.files.reduce((n, f) => n + f.bytes, 0)
@@ -28,17 +29,35 @@ export const handoffCommands: Command[] = [
   {
     name: 'handoff',
     summary: 'Write a run as a bundle for a distributed trainer (PyTorch FSDP with torchrun, or LLaMA-Factory): model, token files, launch scripts',
-    usage: 'vernacular handoff PROJECT --run NAME --out DIR [--target fsdp|llamafactory] [--force] [--json]',
+    usage:
+      'vernacular handoff PROJECT --run NAME --out DIR [--target fsdp|llamafactory] [--force] [--json]\n  a new run takes the settings flags of `vernacular train`: [--seq-len N] [--batch N] [--grad-accum N] [--steps N] [--lr X] [--warmup-steps N] [--weight-decay X] [--seed N] [--checkpoint-every N] [--embedding-steps N] [--no-document-masking] [--replay-share X] …',
     args: 'PROJECT',
-    names: { dir: 'PROJECT', out: '--out', target: '--target', run: '--run' },
-    options: { ...JSON_OPT, run: { type: 'string', short: 'r' }, out: { type: 'string', short: 'o' }, target: { type: 'string' }, force: { type: 'boolean' } },
+    names: {
+      dir: 'PROJECT',
+      out: '--out',
+      target: '--target',
+      run: '--run',
+      ...Object.fromEntries(Object.entries(FLAGS).map(([setting, flag]) => [`overrides.${setting}`, `--${flag}`])),
+      'overrides.documentMasking': '--no-document-masking',
+      'overrides.recompute': '--recompute',
+    },
+    options: {
+      ...JSON_OPT,
+      run: { type: 'string', short: 'r' },
+      out: { type: 'string', short: 'o' },
+      target: { type: 'string' },
+      force: { type: 'boolean' },
+      ...Object.fromEntries(Object.values(FLAGS).map((flag) => [flag, { type: 'string' as const }])),
+      'no-document-masking': { type: 'boolean' },
+      recompute: { type: 'string' },
+    },
     async run({ engine, out, positionals: given, values }) {
       const [dir] = positionals(this, given, ['PROJECT'])
       const { job } = await call(
         this,
         engine,
         'handoff.write',
-        defined({ dir, run: requiredOption(this, values, 'run'), out: requiredOption(this, values, 'out'), target: stringOption(values, 'target'), force: values.force === true }),
+        defined({ dir, run: requiredOption(this, values, 'run'), out: requiredOption(this, values, 'out'), target: stringOption(values, 'target'), overrides: overrides(this, values), force: values.force === true }),
       )
       const r = await followJob(engine, out, job)
       out.result(r, () => describeHandoff(r))

@@ -4,7 +4,7 @@ import { JSON_OPT, call, defined, followJob, num, numberOption, positionals, str
 import { formatDuration } from '../output'
 
 /** The flags that override the manifest's training settings for one run, by setting. */
-const FLAGS = {
+export const FLAGS = {
   sequenceLength: 'seq-len',
   batchSize: 'batch',
   gradientAccumulation: 'grad-accum',
@@ -20,9 +20,9 @@ const FLAGS = {
   englishShare: 'replay-share',
 } as const
 
-const RUN_OPT = { run: { type: 'string' as const, short: 'r' as const } }
+export const RUN_OPT = { run: { type: 'string' as const, short: 'r' as const } }
 
-function overrides(cmd: Command, values: Values) {
+export function overrides(cmd: Command, values: Values) {
   const numbers = Object.fromEntries(Object.entries(FLAGS).map(([setting, flag]) => [setting, numberOption(cmd, values, flag)]))
   return defined({ ...numbers, documentMasking: values['no-document-masking'] ? false : undefined, recompute: stringOption(values, 'recompute') })
 }

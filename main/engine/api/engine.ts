@@ -42,7 +42,7 @@ import { scoreTaskFile } from '../evaluation/multipleChoice'
 import { addProjectTask, cachedExportEvaluation, compareRuns, evaluateRun, listProjectTasks, setEvaluationLimit } from '../evaluation/project'
 import { writeComparisonReport } from '../evaluation/report'
 import { checkExport, exportCard, exportCheckpoint, ggufSizes } from '../export/export'
-import { checkHandoffOut, writeHandoff } from '../handoff/bundle'
+import { checkHandoffOut, planHandoff, writeHandoff } from '../handoff/bundle'
 import { importRun } from '../handoff/import'
 import { sampleDocuments } from '../corpus/sample'
 import { JobManager } from '../jobs/manager'
@@ -332,10 +332,10 @@ export class Engine {
         const projectDir = await this.projectDir(dir)
         return { markdown: await exportCard(projectDir, { run, checkpoint, dtype, evaluation: evaluation ?? (await cachedExportEvaluation(projectDir, run, checkpoint)) }) }
       },
-      'handoff.write': async ({ dir, run, out, target, force }) => {
+      'handoff.write': async ({ dir, run, out, target, overrides, force }) => {
         const projectDir = await this.projectDir(dir)
-        const request = { run, out: path(out), target, force }
-        await checkHandoffOut(projectDir, request.out, force) // refuse now, not inside the job
+        await checkHandoffOut(projectDir, path(out), force) // refuse now, not inside the job: a folder it may not replace, settings that cannot train
+        const request = { run, out: path(out), target, force, planned: await planHandoff(projectDir, run, overrides) }
         return {
           job: this.jobs.start({
             kind: HANDOFF_JOB,

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod'
 import { jobMethod } from './jobs'
-import { runName } from './training'
+import { runName, runOverrides } from './training'
 import { fsPath } from './values'
 
 /** The distributed trainers a bundle is written for. */
@@ -67,12 +67,14 @@ export interface HandoffJobs {
 export const handoffMethods = {
   /**
    * Writes run `run` (created as `planned` with the project's settings when it does not exist) as a
-   * bundle for `target` in `out`: the resized model and tokenizer, the token files, the launch
+   * bundle for `target` in `out` (`overrides` change the settings of a run created now, as `train.start`'s do): the resized model and tokenizer, the token files, the launch
    * scripts, `vernacular-run.json` and a README. A non-empty `out` that no hand-off wrote is
    * refused unless `force` (which replaces it).
    */
   'handoff.write': jobMethod(HANDOFF_JOB)(
-    z.object({ dir: fsPath, run: runName.default('main'), out: fsPath, target: z.enum(HANDOFF_TARGETS).default('fsdp'), force: z.boolean().default(false) }).strict(),
+    z
+      .object({ dir: fsPath, run: runName.default('main'), out: fsPath, target: z.enum(HANDOFF_TARGETS).default('fsdp'), overrides: runOverrides.default({}), force: z.boolean().default(false) })
+      .strict(),
   ),
   /**
    * Registers the checkpoints of an external run (Hugging Face folders named `step-<n>`,

@@ -25,7 +25,7 @@
  */
 import { promises as fs } from 'node:fs'
 import { join, relative, resolve, sep } from 'node:path'
-import type { HandoffFile, HandoffResult, HandoffTarget, RunSettings } from '../contract'
+import type { HandoffFile, HandoffResult, HandoffTarget, RunOverrides, RunSettings } from '../contract'
 import { EngineError, fsError } from '../common/errors'
 import { vocabFingerprint } from '../common/fingerprint'
 import { parseJson } from '../common/json'
@@ -62,6 +62,8 @@ const FLOOR_RATIO = 0.1
 
 export interface HandoffRequest {
   run: string
+  /** Settings of a run created now, over the project's (as `vernacular train` takes them); refused for an existing run. */
+  overrides?: RunOverrides
   out: string
   target: HandoffTarget
   force?: boolean
@@ -154,16 +156,19 @@ async function linkOrCopy(from: string, to: string): Promise<void> {
   }
 }
 
-/** The run to hand off: the recorded one, or a new one planned with the project's settings. */
-async function runToHandOff(projectDir: string, name: string): Promise<{ run: RunRecord; created: boolean }> {
+/** The run to hand off: the recorded one, or a new one planned with the project's settings and `overrides`. */
+export async function planHandoff(projectDir: string, name: string, overrides: RunOverrides): Promise<{ run: RunRecord; created: boolean }> {
   const existing = await readRun(projectDir, name)
   if (existing) {
+    if (Object.keys(overrides).length) {
+      throw new EngineError('invalid-request', `Run "${name}" exists and keeps its settings (${Object.keys(overrides).join(', ')} given).`, { hint: 'Hand it off without them, or hand off a new run with --run NAME.' })
+    }
     if (existing.imported) {
       throw new EngineError('invalid-request', `Run "${name}" was imported from ${existing.imported.from}; it has no plan to hand off.`, { hint: 'Hand off another run, or a new one with --run NAME.' })
     }
     return { run: existing, created: false }
   }
-  return { run: await prepareRun(projectDir, name, {}, false), created: true }
+  return { run: await prepareRun(projectDir, name, overrides, false), created: true }
 }
 
 /** Writes the bundle of a run for `target`. */
@@ -172,7 +177,7 @@ export async function writeHandoff(projectDir: string, request: HandoffRequest, 
   const out = resolve(request.out)
   await checkHandoffOut(projectDir, out, request.force ?? false)
   const manifest = await readManifest(projectDir)
-  const { run, created } = await runToHandOff(projectDir, request.run)
+  const { run, created } = request.planned ?? (await planHandoff(projectDir, request.run, request.overrides ?? {}))
   const s = run.settings
   const modelDir = runPath(projectDir, run.model)
   const tokenizerFile = runPath(projectDir, run.tokenizer)
