@@ -93,6 +93,18 @@ describe('runs import', () => {
     await expect(importRun(dir, from, 'cluster')).rejects.toThrow(/already has a run "cluster"/)
   }, 240_000)
 
+  it("takes LLaMA-Factory's trainer_log.jsonl as the run's metrics (loss and learning rate), up to the last checkpoint", async () => {
+    const from = await externalRun()
+    await fs.rm(join(from, 'metrics.jsonl'))
+    const log = [1, 2, 3, 4, 5].map((step) => JSON.stringify({ current_steps: step, total_steps: 5, loss: 10 - step, lr: step * 1e-5, epoch: 0.1, percentage: step * 20, elapsed_time: '0:00:01', remaining_time: '0:00:04' }))
+    await fs.writeFile(join(from, 'trainer_log.jsonl'), log.join('\n') + '\n')
+    const r = await importRun(dir, from, 'lf')
+    expect(r.metrics).toBe(4)
+    const metrics = await engine.invoke('train.metrics', { dir, run: 'lf' })
+    expect(metrics.map((m) => [m.step, m.loss, m.lr])).toEqual([1, 2, 3, 4].map((step) => [step, 10 - step, step * 1e-5]))
+    expect(metrics[0]).toMatchObject({ lossTarget: null, lossEnglish: null })
+  }, 120_000)
+
   it('refuses checkpoints of another tokenizer, and a folder with no checkpoints, leaving the project as it was', async () => {
     const before = (await engine.invoke('train.runs', { dir })).map((r) => r.name)
     const from = await externalRun({ tokenizer: GPT2_TOKENIZER })
