@@ -64,6 +64,8 @@ export interface HandoffRequest {
   run: string
   /** Settings of a run created now, over the project's (as `vernacular train` takes them); refused for an existing run. */
   overrides?: RunOverrides
+  /** The run, when the caller has planned it already (`planHandoff`, to refuse bad settings before a job starts). */
+  planned?: { run: RunRecord; created: boolean }
   out: string
   target: HandoffTarget
   force?: boolean
