@@ -35,6 +35,7 @@ export default defineConfig({
           cli: resolve(__dirname, 'main/cli/index.ts'),
           serve: resolve(__dirname, 'main/serve.ts'),
           worker: resolve(__dirname, 'main/worker.ts'),
+          threads: resolve(__dirname, 'main/threads.ts'),
         },
         output: {
           banner: (chunk) => (chunk.name === 'cli' || chunk.name === 'serve' ? '#!/usr/bin/env node' : ''),

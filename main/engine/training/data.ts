@@ -14,12 +14,14 @@ import { EngineError } from '../common/errors'
 import { vocabFingerprint } from '../common/fingerprint'
 import { writeOutputDirWith } from '../common/outputdir'
 import { parseJson } from '../common/json'
+import { threadCount, threadScript } from '../common/threads'
 import type { ProgressUpdate } from '../jobs/manager'
 import { readRoleState } from '../corpus/store'
 import { corpusDocuments } from '../corpus/text'
 import { Tokenizer } from '../tokenizer/tokenizer'
 import { LANGUAGES, type Language } from './mixture'
 import { TokenFile, TokenFileWriter } from './tokens'
+import { type EncodedBatch, TokenisePool, encodeBatch } from './tokenise'
 
 export const DATA_DIR = 'data'
 const DATA_FILE = 'data.json'
@@ -40,7 +42,16 @@ export interface DataProgress {
   signal?: AbortSignal
   progress?(update: ProgressUpdate): void
   log?(line: string): void
+  /**
+   * Threads to tokenise on (default: `VERNACULAR_THREADS`, else every core). With more than one and
+   * a thread script (common/threads.ts), batches of documents are encoded in worker threads; the
+   * token files are the same byte for byte.
+   */
+  threads?: number
 }
+
+/** Text per batch sent to a tokenising thread. */
+const BATCH_BYTES = 256 * 1024
 
 /**
  * Fingerprint of the project's ingested text: the sources of each role (their content hashes), the
@@ -102,22 +113,52 @@ export async function prepareTokenData(projectDir: string, tokenizerFile: string
     seconds: 0,
   }
   let doneBytes = 0
-  const encoder = new TextEncoder()
+  const threads = Math.max(1, p.threads ?? threadCount())
+  const script = threads > 1 ? threadScript() : null
+  const pool = script ? await TokenisePool.start(script, tokenizerFile, threads) : null
+  if (pool) p.log?.(`tokenising on ${pool.threads} threads`)
+  try {
   await writeOutputDirWith(dir, (f) => f === DATA_FILE || f.endsWith('.tokens'), async (staging) => {
     for (const role of LANGUAGES) {
       if (!states[role] || states[role].sources.length === 0) continue
       const file = `${role}.tokens`
       const writer = await TokenFileWriter.create(join(staging, file), tokenizer.vocabSize, fingerprint)
+      const message = `Tokenising the ${role === 'target' ? 'target-language' : 'English'} text${pool ? ` on ${pool.threads} threads` : ''}`
       let bytes = 0
+      // Batches in the order they were read; with a pool, at most 2 × threads in flight.
+      const inFlight: { result: Promise<EncodedBatch>; bytes: number }[] = []
+      const writeNext = async () => {
+        const head = inFlight.shift() as { result: Promise<EncodedBatch>; bytes: number }
+        const { ids, lengths } = await head.result
+        let at = 0
+        for (const n of lengths) {
+          await writer.add(ids.subarray(at, at + n))
+          at += n
+        }
+        bytes += head.bytes
+        doneBytes += head.bytes
+        p.progress?.({ done: doneBytes, total: totalBytes, message })
+      }
+      let batch: string[] = []
+      let batchBytes = 0
+      const send = async () => {
+        if (batch.length === 0) return
+        inFlight.push({ result: pool ? pool.encode(batch) : Promise.resolve(encodeBatch(tokenizer, batch)), bytes: batchBytes })
+        batch = []
+        batchBytes = 0
+        while (inFlight.length > (pool ? 2 * pool.threads : 0)) await writeNext()
+      }
       try {
         for await (const doc of corpusDocuments(projectDir, role, 'train', p.signal)) {
-          await writer.add(tokenizer.encode(doc))
-          const n = encoder.encode(doc).length
-          bytes += n
-          doneBytes += n
-          p.progress?.({ done: doneBytes, total: totalBytes, message: `Tokenising the ${role === 'target' ? 'target-language' : 'English'} text` })
+          batch.push(doc)
+          batchBytes += Buffer.byteLength(doc)
+          if (batchBytes >= BATCH_BYTES) await send()
         }
+        await send()
+        while (inFlight.length) await writeNext()
       } catch (e) {
+        // Let the batches still in flight settle before the staging folder goes.
+        await Promise.allSettled(inFlight.map((b) => b.result))
         await writer.abort()
         throw e
       }
@@ -129,6 +170,9 @@ export async function prepareTokenData(projectDir: string, tokenizerFile: string
     const { dir: _dir, ...onDisk } = data
     await fs.writeFile(join(staging, DATA_FILE), JSON.stringify(onDisk, null, 2) + '\n')
   })
+  } finally {
+    await pool?.close()
+  }
   return data
 }
 

@@ -1,0 +1,139 @@
+/**
+ * Tokenising on every core: batches of documents go round-robin to worker threads (common/threads.ts),
+ * each with its own copy of the tokenizer, and come back as flat ids with each document's length.
+ * The caller writes the results in the order it sent the batches, so the token files are the same
+ * byte for byte as one thread would write them. At most `2 × threads` batches are in flight, so
+ * memory stays bounded whatever the corpus.
+ */
+import { parentPort } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startEngineThread } from '../common/threads'
+import { Tokenizer } from '../tokenizer/tokenizer'
+
+export const TOKENISE_TASK = 'tokenise'
+
+/** One encoded batch: every document's ids one after the other, and each document's length. */
+export interface EncodedBatch {
+  ids: Uint32Array
+  lengths: Uint32Array
+}
+
+type Reply = { type: 'ready' } | { type: 'done'; seq: number; ids: Uint32Array; lengths: Uint32Array } | { type: 'error'; seq: number; message: string }
+
+/** Flattens encoded documents. */
+function flatten(docs: number[][]): EncodedBatch {
+  const lengths = Uint32Array.from(docs, (d) => d.length)
+  const ids = new Uint32Array(lengths.reduce((a, b) => a + b, 0))
+  let at = 0
+  for (const d of docs) {
+    ids.set(d, at)
+    at += d.length
+  }
+  return { ids, lengths }
+}
+
+/** A pool of tokenising threads; `encode` keeps each batch's order for the caller to restore. */
+export class TokenisePool {
+  private next = 0
+  private seq = 0
+  private readonly pending = new Map<number, { resolve(b: EncodedBatch): void; reject(e: Error): void }>()
+  private failure: Error | null = null
+
+  private constructor(private readonly workers: Worker[]) {
+    for (const w of workers) {
+      w.on('message', (m: Reply) => {
+        if (m.type === 'ready') return
+        const p = this.pending.get(m.seq)
+        if (!p) return
+        this.pending.delete(m.seq)
+        if (m.type === 'done') p.resolve({ ids: m.ids, lengths: m.lengths })
+        else p.reject(new Error(`a tokenising thread failed: ${m.message}`))
+      })
+      const fail = (e: Error) => {
+        this.failure ??= e
+        for (const p of this.pending.values()) p.reject(e)
+        this.pending.clear()
+      }
+      w.on('error', (e) => fail(new Error(`a tokenising thread failed: ${e.message}`)))
+      w.on('exit', (code) => {
+        if (code !== 0) fail(new Error(`a tokenising thread exited with code ${code}`))
+      })
+    }
+  }
+
+  /** Starts `threads` threads on `script`, each loading `tokenizerFile`; resolves when all are ready. */
+  static async start(script: string | URL, tokenizerFile: string, threads: number, timeoutMs = 60_000): Promise<TokenisePool> {
+    const workers: Worker[] = []
+    try {
+      for (let i = 0; i < threads; i++) workers.push(startEngineThread(script, TOKENISE_TASK, { tokenizerFile }))
+      await Promise.all(
+        workers.map(
+          (w) =>
+            new Promise<void>((resolve, reject) => {
+              const timer = setTimeout(() => reject(new Error(`a tokenising thread started from ${String(script)} did not answer within ${timeoutMs / 1000} s`)), timeoutMs)
+              w.once('message', (m: Reply) => {
+                clearTimeout(timer)
+                if (m.type === 'ready') resolve()
+                else reject(new Error(m.type === 'error' ? m.message : 'unexpected message'))
+              })
+              w.once('error', (e) => {
+                clearTimeout(timer)
+                reject(e)
+              })
+            }),
+        ),
+      )
+      return new TokenisePool(workers)
+    } catch (e) {
+      await Promise.all(workers.map((w) => w.terminate()))
+      throw e
+    }
+  }
+
+  get threads(): number {
+    return this.workers.length
+  }
+
+  /** Encodes a batch of documents on the next thread. */
+  encode(docs: string[]): Promise<EncodedBatch> {
+    if (this.failure) return Promise.reject(this.failure)
+    const seq = this.seq++
+    const worker = this.workers[this.next++ % this.workers.length] as Worker
+    return new Promise((resolve, reject) => {
+      this.pending.set(seq, { resolve, reject })
+      worker.postMessage({ seq, docs })
+    })
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()))
+  }
+}
+
+/** Encodes on this thread (no pool): the same result. */
+export function encodeBatch(tokenizer: Tokenizer, docs: string[]): EncodedBatch {
+  return flatten(docs.map((d) => tokenizer.encode(d)))
+}
+
+/** The thread's side (main/threads.ts calls it for the `tokenise` task). */
+export async function runTokeniseThread(data: unknown): Promise<void> {
+  const port = parentPort
+  if (!port) throw new Error('runTokeniseThread runs in a worker thread')
+  const { tokenizerFile } = data as { tokenizerFile: string }
+  let tokenizer: Tokenizer
+  try {
+    tokenizer = await Tokenizer.fromFile(tokenizerFile)
+  } catch (e) {
+    port.postMessage({ type: 'error', seq: -1, message: (e as Error).message } satisfies Reply)
+    return
+  }
+  port.on('message', (m: { seq: number; docs: string[] }) => {
+    try {
+      const { ids, lengths } = encodeBatch(tokenizer, m.docs)
+      port.postMessage({ type: 'done', seq: m.seq, ids, lengths } satisfies Reply, [ids.buffer as ArrayBuffer, lengths.buffer as ArrayBuffer])
+    } catch (e) {
+      port.postMessage({ type: 'error', seq: m.seq, message: (e as Error).message } satisfies Reply)
+    }
+  })
+  port.postMessage({ type: 'ready' } satisfies Reply)
+}

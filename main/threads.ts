@@ -1,0 +1,9 @@
+import { engineThreadTask } from './engine/common/threads'
+import { TOKENISE_TASK, runTokeniseThread } from './engine/training/tokenise'
+
+/**
+ * The engine's worker threads (out/main/threads.js; common/threads.ts starts them): each runs the
+ * task its workerData names.
+ */
+const thread = engineThreadTask()
+if (thread?.task === TOKENISE_TASK) void runTokeniseThread(thread.data)
