@@ -15,7 +15,7 @@ import { buildDecoder, type Decoder } from './decoders'
 import { NormalizedString } from './normalized'
 import { buildNormalizer, type Normalizer } from './normalizers'
 import { buildPostProcessor, type PostProcessor } from './postprocessors'
-import { buildPreTokenizer, type PreTokenizer, type PreTokenizerInfo } from './pretokenizers'
+import { buildPreTokenizer, buildTextPreTokenizer, type PreTokenizer, type PreTokenizerInfo, type TextPreTokenizer } from './pretokenizers'
 import { escapeRegExp } from './regex'
 
 export type TokenizerFamily = 'byte-level-bpe' | 'sentencepiece-bpe' | 'bpe'
@@ -77,6 +77,8 @@ export class Tokenizer {
   readonly markerSplitSafe: boolean
   private readonly normalizer: Normalizer | null
   private readonly preTokenizer: PreTokenizer | null
+  /** The same pre-tokenizer on plain strings, for encoding without alignment (null: not available for this one). */
+  private readonly textPreTokenizer: TextPreTokenizer | null
   private readonly postProcessor: PostProcessor | null
   private readonly decoder: Decoder | null
   private readonly rawAdded: RegExp | null
@@ -134,6 +136,7 @@ export class Tokenizer {
     const info: PreTokenizerInfo = { byteLevel: false, metaspace: null }
     this.normalizer = buildNormalizer(json.normalizer)
     this.preTokenizer = buildPreTokenizer(json.pre_tokenizer, info)
+    this.textPreTokenizer = buildTextPreTokenizer(json.pre_tokenizer)
     this.postProcessor = buildPostProcessor(json.post_processor)
     this.decoder = buildDecoder(json.decoder)
     this.byteLevel = info.byteLevel
@@ -300,6 +303,11 @@ export class Tokenizer {
     return out
   }
 
+  /** Calls `onWord` with each word BPE sees for this text, as `words` lists them, without an array. */
+  forEachWordOf(text: string, onWord: (word: string) => void): void {
+    this.forEachWord(text, false, onWord, null)
+  }
+
   /**
    * The walk over a text that encoding and learning share: each BPE word (in the model's alphabet)
    * as the units [from, from + word.length) of a normalised piece, and each added token with its
@@ -324,8 +332,11 @@ export class Tokenizer {
           onAdded?.(b.token, b.piece)
           continue
         }
-        for (const w of this.preTokenizer ? this.preTokenizer([b.piece]) : [b.piece]) {
-          const t = w.text
+        // Without alignment, pre-tokenize plain strings (the piece handed on is then the whole normalised piece, which such callers ignore).
+        const words: (string | NormalizedString)[] = !track && this.textPreTokenizer ? this.textPreTokenizer([b.piece.text]) : this.preTokenizer ? this.preTokenizer([b.piece]) : [b.piece]
+        for (const word of words) {
+          const w = typeof word === 'string' ? b.piece : word
+          const t = typeof word === 'string' ? word : word.text
           if (t.length === 0) continue
           if (!marker) {
             onWord(t, w, 0)

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { Tokenizer as HfTokenizer } from 'tokenizers'
 import { NormalizedString } from '../../../main/engine/tokenizer/normalized'
 import { buildNormalizer } from '../../../main/engine/tokenizer/normalizers'
-import { buildPreTokenizer } from '../../../main/engine/tokenizer/pretokenizers'
+import { buildPreTokenizer, buildTextPreTokenizer } from '../../../main/engine/tokenizer/pretokenizers'
 import { buildDecoder } from '../../../main/engine/tokenizer/decoders'
 import { HARD_CASES, demoText, ours as fixtureTokenizer } from './fixtures'
 
@@ -90,6 +90,15 @@ describe.each(PRE_TOKENIZERS)('pre-tokenizer %s', (_, json) => {
       expect(ours([NormalizedString.from(text, 0, false)]).map((p) => p.text)).toEqual(expected)
       expect(ours([NormalizedString.from(text, 0, true)]).map((p) => p.text)).toEqual(expected)
     }
+  })
+
+  it('splits plain strings the same way (encoding without alignment), where it applies', () => {
+    const ref = hfWith({ pre_tokenizer: json }).getPreTokenizer()!
+    const text = buildTextPreTokenizer(json)
+    // Only Metaspace's `first` scheme needs to know where a piece sits, so it keeps the general path.
+    expect(text === null).toBe((json as { prepend_scheme?: string }).prepend_scheme === 'first')
+    if (!text) return
+    for (const t of TEXTS) expect(text([t])).toEqual(ref.preTokenizeString(t).map(([piece]) => piece))
   })
 })
 
