@@ -220,7 +220,9 @@ export async function importRun(projectDir: string, fromIn: string, name: string
     const last = accepted.at(-1)!.step
     const metrics = await externalMetrics(from, last)
     await fs.writeFile(join(staging, METRICS_FILE), metrics.map((m) => JSON.stringify(m) + '\n').join(''))
-    const { settings } = await plannedSettings(projectDir, from)
+    const planned = await plannedSettings(projectDir, from)
+    // Without the bundle's plan, the run is as long as it got (not the project's planned steps).
+    const settings = planned.bundle ? planned.settings : { ...planned.settings, steps: last }
     const at = new Date().toISOString()
     const record: RunRecord = {
       format: 'vernacular-run',

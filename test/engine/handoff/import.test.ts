@@ -65,7 +65,7 @@ describe('runs import', () => {
     expect(r.metrics).toBe(4)
 
     const status = await runStatus(dir, 'cluster')
-    expect(status).toMatchObject({ state: 'done', step: 4, imported: { from } })
+    expect(status).toMatchObject({ state: 'done', step: 4, steps: 4, imported: { from } })
     expect(status.checkpoints.map((c) => c.step)).toEqual([4, 2])
     for (const c of status.checkpoints) {
       expect(await checkpointProblem(c.dir)).toBeNull()
