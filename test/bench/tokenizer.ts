@@ -17,12 +17,14 @@
  * their progress bar kept off the output.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, promises as fs, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, promises as fs, readFileSync, writeFileSync, writeSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Tokenizer as HfTokenizer, BPE, metaspacePreTokenizer, stripNormalizer } from 'tokenizers'
 import { mulberry32 } from '../../main/engine/common/rng'
 import { learnContinuedBpe, type LearnResult } from '../../main/engine/tokenizer/learn'
+import { countWords as countWordsCapped } from '../../main/engine/tokenizer/extend'
+import { countBudget, sampleFileLines } from '../../main/engine/tokenizer/wordcount'
 import { Tokenizer } from '../../main/engine/tokenizer/tokenizer'
 
 const ROOT = resolve(__dirname, '../..')
@@ -84,6 +86,117 @@ async function generate(file: string, targetBytes: number): Promise<Text> {
   }
   writeFileSync(file, lines.join('\n') + '\n')
   return { file, lines, bytes, sourceBytes, sourceDocs: docs.length }
+}
+
+/**
+ * The same text as `generate`, streamed to the file without keeping its lines (for gigabytes):
+ * returns the bytes written.
+ */
+async function generateFile(file: string, targetBytes: number, noise = 0): Promise<number> {
+  const letters = 'aábcdeéfghiíjklmnoóöőprstuúüűvz'
+  const demo = join(ROOT, 'resources', 'demo', 'corpora', 'hu')
+  const docs: string[][] = []
+  for (const f of (await fs.readdir(demo)).filter((f) => f.endsWith('.txt')).sort()) {
+    for (const d of (await fs.readFile(join(demo, f), 'utf8')).split(/\n[ \t]*\n/)) {
+      const paras = d.split('\n').map((l) => l.trim()).filter((l) => l.length > 0)
+      if (paras.length > 0) docs.push(paras)
+    }
+  }
+  const rand = mulberry32(11)
+  const shuffle = <T>(a: T[]): T[] => {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1))
+      const t = a[i]!
+      a[i] = a[j]!
+      a[j] = t
+    }
+    return a
+  }
+  const fd = openSync(file, 'w')
+  let bytes = 0
+  let chunk: string[] = []
+  let chunkBytes = 0
+  const flush = () => {
+    writeSync(fd, chunk.join(''))
+    chunk = []
+    chunkBytes = 0
+  }
+  while (bytes < targetBytes) {
+    for (const d of shuffle(docs.map((_, i) => i))) {
+      let line = shuffle(docs[d]!.slice()).join(' ') + '\n'
+      if (noise > 0) {
+        // a long tail of rare words: some words get a random suffix of 2 to 5 letters
+        line = line
+          .split(' ')
+          .map((w) => {
+            if (rand() >= noise) return w
+            let x = w
+            for (let k = 2 + Math.floor(rand() * 4); k > 0; k--) x += letters[Math.floor(rand() * letters.length)]
+            return x
+          })
+          .join(' ')
+      }
+      const b = Buffer.byteLength(line)
+      chunk.push(line)
+      chunkBytes += b
+      bytes += b
+      if (chunkBytes > 8 * MB) flush()
+      if (bytes >= targetBytes) break
+    }
+  }
+  flush()
+  closeSync(fd)
+  return bytes
+}
+
+/**
+ * `budget` mode: count (on a sample when the file is larger than the text budget) and learn on a
+ * file of BENCH_MB megabytes (or BENCH_FILE), printing seconds, MB/s and peak RSS. Env:
+ * BENCH_SAMPLE_MB (text budget, default the engine's), BENCH_MAX_WORDS, BENCH_MERGES, BENCH_TOKENIZER (llama2|llama3),
+ * BENCH_NOISE (share of words given a random suffix, for a long tail of distinct words; default 0).
+ */
+async function budgetMode(): Promise<void> {
+  const say = (line: string) => process.stdout.write(line + '\n')
+  const work = mkdtempSync(join(tmpdir(), 'vernacular-bench-tok-'))
+  let file = process.env.BENCH_FILE
+  if (!file) {
+    const mb = Number(process.env.BENCH_MB ?? 100)
+    file = join(work, `hu-${mb}mb.txt`)
+    const t0 = now()
+    const b = await generateFile(file, mb * MB, Number(process.env.BENCH_NOISE ?? 0))
+    say(`generated ${(b / MB).toFixed(0)} MB in ${s(now() - t0)} (${file})`)
+  }
+  const budget = countBudget({
+    ...(process.env.BENCH_SAMPLE_MB ? { sampleBytes: Number(process.env.BENCH_SAMPLE_MB) * MB } : {}),
+    ...(process.env.BENCH_MAX_WORDS ? { maxWords: Number(process.env.BENCH_MAX_WORDS) } : {}),
+  })
+  const want = Number(process.env.BENCH_MERGES ?? 25000)
+  const tok = await Tokenizer.fromFile(process.env.BENCH_TOKENIZER === 'llama3' ? LLAMA3 : LLAMA2)
+  const t0 = now()
+  const text = await sampleFileLines([file], budget)
+  const words = await countWordsCapped(tok, text.lines, undefined, undefined, { maxWords: budget.maxWords })
+  const tCount = now() - t0
+  const rssCount = process.resourceUsage().maxRSS / 1024
+  const t1 = now()
+  const marks: string[] = []
+  const learned = await learnContinuedBpe(tok.model, words.counts, tok.vocabSize, {
+    maxTokens: want,
+    minCount: 2,
+    onProgress: (k) => {
+      if (process.env.BENCH_TRACE && k % 2560 === 0) marks.push(`${k}@${(now() - t1).toFixed(2)}`)
+    },
+  })
+  if (marks.length) say(`  learning trace (tokens@seconds): ${marks.join(' ')}`)
+  const tLearn = now() - t1
+  const st = words.stats!
+  say(
+    `corpus ${(text.corpusBytes / MB).toFixed(0)} MB, ${text.sampled ? `sampled ${(words.bytes / MB).toFixed(0)} MB` : 'counted whole'} (text budget ${(budget.sampleBytes / MB).toFixed(0)} MB, word budget ${n(budget.maxWords)}):` +
+      ` ${n(words.lines)} lines, ${n(words.counts.size)} distinct words kept, ${n(st.prunedWords)} dropped in ${st.prunes} prunes`,
+  )
+  say(`  count ${s(tCount)} (${(words.bytes / MB / tCount).toFixed(1)} MB/s of counted text), peak RSS ${rssCount.toFixed(0)} MB`)
+  say(`  learn ${n(learned.tokens.length)} tokens ${s(tLearn)}${learned.exhausted ? ` (stopped: ${learned.exhausted})` : ''}`)
+  say(`  total ${s(tCount + tLearn)}, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; machine ${cpus()[0]?.model ?? '?'}, Node ${process.versions.node}`)
+  await fs.rm(work, { recursive: true, force: true })
 }
 
 // ---- Hugging Face, in child processes ----------------------------------------------------------
@@ -310,6 +423,7 @@ async function main(): Promise<void> {
   const mode = process.argv[2]
   if (mode === 'hf-train') return hfTrainChild(process.argv[3]!, process.argv[4]!)
   if (mode === 'hf-encode') return hfEncodeChild(process.argv[3]!, process.argv[4]!, Number(process.argv[5] ?? 1))
+  if (mode === 'budget') return budgetMode()
 
   const targetMb = Number(process.env.BENCH_MB ?? 10)
   const wantTokens = Number(process.env.BENCH_MERGES ?? 25000)

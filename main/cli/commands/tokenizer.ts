@@ -3,6 +3,14 @@ import type { ExtendSummary, Fertility, SweepResult } from '../../engine/contrac
 import { JSON_OPT, call, defined, followJob, listOption, num, numberList, numberOption, positionals, stringOption, type Command } from '../args'
 import { formatBytes, formatDuration } from '../output'
 
+/** The memory budget of word counting (docs/performance.md, "Tokenizer learning"). */
+const BUDGET_OPT = {
+  /** distinct words kept while counting (default 2,000,000) */
+  'max-words': { type: 'string' },
+  /** MiB of text counted at most; a larger corpus is counted on a seeded sample (default 256; 0 = all) */
+  'sample-mb': { type: 'string' },
+} as const
+
 function describeFertility(f: Fertility): string {
   return [
     `lines              ${f.lines}`,
@@ -100,7 +108,7 @@ export const tokenizerCommands: Command[] = [
   {
     name: 'tokenizer extend',
     summary: 'Learn target-language tokens by continued BPE and add them, or let them replace rare base tokens',
-    usage: 'vernacular tokenizer extend --base T.json --corpus F... --mode add|replace --count N [--reference F...] [--min-count 2] --out DIR [--json]',
+    usage: 'vernacular tokenizer extend --base T.json --corpus F... --mode add|replace --count N [--reference F...] [--min-count 2] [--max-words 2000000] [--sample-mb 256] --out DIR [--json]',
     options: {
       ...JSON_OPT,
       base: { type: 'string', short: 'b' },
@@ -109,6 +117,7 @@ export const tokenizerCommands: Command[] = [
       count: { type: 'string', short: 'n' },
       reference: { type: 'string', multiple: true },
       'min-count': { type: 'string' },
+      ...BUDGET_OPT,
       out: { type: 'string', short: 'o' },
     },
     async run({ engine, out, values }) {
@@ -120,6 +129,8 @@ export const tokenizerCommands: Command[] = [
         out: stringOption(values, 'out'),
         reference: listOption(values, 'reference'),
         minCount: numberOption(this, values, 'min-count'),
+        maxWords: numberOption(this, values, 'max-words'),
+        sampleMb: numberOption(this, values, 'sample-mb'),
       })
       const { job } = await call(this, engine, 'tokenizer.extend', params)
       const r = await followJob(engine, out, job)
@@ -204,12 +215,17 @@ export const tokenizerCommands: Command[] = [
   {
     name: 'vocab extend',
     summary: "Write an extended tokenizer from a project's corpora (tokenizer/<mode>-<count>/)",
-    usage: 'vernacular vocab extend PROJECT --mode add|replace --count N [--json]',
+    usage: 'vernacular vocab extend PROJECT --mode add|replace --count N [--max-words 2000000] [--sample-mb 256] [--json]',
     args: 'PROJECT',
-    options: { ...JSON_OPT, mode: { type: 'string', short: 'm' }, count: { type: 'string', short: 'n' } },
+    options: { ...JSON_OPT, mode: { type: 'string', short: 'm' }, count: { type: 'string', short: 'n' }, ...BUDGET_OPT },
     async run({ engine, out, positionals: given, values }) {
       const [dir] = positionals(this, given, ['PROJECT'])
-      const { job } = await call(this, engine, 'vocab.extend', { dir, mode: stringOption(values, 'mode'), count: numberOption(this, values, 'count') })
+      const { job } = await call(
+        this,
+        engine,
+        'vocab.extend',
+        defined({ dir, mode: stringOption(values, 'mode'), count: numberOption(this, values, 'count'), maxWords: numberOption(this, values, 'max-words'), sampleMb: numberOption(this, values, 'sample-mb') }),
+      )
       const r = await followJob(engine, out, job)
       out.result(r, () => describeExtend(r))
     },

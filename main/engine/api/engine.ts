@@ -63,6 +63,7 @@ import { projectCorpusStats } from '../tokenizer/estimate'
 import { extendFiles, encodeFile, fertilityFile, summarize, sweepFiles } from '../tokenizer/operations'
 import { previewTokenization, projectExtend, projectSweep, setBaseTokenizer, vocabStatus } from '../tokenizer/project'
 import { Tokenizer } from '../tokenizer/tokenizer'
+import { countBudgetOf } from '../tokenizer/wordcount'
 import { followRun, prepareRun, setTrainingPlan, stopRun } from '../training/launch'
 import { listRuns, pinCheckpoint, readMetrics, runStatus } from '../training/runs'
 import type { WorkerSpawner } from '../training/worker'
@@ -148,11 +149,11 @@ export class Engine {
       'tokenizer.info': async ({ tokenizer }) => summarize(await Tokenizer.fromFile(path(tokenizer)), path(tokenizer)),
       'tokenizer.encode': ({ tokenizer, text, addSpecialTokens }) => encodeFile(path(tokenizer), path(text), addSpecialTokens),
       'tokenizer.fertility': ({ tokenizer, text, lang }) => fertilityFile(path(tokenizer), path(text), lang),
-      'tokenizer.extend': async ({ base, corpus, mode, count, reference, out, minCount }) => ({
+      'tokenizer.extend': async ({ base, corpus, mode, count, reference, out, minCount, maxWords, sampleMb }) => ({
         job: this.jobs.start({
           kind: TOKENIZER_EXTEND_JOB,
           title: `${mode === 'add' ? 'Add' : 'Replace'} ${count} tokens`,
-          run: (ctx) => extendFiles({ base: path(base), corpus: corpus.map(path), mode, count, out: path(out), reference: reference?.map(path), minCount }, ctx),
+          run: (ctx) => extendFiles({ base: path(base), corpus: corpus.map(path), mode, count, out: path(out), reference: reference?.map(path), minCount, budget: countBudgetOf(maxWords, sampleMb) }, ctx),
         }),
       }),
       'tokenizer.sweep': async ({ base, corpus, heldoutTarget, heldoutEnglish, counts, lang, minCount }) => ({
@@ -169,7 +170,7 @@ export class Engine {
         const projectDir = await this.projectDir(dir)
         return { job: this.jobs.start({ kind: VOCAB_SWEEP_JOB, title: `Vocabulary sweep (${counts.join(', ')})`, projectDir, run: (ctx) => projectSweep(projectDir, counts, ctx) }) }
       },
-      'vocab.extend': async ({ dir, mode, count }) => {
+      'vocab.extend': async ({ dir, mode, count, maxWords, sampleMb }) => {
         const projectDir = await this.projectDir(dir)
         return {
           job: this.jobs.start({
@@ -177,7 +178,7 @@ export class Engine {
             title: `${mode === 'add' ? 'Add' : 'Replace'} ${count} tokens`,
             projectDir,
             labels: { mode, count: String(count) },
-            run: (ctx) => this.changed(projectDir, () => projectExtend(projectDir, mode, count, ctx)),
+            run: (ctx) => this.changed(projectDir, () => projectExtend(projectDir, mode, count, ctx, countBudgetOf(maxWords, sampleMb))),
           }),
         }
       },

@@ -109,6 +109,14 @@ export interface TokenizerJobs {
   [VOCAB_EXTEND_JOB]: { result: ExtendSummary; labels: { mode: ExtendMode; count: string } }
 }
 
+/** The memory budget of word counting (docs/performance.md, "Tokenizer learning"); defaults in tokenizer/wordcount.ts. */
+const countBudgetParams = {
+  /** Distinct words kept while counting; the rarest are dropped beyond. */
+  maxWords: z.number().int().min(1000).optional(),
+  /** Text counted at most, MiB; a larger corpus is counted on a seeded sample of this size. 0 = all of it. */
+  sampleMb: z.number().min(0).optional(),
+}
+
 export const tokenizerMethods = {
   'tokenizer.info': method<TokenizerSummary>()(z.object({ tokenizer: fsPath }).strict()),
   /** Ids of each line of a text file (empty lines give empty lists). */
@@ -125,6 +133,7 @@ export const tokenizerMethods = {
         reference: z.array(fsPath).optional(),
         out: fsPath,
         minCount: z.number().int().min(1).optional(),
+        ...countBudgetParams,
       })
       .strict(),
   ),
@@ -147,7 +156,7 @@ export const tokenizerMethods = {
   'vocab.setBase': method<VocabStatus>()(z.object({ dir: fsPath, path: fsPath }).strict()),
   /** The result is also kept in the project. */
   'vocab.sweep': jobMethod(VOCAB_SWEEP_JOB)(z.object({ dir: fsPath, counts: sweepCounts }).strict()),
-  'vocab.extend': jobMethod(VOCAB_EXTEND_JOB)(z.object({ dir: fsPath, mode: z.enum(VOCABULARY_MODES), count: newTokenCount }).strict()),
+  'vocab.extend': jobMethod(VOCAB_EXTEND_JOB)(z.object({ dir: fsPath, mode: z.enum(VOCABULARY_MODES), count: newTokenCount, ...countBudgetParams }).strict()),
   /** How `text` splits under the base tokenizer and with the first `count` tokens of the last sweep. */
   'vocab.preview': method<PreviewResult>()(z.object({ dir: fsPath, text: z.string().max(MAX_PREVIEW_CHARS), count: z.number().int().min(0).max(MAX_NEW_TOKENS) }).strict()),
 }

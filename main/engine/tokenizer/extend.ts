@@ -16,6 +16,7 @@ import { Heap } from '../common/heap'
 import { BpeModel } from './bpe'
 import { learnContinuedBpe, type LearnResult } from './learn'
 import { Tokenizer, type TokenizerJson } from './tokenizer'
+import { CappedCounts, DEFAULT_MAX_WORDS, type CountStats } from './wordcount'
 
 export type { ExtendMode }
 
@@ -23,6 +24,8 @@ export interface WordCounts {
   counts: Map<string, number>
   lines: number
   bytes: number
+  /** How the counts were bounded: the corpus size, whether a sample was counted, what the word cap dropped. */
+  stats?: CountStats
 }
 
 export interface AddedTokenChange {
@@ -62,6 +65,11 @@ export interface VocabChanges {
   base: { vocabSha256: string; family: string; vocabSize: number; modelVocab: number; merges: number }
   tokenizer: { vocabSha256: string; vocabSize: number; modelVocab: number; merges: number }
   corpus: { lines: number; bytes: number; words: number; distinctWords: number }
+  /**
+   * How the word counts were bounded (wordcount.ts): the corpus's size, whether only a sample was
+   * counted (then `corpus` describes the sample), and what the distinct-word cap dropped.
+   */
+  counting?: CountStats
   reference: { lines: number; bytes: number; tokens: number } | null
   added: AddedTokenChange[]
   removed: RemovedTokenChange[]
@@ -77,23 +85,37 @@ export interface ExtendResult {
   learn: LearnResult
 }
 
-/** Counts the words (as the tokenizer pre-tokenizes them) of some lines. */
-export async function countWords(tok: Tokenizer, lines: AsyncIterable<string> | Iterable<string>, signal?: AbortSignal, onLine?: (bytes: number) => void): Promise<WordCounts> {
-  const counts = new Map<string, number>()
+/**
+ * Counts the words (as the tokenizer pre-tokenizes them) of some lines, keeping at most
+ * `maxWords` distinct words (the rarest are dropped beyond: see wordcount.ts).
+ */
+export async function countWords(
+  tok: Tokenizer,
+  lines: AsyncIterable<string> | Iterable<string>,
+  signal?: AbortSignal,
+  onLine?: (bytes: number) => void,
+  options: { maxWords?: number } = {},
+): Promise<WordCounts> {
+  const table = new CappedCounts(options.maxWords ?? DEFAULT_MAX_WORDS)
+  const add = (w: string) => table.add(w)
   let n = 0
   let bytes = 0
   for await (const line of lines) {
     n++
-    const b = Buffer.byteLength(line, 'utf8')
-    bytes += b
-    for (const w of tok.words(line)) counts.set(w, (counts.get(w) ?? 0) + 1)
+    bytes += Buffer.byteLength(line, 'utf8')
+    tok.forEachWordOf(line, add)
     if ((n & 1023) === 0) {
       if (signal?.aborted) throw new EngineError('cancelled', 'cancelled')
       onLine?.(bytes)
       await new Promise((r) => setImmediate(r))
     }
   }
-  return { counts, lines: n, bytes }
+  return {
+    counts: table.counts,
+    lines: n,
+    bytes,
+    stats: { corpusBytes: bytes, sampled: false, prunedWords: table.prunedWords, prunedOccurrences: table.prunedOccurrences, prunes: table.prunes, pruneFloor: table.floor, maxWords: table.maxWords },
+  }
 }
 
 /** Base-token frequencies on reference text. */
@@ -193,6 +215,8 @@ export interface ExtendOptions {
   reference?: { freq: Float64Array; lines: number; bytes: number; tokens: number }
   signal?: AbortSignal
   onProgress?: (learned: number) => void
+  /** While the learner segments the distinct words: how many it has done. */
+  onPrepare?: (words: number) => void
 }
 
 /** Learns and applies `count` new tokens; everything happens in memory, nothing is written. */
@@ -222,7 +246,7 @@ export async function extendTokenizer(base: Tokenizer, words: WordCounts, option
   }
 
   const firstId = base.vocabSize
-  const learn = await learnContinuedBpe(startModel, words.counts, firstId, { maxTokens: count, minCount, ...(options.signal ? { signal: options.signal } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) })
+  const learn = await learnContinuedBpe(startModel, words.counts, firstId, { maxTokens: count, minCount, ...(options.signal ? { signal: options.signal } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.onPrepare ? { onPrepare: options.onPrepare } : {}) })
   if (learn.tokens.length < count) {
     throw new EngineError('bad-input', `the corpus yields only ${learn.tokens.length} new tokens, fewer than the ${count} asked for (${learn.exhausted ?? 'no more pairs'})`, {
       hint: `Ask for at most ${learn.tokens.length} tokens, lower the minimum count (now ${minCount}), or add more target text.`,
@@ -287,6 +311,7 @@ export async function extendTokenizer(base: Tokenizer, words: WordCounts, option
     base: { vocabSha256: vocabFingerprint(base), family: base.family, vocabSize: base.vocabSize, modelVocab: model.size, merges: model.mergeList.length },
     tokenizer: { vocabSha256: vocabFingerprint(tokenizer), vocabSize: tokenizer.vocabSize, modelVocab: tokenizer.model.size, merges: tokenizer.model.mergeList.length },
     corpus: { lines: words.lines, bytes: words.bytes, words: learn.totalWords, distinctWords: learn.distinctWords },
+    ...(words.stats ? { counting: words.stats } : {}),
     reference: options.reference ? { lines: options.reference.lines, bytes: options.reference.bytes, tokens: options.reference.tokens } : null,
     added,
     removed: removedChanges,

@@ -25,6 +25,8 @@ export interface LearnOptions {
   minCount?: number
   signal?: AbortSignal
   onProgress?: (learned: number) => void
+  /** While the distinct words are segmented by the base (before the first merge): how many are done. */
+  onPrepare?: (words: number) => void
 }
 
 export interface LearnedToken {
@@ -214,22 +216,55 @@ export async function learnContinuedBpe(base: BpeModel, words: Map<string, numbe
   const startModel = tokens.length > 0 ? new BpeModel(vocab, base.mergeList, base.options) : base
   const strings: string[] = startModel.tokens.slice()
 
-  // 2. base segmentation of every distinct word
-  const wordList: string[] = []
-  const counts: number[] = []
-  const syms: Int32Array[] = []
+  // 2. base segmentation of every distinct word, all in one flat array (word w's symbols are
+  // sym[off[w] .. off[w] + len[w]); merging shortens len[w] in place): no object per word
+  let sym = new Int32Array(1 << 16)
+  let symLen = 0
+  let off = new Int32Array(1 << 12)
+  let len = new Int32Array(1 << 12)
+  let wcount = new Float64Array(1 << 12)
+  let nWords = 0
   let totalWords = 0
   const ignoreMerges = base.options.ignoreMerges
+  const kept = new Uint8Array(words.size) // by position in `words`: whether learning has the word
   let seen = 0
   for (const [w, c] of words) {
-    if ((++seen & 4095) === 0) await breathe()
+    if ((++seen & 4095) === 0) {
+      options.onPrepare?.(seen)
+      await breathe()
+    }
     totalWords += c
     const ids = startModel.encodeWord(w)
     if (ids.length < 2) continue // nothing to merge
     if (ignoreMerges && startModel.vocab.has(w)) continue
-    wordList.push(w)
-    counts.push(c)
-    syms.push(Int32Array.from(ids))
+    kept[seen - 1] = 1
+    if (nWords === off.length) {
+      const grow = <T extends Int32Array | Float64Array>(x: T): T => {
+        const y = new (x.constructor as new (n: number) => T)(x.length * 2)
+        y.set(x)
+        return y
+      }
+      off = grow(off)
+      len = grow(len)
+      wcount = grow(wcount)
+    }
+    if (symLen + ids.length > sym.length) {
+      const y = new Int32Array(Math.max(sym.length * 2, symLen + ids.length))
+      y.set(sym)
+      sym = y
+    }
+    off[nWords] = symLen
+    len[nWords] = ids.length
+    wcount[nWords] = c
+    for (const id of ids) sym[symLen++] = id
+    nWords++
+  }
+  // the words learning may change, by index (the segmentation's lookup table is made on first use)
+  const wordOf = (): string[] => {
+    const list: string[] = []
+    let i = 0
+    for (const w of words.keys()) if (kept[i++]) list.push(w)
+    return list
   }
 
   // tokens that may not take part in a merge: byte-fallback pieces and <unk>
@@ -239,12 +274,13 @@ export async function learnContinuedBpe(base: BpeModel, words: Map<string, numbe
 
   // 3. pair counts and where each pair occurs
   const table = new PairTable()
-  for (let w = 0; w < syms.length; w++) {
-    const s = syms[w]!
-    const c = counts[w]!
-    for (let i = 0; i + 1 < s.length; i++) {
-      const a = s[i]!
-      const b = s[i + 1]!
+  for (let w = 0; w < nWords; w++) {
+    const o = off[w]!
+    const end = o + len[w]!
+    const c = wcount[w]!
+    for (let i = o; i + 1 < end; i++) {
+      const a = sym[i]!
+      const b = sym[i + 1]!
       if (isFrozen[a] || isFrozen[b]) continue
       table.add(a, b, c, w)
     }
@@ -253,7 +289,7 @@ export async function learnContinuedBpe(base: BpeModel, words: Map<string, numbe
   for (let i = 0; i < table.size; i++) if (table.count[i]! >= minCount) heap.add(table.count[i]!, i)
 
   // 4. merge loop
-  const stamp = new Int32Array(syms.length).fill(-1)
+  const stamp = new Int32Array(nWords).fill(-1)
   let changedStamp = new Int32Array(table.left.length).fill(-1)
   const changed: number[] = []
   let exhausted: string | null = null
@@ -312,28 +348,28 @@ export async function learnContinuedBpe(base: BpeModel, words: Map<string, numbe
     for (const w of list) {
       if (stamp[w] === merges) continue
       stamp[w] = merges
-      const s = syms[w]!
-      const c = counts[w]!
-      const n = s.length
-      let k = 0
-      let r = 0
+      const o = off[w]!
+      const c = wcount[w]!
+      const n = o + len[w]!
+      let k = o
+      let r = o
       let hit = false
       while (r < n) {
-        if (r + 1 < n && s[r] === a && s[r + 1] === b) {
+        if (r + 1 < n && sym[r] === a && sym[r + 1] === b) {
           hit = true
-          if (k > 0) {
-            touch(s[k - 1]!, a, -c, w)
-            touch(s[k - 1]!, id, c, w)
+          if (k > o) {
+            touch(sym[k - 1]!, a, -c, w)
+            touch(sym[k - 1]!, id, c, w)
           }
-          s[k++] = id
+          sym[k++] = id
           r += 2
           if (r < n) {
-            touch(id, s[r]!, c, w)
-            touch(b, s[r]!, -c, w)
+            touch(id, sym[r]!, c, w)
+            touch(b, sym[r]!, -c, w)
           }
-        } else s[k++] = s[r++]!
+        } else sym[k++] = sym[r++]!
       }
-      if (hit) syms[w] = s.subarray(0, k)
+      if (hit) len[w] = k - o
     }
     table.count[slot] = 0
     for (const i of changed) {
@@ -347,8 +383,7 @@ export async function learnContinuedBpe(base: BpeModel, words: Map<string, numbe
   }
   options.onProgress?.(tokens.length)
 
-  const finalSeg = new Map<string, number[]>()
-  for (let w = 0; w < wordList.length; w++) finalSeg.set(wordList[w]!, Array.from(syms[w]!))
+  let index: Map<string, number> | null = null
   return {
     tokens,
     exhausted,
@@ -361,7 +396,12 @@ export async function learnContinuedBpe(base: BpeModel, words: Map<string, numbe
         const direct = vocab.get(word)
         if (direct !== undefined) return [direct]
       }
-      return finalSeg.get(word) ?? startModel.encodeWord(word)
+      if (!index) {
+        index = new Map()
+        wordOf().forEach((w, i) => index!.set(w, i))
+      }
+      const w = index.get(word)
+      return w === undefined ? startModel.encodeWord(word) : Array.from(sym.subarray(off[w]!, off[w]! + len[w]!))
     },
   }
 }

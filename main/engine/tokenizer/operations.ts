@@ -3,7 +3,6 @@
  * and the vocabulary-size sweep. Each takes files, reports progress through a job context when it
  * runs as a job, and writes nothing until its result is complete.
  */
-import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MAX_NEW_TOKENS, type ExtendSummary, type Fertility, type SweepPoint, type SweepResult, type TokenizerSummary } from '../contract'
 import { EngineError } from '../common/errors'
@@ -16,6 +15,7 @@ import type { LearnedToken } from './learn'
 import { learnContinuedBpe } from './learn'
 import { writeOutputDir } from '../common/outputdir'
 import { textFileLines, textFilesLines } from '../corpus/text'
+import { countBudget, sampleFileLines, type CountBudget, type SampledText } from './wordcount'
 import { Tokenizer } from './tokenizer'
 
 export function summarize(tok: Tokenizer, path: string): TokenizerSummary {
@@ -34,16 +34,44 @@ export type Progress = Pick<JobContext, 'progress' | 'signal' | 'log' | 'commit'
 
 const quiet: Progress = { progress: () => undefined, signal: new AbortController().signal, log: () => undefined }
 
-async function totalBytes(paths: string[]): Promise<number> {
-  let n = 0
-  for (const p of paths) n += await stat(p).then((s) => s.size, () => 0)
-  return n
+/** Counts corpus words with progress from `from` to `to` of the job, keeping at most `maxWords` distinct words. */
+export async function countCorpusWords(tok: Tokenizer, lines: AsyncIterable<string>, bytes: number, ctx: Progress, from: number, to: number, maxWords?: number): Promise<WordCounts> {
+  const words = await countWords(
+    tok,
+    lines,
+    ctx.signal,
+    (b) => ctx.progress({ fraction: from + (to - from) * Math.min(1, bytes > 0 ? b / bytes : 0), message: `Counting words: ${(b / 1e6).toFixed(1)} MB` }),
+    maxWords !== undefined ? { maxWords } : {},
+  )
+  if (words.lines === 0) throw new EngineError('bad-input', 'the corpus is empty: there is no text to learn tokens from', { hint: 'Give files with target-language text, one document or sentence per line.' })
+  return words
 }
 
-/** Counts corpus words with progress over the first `share` of the job. */
-export async function countCorpusWords(tok: Tokenizer, lines: AsyncIterable<string>, bytes: number, ctx: Progress, from: number, to: number): Promise<WordCounts> {
-  const words = await countWords(tok, lines, ctx.signal, (b) => ctx.progress({ fraction: from + (to - from) * Math.min(1, bytes > 0 ? b / bytes : 0), message: `Counting words: ${(b / 1e6).toFixed(1)} MB` }))
-  if (words.lines === 0) throw new EngineError('bad-input', 'the corpus is empty: there is no text to learn tokens from', { hint: 'Give files with target-language text, one document or sentence per line.' })
+/**
+ * How a job's progress is shared between counting and learning, so that the fraction grows at a
+ * steady rate and the ETA holds: counting costs about 1 unit a byte of counted text, learning
+ * about 400 units a distinct word (segmenting it, its pairs) and 800 a learned token (measured on
+ * the 2-core machine, docs/performance.md). Before counting the distinct words are not known;
+ * they are guessed at one per 200 bytes of text, up to the word budget.
+ */
+export function countShare(plannedBytes: number, maxWords: number, tokens: number): number {
+  const words = Math.min(maxWords, plannedBytes / 200)
+  const learn = 400 * words + 800 * tokens
+  return plannedBytes / (plannedBytes + learn)
+}
+
+/** Progress of learning within [from, to]: segmenting the words first, then the merges. */
+export function learnProgress(ctx: Progress, from: number, to: number, distinctWords: number, tokens: number) {
+  const prep = (400 * distinctWords) / (400 * distinctWords + 800 * Math.max(1, tokens))
+  return {
+    onPrepare: (done: number) => ctx.progress({ fraction: from + (to - from) * prep * Math.min(1, done / Math.max(1, distinctWords)), message: `Preparing ${distinctWords.toLocaleString('en')} words…` }),
+    onProgress: (n: number) => ctx.progress({ fraction: from + (to - from) * (prep + (1 - prep) * Math.min(1, n / Math.max(1, tokens))), message: `Learned ${n} of ${tokens} tokens` }),
+  }
+}
+
+/** Records in the counts how they were sampled (counting itself knows only what it read). */
+function noteSample(words: WordCounts, text: Pick<SampledText, 'corpusBytes' | 'sampled'> | undefined): WordCounts {
+  if (text && words.stats) words.stats = { ...words.stats, corpusBytes: text.sampled ? text.corpusBytes : words.bytes, sampled: text.sampled }
   return words
 }
 
@@ -64,6 +92,8 @@ export interface ExtendInput {
   reference?: string[]
   out: string
   minCount?: number
+  /** Memory budget of the word counts (defaults in wordcount.ts). */
+  budget?: CountBudget
 }
 
 export interface ExtensionRun {
@@ -73,7 +103,12 @@ export interface ExtensionRun {
   minCount?: number
   /** The target training text (read once). */
   corpus: AsyncIterable<string>
+  /** Bytes the corpus lines come to (the sample's when sampled): what counting progress is measured against. */
   corpusBytes: number
+  /** When `corpus` is a sample (sampleFileLines, sampleCorpusLines): the whole corpus's size. */
+  sample?: Pick<SampledText, 'corpusBytes' | 'sampled'>
+  /** At most this many distinct words are counted (default in wordcount.ts). */
+  maxWords?: number
   /** Replace mode: the English and target text whose base-token frequencies choose the tokens to free. */
   reference: AsyncIterable<string> | null
   out: string
@@ -87,21 +122,28 @@ export async function runExtension(run: ExtensionRun, ctx: Progress = quiet): Pr
   const t0 = performance.now()
   const { base, mode, count, out } = run
   ctx.progress({ fraction: 0, message: 'Counting words…' })
-  const words = await countCorpusWords(base, run.corpus, run.corpusBytes, ctx, 0, 0.4)
+  const maxWords = countBudget({ ...(run.maxWords !== undefined ? { maxWords: run.maxWords } : {}) }).maxWords
+  // replace mode also counts base tokens on the reference text, taken as about as long as counting words
+  const hasReference = mode === 'replace' && run.reference !== null
+  const share = 0.95 * countShare(run.corpusBytes, maxWords, count)
+  const countTo = hasReference ? share / 2 : share
+  const words = noteSample(await countCorpusWords(base, run.corpus, run.corpusBytes, ctx, 0, countTo, maxWords), run.sample)
   let reference
-  if (mode === 'replace' && run.reference) {
-    ctx.progress({ fraction: 0.4, message: 'Counting base tokens on the reference text…' })
+  if (hasReference && run.reference) {
+    ctx.progress({ fraction: countTo, message: 'Counting base tokens on the reference text…' })
     reference = await countTokens(base, run.reference, ctx.signal)
   }
   const tCount = performance.now()
-  ctx.progress({ fraction: 0.5, message: `Learning ${count} tokens…` })
+  const learnFrom = share
+  const learnTo = 0.95
+  ctx.progress({ fraction: learnFrom, message: `Learning ${count} tokens…` })
   const result = await extendTokenizer(base, words, {
     mode,
     count,
     ...(run.minCount !== undefined ? { minCount: run.minCount } : {}),
     ...(reference ? { reference } : {}),
     signal: ctx.signal,
-    onProgress: (n) => ctx.progress({ fraction: 0.5 + 0.45 * (n / count), message: `Learned ${n} of ${count} tokens` }),
+    ...learnProgress(ctx, learnFrom, learnTo, words.counts.size, count),
   })
   const tLearn = performance.now()
   // A cancel that arrived as learning finished still wins; once writing starts, it is too late.
@@ -142,14 +184,17 @@ export async function extendFiles(input: ExtendInput, ctx: Progress = quiet): Pr
       warnings.push('No --reference text was given, so base-token frequencies were counted on the target corpus alone; English tokens were not protected. Give English and target text with --reference.')
     }
   }
+  const text = await sampleFileLines(input.corpus, input.budget, ctx.signal)
   return runExtension(
     {
       base: await Tokenizer.fromFile(input.base),
       mode: input.mode,
       count: input.count,
       ...(input.minCount !== undefined ? { minCount: input.minCount } : {}),
-      corpus: textFilesLines(input.corpus, ctx.signal),
-      corpusBytes: await totalBytes(input.corpus),
+      ...(input.budget?.maxWords !== undefined ? { maxWords: input.budget.maxWords } : {}),
+      corpus: text.lines,
+      corpusBytes: text.plannedBytes,
+      sample: text,
       reference: reference ? textFilesLines(reference, ctx.signal) : null,
       out: input.out,
       withSummary: false,
@@ -169,6 +214,8 @@ export interface SweepInput {
   counts: number[]
   targetLanguage: string
   minCount?: number
+  /** At most this many distinct words are counted (default in wordcount.ts). */
+  maxWords?: number
 }
 
 export async function sweep(input: SweepInput, ctx: Progress = quiet): Promise<SweepResult & { learnedTokens: LearnedToken[] }> {
@@ -177,16 +224,19 @@ export async function sweep(input: SweepInput, ctx: Progress = quiet): Promise<S
   if (counts.some((c) => !Number.isInteger(c) || c < 0 || c > MAX_NEW_TOKENS)) throw new EngineError('bad-input', `vocabulary sizes must be whole numbers from 0 to ${MAX_NEW_TOKENS}: ${counts.join(', ')}`)
   if (input.heldoutTarget.length === 0) throw new EngineError('bad-input', 'the held-out target text is empty', { hint: 'Give held-out target-language text, one line per sentence or document.' })
   const t0 = performance.now()
-  const words = await countCorpusWords(input.base, input.corpus, input.corpusBytes, ctx, 0, 0.3)
-  const tCount = performance.now()
   const max = counts[counts.length - 1]!
+  const maxWords = countBudget({ ...(input.maxWords !== undefined ? { maxWords: input.maxWords } : {}) }).maxWords
+  // counting and learning share the first 60% of the job by their expected cost; fertility the rest
+  const countTo = 0.6 * countShare(input.corpusBytes, maxWords, max)
+  const words = await countCorpusWords(input.base, input.corpus, input.corpusBytes, ctx, 0, countTo, maxWords)
+  const tCount = performance.now()
   const base = input.base
-  ctx.progress({ fraction: 0.3, message: `Learning up to ${max} tokens…` })
+  ctx.progress({ fraction: countTo, message: `Learning up to ${max} tokens…` })
   const learn = await learnContinuedBpe(base.model, words.counts, base.vocabSize, {
     maxTokens: max,
     ...(input.minCount !== undefined ? { minCount: input.minCount } : {}),
     signal: ctx.signal,
-    onProgress: (n) => ctx.progress({ fraction: 0.3 + 0.3 * (max > 0 ? n / max : 1), message: `Learned ${n} of ${max} tokens` }),
+    ...learnProgress(ctx, countTo, 0.6, words.counts.size, max),
   })
   const tLearn = performance.now()
   const points: SweepPoint[] = []
@@ -224,17 +274,19 @@ export async function readAllLines(paths: string[], signal?: AbortSignal): Promi
 }
 
 export async function sweepFiles(
-  input: { base: string; corpus: string[]; heldoutTarget: string; heldoutEnglish?: string; counts: number[]; lang?: string; minCount?: number },
+  input: { base: string; corpus: string[]; heldoutTarget: string; heldoutEnglish?: string; counts: number[]; lang?: string; minCount?: number; budget?: CountBudget },
   ctx: Progress = quiet,
 ): Promise<SweepResult> {
   const base = await Tokenizer.fromFile(input.base)
   const heldoutTarget = await readAllLines([input.heldoutTarget], ctx.signal)
   const heldoutEnglish = input.heldoutEnglish ? await readAllLines([input.heldoutEnglish], ctx.signal) : null
+  const text = await sampleFileLines(input.corpus, input.budget, ctx.signal)
   const { learnedTokens: _, ...result } = await sweep(
     {
       base,
-      corpus: textFilesLines(input.corpus, ctx.signal),
-      corpusBytes: await totalBytes(input.corpus),
+      corpus: text.lines,
+      corpusBytes: text.plannedBytes,
+      ...(input.budget?.maxWords !== undefined ? { maxWords: input.budget.maxWords } : {}),
       heldoutTarget,
       heldoutEnglish,
       counts: input.counts,

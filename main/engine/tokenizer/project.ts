@@ -20,6 +20,7 @@ import { prefixTokenizer, type ExtendMode } from './extend'
 import type { LearnedToken } from './learn'
 import { runExtension, summarize, sweep, type ExtendSummary, type Progress, type SweepResult } from './operations'
 import { corpusLines } from '../corpus/text'
+import { sampleCorpusLines, type CountBudget } from './wordcount'
 import { readTokenizerText, Tokenizer } from './tokenizer'
 
 export const TOKENIZER_DIR = 'tokenizer'
@@ -106,14 +107,24 @@ async function corpusBytes(dir: string, role: 'target' | 'english'): Promise<num
   return s ? s.sources.reduce((a, x) => a + x.profile.train.bytes, 0) : 0
 }
 
-export async function projectSweep(dir: string, counts: number[], ctx: Progress): Promise<SweepResult> {
+export async function projectSweep(dir: string, counts: number[], ctx: Progress, budget: CountBudget = {}): Promise<SweepResult> {
   const { tok } = await requireBase(dir)
   const m = await readManifest(dir)
   if (!(await readRoleState(dir, 'target'))) throw new EngineError('bad-input', 'the target corpus is empty', { hint: 'Add target-language text in the Corpus step first.' })
   const heldoutTarget = (await heldoutLines(dir, 'target', ctx.signal)) ?? []
   const heldoutEnglish = await heldoutLines(dir, 'english', ctx.signal)
+  const text = await sampleCorpusLines(dir, 'target', 'train', budget, ctx.signal)
   const result = await sweep(
-    { base: tok, corpus: corpusLines(dir, 'target', 'train', ctx.signal), corpusBytes: await corpusBytes(dir, 'target'), heldoutTarget, heldoutEnglish, counts, targetLanguage: m.language },
+    {
+      base: tok,
+      corpus: text.lines,
+      corpusBytes: text.sampled ? text.plannedBytes : await corpusBytes(dir, 'target'),
+      heldoutTarget,
+      heldoutEnglish,
+      counts,
+      targetLanguage: m.language,
+      ...(budget.maxWords !== undefined ? { maxWords: budget.maxWords } : {}),
+    },
     ctx,
   )
   const saved: SavedSweep = { format: 'vernacular-sweep', ...result }
@@ -123,7 +134,7 @@ export async function projectSweep(dir: string, counts: number[], ctx: Progress)
   return rest
 }
 
-export async function projectExtend(dir: string, mode: ExtendMode, count: number, ctx: Progress): Promise<ExtendSummary> {
+export async function projectExtend(dir: string, mode: ExtendMode, count: number, ctx: Progress, budget: CountBudget = {}): Promise<ExtendSummary> {
   const { tok: base } = await requireBase(dir)
   if (!(await readRoleState(dir, 'target'))) throw new EngineError('bad-input', 'the target corpus is empty', { hint: 'Add target-language text in the Corpus step first.' })
   const warnings: string[] = []
@@ -133,13 +144,16 @@ export async function projectExtend(dir: string, mode: ExtendMode, count: number
     yield* corpusLines(dir, 'target', 'train', ctx.signal)
     if (hasEnglish) yield* corpusLines(dir, 'english', 'train', ctx.signal)
   }
+  const text = await sampleCorpusLines(dir, 'target', 'train', budget, ctx.signal)
   const summary = await runExtension(
     {
       base,
       mode,
       count,
-      corpus: corpusLines(dir, 'target', 'train', ctx.signal),
-      corpusBytes: await corpusBytes(dir, 'target'),
+      corpus: text.lines,
+      corpusBytes: text.sampled ? text.plannedBytes : await corpusBytes(dir, 'target'),
+      sample: text,
+      ...(budget.maxWords !== undefined ? { maxWords: budget.maxWords } : {}),
       reference: mode === 'replace' ? mix() : null,
       out: join(dir, TOKENIZER_DIR, `${mode}-${count}`),
       withSummary: true,

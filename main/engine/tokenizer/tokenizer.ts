@@ -363,16 +363,22 @@ export class Tokenizer {
 
   encode(text: string, options: EncodeOptions = {}): number[] {
     const ids: number[] = []
+    this.encodeEach(text, (id) => void ids.push(id))
+    return options.addSpecialTokens && this.postProcessor ? this.postProcessor(ids) : ids
+  }
+
+  /** The ids of `text` (no post-processor tokens), one by one: encoding into a buffer without an array per text. */
+  encodeEach(text: string, onId: (id: number) => void): void {
     const model = this.model
     this.forEachWord(
       text,
       false,
       (w) => {
-        for (const id of model.encodeWord(w)) ids.push(id)
+        const ids = model.encodeWord(w)
+        for (let i = 0; i < ids.length; i++) onId(ids[i]!)
       },
-      (t) => ids.push(t.id),
+      (t) => onId(t.id),
     )
-    return options.addSpecialTokens && this.postProcessor ? this.postProcessor(ids) : ids
   }
 
   /** Ids with the span of the input each token covers (no post-processor tokens). */
