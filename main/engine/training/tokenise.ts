@@ -20,17 +20,6 @@ export interface EncodedBatch {
 
 type Reply = { type: 'ready' } | { type: 'done'; seq: number; ids: Uint32Array; lengths: Uint32Array } | { type: 'error'; seq: number; message: string }
 
-/** Flattens encoded documents. */
-function flatten(docs: number[][]): EncodedBatch {
-  const lengths = Uint32Array.from(docs, (d) => d.length)
-  const ids = new Uint32Array(lengths.reduce((a, b) => a + b, 0))
-  let at = 0
-  for (const d of docs) {
-    ids.set(d, at)
-    at += d.length
-  }
-  return { ids, lengths }
-}
 
 /** A pool of tokenising threads; `encode` keeps each batch's order for the caller to restore. */
 export class TokenisePool {
@@ -112,7 +101,24 @@ export class TokenisePool {
 
 /** Encodes on this thread (no pool): the same result. */
 export function encodeBatch(tokenizer: Tokenizer, docs: string[]): EncodedBatch {
-  return flatten(docs.map((d) => tokenizer.encode(d)))
+  const lengths = new Uint32Array(docs.length)
+  // About 4 bytes of text a token; the buffer grows when a text needs more.
+  let ids = new Uint32Array(Math.max(1024, docs.reduce((n, d) => n + d.length, 0) >> 1))
+  let n = 0
+  const push = (id: number) => {
+    if (n === ids.length) {
+      const grown = new Uint32Array(ids.length * 2)
+      grown.set(ids)
+      ids = grown
+    }
+    ids[n++] = id
+  }
+  docs.forEach((d, i) => {
+    const from = n
+    tokenizer.encodeEach(d, push)
+    lengths[i] = n - from
+  })
+  return { ids: ids.slice(0, n), lengths }
 }
 
 /** The thread's side (main/threads.ts calls it for the `tokenise` task). */
