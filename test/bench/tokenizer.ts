@@ -199,6 +199,52 @@ async function budgetMode(): Promise<void> {
   await fs.rm(work, { recursive: true, force: true })
 }
 
+/**
+ * `overlap` mode: how much the word budget changes what is learned. Learns BENCH_MERGES tokens on
+ * the demo corpus (Llama 2 base) from a full count and from counts under smaller budgets (a word cap,
+ * a text sample), and prints the overlap of the first 5,000 and 25,000 learned tokens: the share of
+ * the full count's first k tokens that are among the budgeted run's first k.
+ */
+async function overlapMode(): Promise<void> {
+  const say = (line: string) => process.stdout.write(line + '\n')
+  const demo = join(ROOT, 'resources', 'demo', 'corpora', 'hu')
+  const files = (await fs.readdir(demo)).filter((f) => f.endsWith('.txt')).sort().map((f) => join(demo, f))
+  const want = Number(process.env.BENCH_MERGES ?? 25000)
+  const tok = await Tokenizer.fromFile(LLAMA2)
+  const learnOn = async (budget: { maxWords?: number; sampleBytes?: number; seed?: number }) => {
+    const text = await sampleFileLines(files, { sampleBytes: budget.sampleBytes ?? 0, ...(budget.seed !== undefined ? { seed: budget.seed } : {}) })
+    const words = await countWordsCapped(tok, text.lines, undefined, undefined, budget.maxWords !== undefined ? { maxWords: budget.maxWords } : {})
+    const learned = await learnContinuedBpe(tok.model, words.counts, tok.vocabSize, { maxTokens: want, minCount: 2 })
+    return { words, tokens: learned.tokens.map((t) => t.token) }
+  }
+  const full = await learnOn({ maxWords: 1e9 })
+  const total = full.words.stats!.corpusBytes
+  say(`demo corpus: ${(total / MB).toFixed(1)} MB, ${n(full.words.counts.size)} distinct words; full count learns ${n(full.tokens.length)} tokens`)
+  const overlap = (a: string[], b: string[], k: number) => {
+    const top = new Set(a.slice(0, k))
+    let same = 0
+    for (const t of b.slice(0, k)) if (top.has(t)) same++
+    return same / Math.min(k, a.length)
+  }
+  const cases: [string, { maxWords?: number; sampleBytes?: number; seed?: number }][] = [
+    ['word cap 20,000', { maxWords: 20000 }],
+    ['word cap 10,000', { maxWords: 10000 }],
+    ['word cap 5,000', { maxWords: 5000 }],
+    ['sample 50%', { sampleBytes: Math.round(total / 2), maxWords: 1e9 }],
+    ['sample 50%, another seed', { sampleBytes: Math.round(total / 2), maxWords: 1e9, seed: 2 }],
+    ['sample 25%', { sampleBytes: Math.round(total / 4), maxWords: 1e9 }],
+    ['sample 50% + cap 10,000', { sampleBytes: Math.round(total / 2), maxWords: 10000 }],
+  ]
+  for (const [name, budget] of cases) {
+    const r = await learnOn(budget)
+    const st = r.words.stats!
+    say(
+      `  ${name}: ${n(r.words.counts.size)} words kept (${n(st.prunedWords)} dropped, ${st.prunes} prunes), ${(r.words.bytes / MB).toFixed(2)} MB counted, ${n(r.tokens.length)} tokens;` +
+        ` overlap top 5k ${(100 * overlap(full.tokens, r.tokens, 5000)).toFixed(1)}%, top 25k ${(100 * overlap(full.tokens, r.tokens, 25000)).toFixed(1)}%`,
+    )
+  }
+}
+
 // ---- Hugging Face, in child processes ----------------------------------------------------------
 
 interface HfTrainResult {
@@ -424,6 +470,7 @@ async function main(): Promise<void> {
   if (mode === 'hf-train') return hfTrainChild(process.argv[3]!, process.argv[4]!)
   if (mode === 'hf-encode') return hfEncodeChild(process.argv[3]!, process.argv[4]!, Number(process.argv[5] ?? 1))
   if (mode === 'budget') return budgetMode()
+  if (mode === 'overlap') return overlapMode()
 
   const targetMb = Number(process.env.BENCH_MB ?? 10)
   const wantTokens = Number(process.env.BENCH_MERGES ?? 25000)

@@ -5,7 +5,7 @@ import { formatBytes, formatDuration } from '../output'
 
 /** The memory budget of word counting (docs/performance.md, "Tokenizer learning"). */
 const BUDGET_OPT = {
-  /** distinct words kept while counting (default 2,000,000) */
+  /** distinct words kept while counting (default 1,000,000) */
   'max-words': { type: 'string' },
   /** MiB of text counted at most; a larger corpus is counted on a seeded sample (default 256; 0 = all) */
   'sample-mb': { type: 'string' },
@@ -108,7 +108,7 @@ export const tokenizerCommands: Command[] = [
   {
     name: 'tokenizer extend',
     summary: 'Learn target-language tokens by continued BPE and add them, or let them replace rare base tokens',
-    usage: 'vernacular tokenizer extend --base T.json --corpus F... --mode add|replace --count N [--reference F...] [--min-count 2] [--max-words 2000000] [--sample-mb 256] --out DIR [--json]',
+    usage: 'vernacular tokenizer extend --base T.json --corpus F... --mode add|replace --count N [--reference F...] [--min-count 2] [--max-words 1000000] [--sample-mb 256] --out DIR [--json]',
     options: {
       ...JSON_OPT,
       base: { type: 'string', short: 'b' },
@@ -215,7 +215,7 @@ export const tokenizerCommands: Command[] = [
   {
     name: 'vocab extend',
     summary: "Write an extended tokenizer from a project's corpora (tokenizer/<mode>-<count>/)",
-    usage: 'vernacular vocab extend PROJECT --mode add|replace --count N [--max-words 2000000] [--sample-mb 256] [--json]',
+    usage: 'vernacular vocab extend PROJECT --mode add|replace --count N [--max-words 1000000] [--sample-mb 256] [--json]',
     args: 'PROJECT',
     options: { ...JSON_OPT, mode: { type: 'string', short: 'm' }, count: { type: 'string', short: 'n' }, ...BUDGET_OPT },
     async run({ engine, out, positionals: given, values }) {

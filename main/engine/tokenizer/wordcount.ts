@@ -3,7 +3,7 @@
  * learning"). Two budgets bound what counting holds, whatever the size of the corpus:
  *
  * - `sampleBytes`: a corpus larger than this is counted on a seeded sample of about this much text,
- *   drawn as whole 1 MiB blocks of its files chosen uniformly at random (each line belongs to the
+ *   drawn as whole blocks of its files (1/4096 of the corpus, 64 KiB to 1 MiB) chosen uniformly at random (each line belongs to the
  *   block its first byte is in, so the blocks partition the lines and the sample is a fair one of
  *   the whole corpus, not its first megabytes). Only the sampled blocks are read.
  *   Files that cannot be read at an offset (.gz, .jsonl, .csv, .tsv) are streamed whole and their
@@ -28,11 +28,16 @@ import { corpusLines, textFileLines } from '../corpus/text'
 
 /** Default text budget: ~256 MiB of text are counted at most (a sample beyond). */
 export const DEFAULT_SAMPLE_BYTES = 256 * 1024 * 1024
-/** Default distinct-word budget: 2,000,000 words (~250 MB with the learner's tables). */
-export const DEFAULT_MAX_WORDS = 2_000_000
+/** Default distinct-word budget: 1,000,000 words (~500 MB at the peak of learning, ~15 s to learn on). */
+export const DEFAULT_MAX_WORDS = 1_000_000
 export const DEFAULT_SAMPLE_SEED = 1
-/** Sampling unit: a block of a file's bytes, lines assigned to the block where they start. */
-export const SAMPLE_BLOCK = 1024 * 1024
+/**
+ * Sampling unit: a block of a file's bytes, lines assigned to the block where they start; about
+ * 1/4096 of the corpus, from 64 KiB to 1 MiB (512 KiB blocks for 2 GiB).
+ */
+export function sampleBlockBytes(corpusBytes: number): number {
+  return Math.min(1024 * 1024, Math.max(64 * 1024, 2 ** Math.round(Math.log2(Math.max(1, corpusBytes / 4096)))))
+}
 
 export interface CountBudget {
   /** At most this many distinct words are kept while counting (the rarest are dropped beyond). */
@@ -131,16 +136,14 @@ function seekable(path: string): boolean {
   return !path.toLowerCase().endsWith('.gz')
 }
 
-/**
- * Chooses the blocks of a sample: `sampleBytes / SAMPLE_BLOCK` of all the blocks of the seekable
- * files (a seeded shuffle), in file order. Returns the share of the text sampled.
- */
+/** Chooses the blocks of a sample: `sampleBytes` worth of all the blocks of the files (a seeded shuffle), in file order. */
 function chooseBlocks(sizes: number[], sampleBytes: number, seed: number): Block[] {
   const all: Block[] = []
+  const block = sampleBlockBytes(sizes.reduce((a, b) => a + b, 0))
   sizes.forEach((size, file) => {
-    for (let start = 0; start < size; start += SAMPLE_BLOCK) all.push({ file, start, end: Math.min(size, start + SAMPLE_BLOCK) })
+    for (let start = 0; start < size; start += block) all.push({ file, start, end: Math.min(size, start + block) })
   })
-  const want = Math.min(all.length, Math.ceil(sampleBytes / SAMPLE_BLOCK))
+  const want = Math.min(all.length, Math.round(sampleBytes / block))
   const rand = mulberry32(seed)
   const idx = all.map((_, i) => i)
   for (let i = 0; i < want; i++) {
@@ -259,7 +262,7 @@ function* shardDocumentLines(line: string): Generator<string> {
 /**
  * Lines of one split of a project's ingested corpus role for counting: all of them (as
  * `corpusLines` gives them) when they fit `sampleBytes`, else the documents of a seeded sample of
- * 1 MiB blocks of its shard files (JSON lines, one document each).
+ * blocks of its shard files (JSON lines, one document each).
  */
 export async function sampleCorpusLines(projectDir: string, role: CorpusRole, split: 'train' | 'heldout', budget: CountBudget = {}, signal?: AbortSignal): Promise<SampledText> {
   const sampleBytes = budget.sampleBytes ?? DEFAULT_SAMPLE_BYTES
