@@ -71,6 +71,16 @@ describe('vocabulary step operations', () => {
       expect(after.outputs.map((o) => [o.mode, o.count])).toEqual([['replace', 500]])
       expect(after.plan).toEqual({ mode: 'replace', count: 500 })
 
+      // under a memory budget: a seeded sample of the shards, a capped table of words
+      const budgetJob = (await engine.invoke('vocab.extend', { dir, mode: 'add', count: 300, sampleMb: 0.25, maxWords: 3000 })).job
+      const budgeted = await engine.jobs.waitFor(budgetJob)
+      expect(budgeted.state).toBe('done')
+      const changes = JSON.parse(await fs.readFile(join(budgeted.result!.out, 'vocab-changes.json'), 'utf8')) as { corpus: { bytes: number; distinctWords: number }; counting: { sampled: boolean; corpusBytes: number; maxWords: number } }
+      expect(changes.counting).toMatchObject({ sampled: true, maxWords: 3000 })
+      expect(changes.corpus.distinctWords).toBeLessThanOrEqual(3000)
+      expect(changes.corpus.bytes).toBeLessThan(0.5 * changes.counting.corpusBytes)
+      expect(budgeted.result!.added).toBe(300)
+
       // a new base tokenizer makes the old sweep meaningless
       await engine.invoke('vocab.setBase', { dir, path: TOKENIZER_FILES.llama2 })
       expect((await engine.invoke('vocab.status', { dir })).sweep).toBeNull()

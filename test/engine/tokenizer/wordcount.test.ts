@@ -4,10 +4,11 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mulberry32 } from '../../../main/engine/common/rng'
 import { countWords } from '../../../main/engine/tokenizer/extend'
+import { extendFiles } from '../../../main/engine/tokenizer/operations'
 import { learnContinuedBpe } from '../../../main/engine/tokenizer/learn'
 import type { Tokenizer } from '../../../main/engine/tokenizer/tokenizer'
 import { CappedCounts, sampleBlockBytes, sampleFileLines } from '../../../main/engine/tokenizer/wordcount'
-import { demoText, ours } from './fixtures'
+import { TOKENIZER_FILES, demoText, ours } from './fixtures'
 
 // Word counts in bounded memory (wordcount.ts; docs/performance.md, "Tokenizer learning").
 
@@ -130,5 +131,23 @@ describe('the merges learned under a budget', () => {
     expect(same / full.tokens.length).toBeGreaterThan(0.8)
     // and the same again for the same input
     expect((await learn(tok, 20_000)).tokens).toEqual(capped.tokens)
+  })
+})
+
+describe('progress of an extension', () => {
+  it('only grows, from counting through learning, and the sample is what it counts', async () => {
+    const file = join(tmp, 'hu.txt')
+    const lines = demoText('hu').train
+    writeFileSync(file, lines.join('\n') + '\n')
+    const fractions: number[] = []
+    const ctx = { progress: (p: { fraction: number }) => void fractions.push(p.fraction), signal: new AbortController().signal, log: () => undefined }
+    const summary = await extendFiles({ base: TOKENIZER_FILES.llama2, corpus: [file], mode: 'add', count: 2000, out: join(tmp, 'out'), budget: { sampleBytes: 1024 * 1024, maxWords: 20_000 } }, ctx)
+    expect(summary.added).toBe(2000)
+    expect(summary.corpus.distinctWords).toBeLessThanOrEqual(20_000)
+    expect(summary.corpus.bytes).toBeLessThan(1.2 * 1024 * 1024)
+    for (let i = 1; i < fractions.length; i++) expect(fractions[i]).toBeGreaterThanOrEqual(fractions[i - 1]!)
+    expect(fractions.at(-1)).toBeGreaterThanOrEqual(0.95)
+    // counting words and learning both report several times
+    expect(new Set(fractions).size).toBeGreaterThan(5)
   })
 })
