@@ -18,13 +18,15 @@
  */
 import { spawnSync } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, promises as fs, readFileSync, writeFileSync, writeSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Tokenizer as HfTokenizer, BPE, metaspacePreTokenizer, stripNormalizer } from 'tokenizers'
 import { mulberry32 } from '../../main/engine/common/rng'
 import { learnContinuedBpe, type LearnResult } from '../../main/engine/tokenizer/learn'
 import { countWords as countWordsCapped } from '../../main/engine/tokenizer/extend'
 import { countBudget, sampleFileLines } from '../../main/engine/tokenizer/wordcount'
+import { extendFiles } from '../../main/engine/tokenizer/operations'
+import { EtaEstimator } from '../../main/engine/jobs/eta'
 import { Tokenizer } from '../../main/engine/tokenizer/tokenizer'
 
 const ROOT = resolve(__dirname, '../..')
@@ -171,31 +173,43 @@ async function budgetMode(): Promise<void> {
     ...(process.env.BENCH_MAX_WORDS ? { maxWords: Number(process.env.BENCH_MAX_WORDS) } : {}),
   })
   const want = Number(process.env.BENCH_MERGES ?? 25000)
-  const tok = await Tokenizer.fromFile(process.env.BENCH_TOKENIZER === 'llama3' ? LLAMA3 : LLAMA2)
+  const tokFile = process.env.BENCH_TOKENIZER === 'llama3' ? LLAMA3 : LLAMA2
+  // the job the CLI runs (count, learn, write), with its progress fed to the app's ETA estimator
+  const eta = new EtaEstimator()
   const t0 = now()
-  const text = await sampleFileLines([file], budget)
-  const words = await countWordsCapped(tok, text.lines, undefined, undefined, { maxWords: budget.maxWords })
-  const tCount = now() - t0
-  const rssCount = process.resourceUsage().maxRSS / 1024
-  const t1 = now()
-  const marks: string[] = []
-  const learned = await learnContinuedBpe(tok.model, words.counts, tok.vocabSize, {
-    maxTokens: want,
-    minCount: 2,
-    onProgress: (k) => {
-      if (process.env.BENCH_TRACE && k % 2560 === 0) marks.push(`${k}@${(now() - t1).toFixed(2)}`)
+  const trace: { t: number; f: number; eta: number | null; msg: string }[] = []
+  const ctx = {
+    progress: (p: { fraction?: number; message?: string }) => {
+      if (p.fraction === undefined) return
+      const t = now() - t0
+      trace.push({ t, f: p.fraction, eta: eta.update(p.fraction, t * 1000), msg: p.message ?? '' })
     },
-  })
-  if (marks.length) say(`  learning trace (tokens@seconds): ${marks.join(' ')}`)
-  const tLearn = now() - t1
-  const st = words.stats!
+    signal: new AbortController().signal,
+    log: () => undefined,
+  }
+  const r = await extendFiles({ base: tokFile, corpus: [file], mode: 'add', count: want, out: join(work, 'out'), budget }, ctx)
+  const total = now() - t0
+  const st = JSON.parse(readFileSync(join(work, 'out', 'vocab-changes.json'), 'utf8')) as { counting: { corpusBytes: number; sampled: boolean; prunedWords: number; prunes: number } }
   say(
-    `corpus ${(text.corpusBytes / MB).toFixed(0)} MB, ${text.sampled ? `sampled ${(words.bytes / MB).toFixed(0)} MB` : 'counted whole'} (text budget ${(budget.sampleBytes / MB).toFixed(0)} MB, word budget ${n(budget.maxWords)}):` +
-      ` ${n(words.lines)} lines, ${n(words.counts.size)} distinct words kept, ${n(st.prunedWords)} dropped in ${st.prunes} prunes`,
+    `corpus ${(st.counting.corpusBytes / MB).toFixed(0)} MB, ${st.counting.sampled ? `sampled ${(r.corpus.bytes / MB).toFixed(0)} MB` : 'counted whole'} (text budget ${(budget.sampleBytes / MB).toFixed(0)} MB, word budget ${n(budget.maxWords)}):` +
+      ` ${n(r.corpus.lines)} lines, ${n(r.corpus.distinctWords)} distinct words kept, ${n(st.counting.prunedWords)} dropped in ${st.counting.prunes} prunes`,
   )
-  say(`  count ${s(tCount)} (${(words.bytes / MB / tCount).toFixed(1)} MB/s of counted text), peak RSS ${rssCount.toFixed(0)} MB`)
-  say(`  learn ${n(learned.tokens.length)} tokens ${s(tLearn)}${learned.exhausted ? ` (stopped: ${learned.exhausted})` : ''}`)
-  say(`  total ${s(tCount + tLearn)}, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; machine ${cpus()[0]?.model ?? '?'}, Node ${process.versions.node}`)
+  say(`  count ${s(r.seconds.count)} (${(r.corpus.bytes / MB / r.seconds.count).toFixed(1)} MB/s of counted text); learn ${n(r.added)} tokens ${s(r.seconds.learn)}; total with writing ${s(total)}`)
+  say(`  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; machine ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}, Node ${process.versions.node}`)
+  // the ETA the app would show, against the time actually left
+  const rows: string[] = []
+  let worst = 0
+  for (const x of trace) {
+    if (x.eta === null) continue
+    const err = x.eta - (total - x.t)
+    if (x.t > total * 0.1) worst = Math.max(worst, Math.abs(err))
+  }
+  for (let k = 1; k <= 9; k++) {
+    const x = trace.find((y) => y.t >= (total * k) / 10 && y.eta !== null)
+    if (x) rows.push(`${x.t.toFixed(1)}s f=${x.f.toFixed(2)} eta=${x.eta!.toFixed(1)}s (left ${(total - x.t).toFixed(1)}s)`)
+  }
+  say(`  ETA (EtaEstimator on the job's progress) at each tenth of the run: ${rows.join(' | ')}`)
+  say(`  largest ETA error after the first tenth: ${worst.toFixed(1)} s of a ${total.toFixed(1)} s job`)
   await fs.rm(work, { recursive: true, force: true })
 }
 

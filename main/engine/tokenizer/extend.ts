@@ -93,7 +93,7 @@ export async function countWords(
   tok: Tokenizer,
   lines: AsyncIterable<string> | Iterable<string>,
   signal?: AbortSignal,
-  onLine?: (bytes: number) => void,
+  onLine?: (bytes: number, distinctWords: number) => void,
   options: { maxWords?: number } = {},
 ): Promise<WordCounts> {
   const table = new CappedCounts(options.maxWords ?? DEFAULT_MAX_WORDS)
@@ -106,7 +106,7 @@ export async function countWords(
     tok.forEachWordOf(line, add)
     if ((n & 1023) === 0) {
       if (signal?.aborted) throw new EngineError('cancelled', 'cancelled')
-      onLine?.(bytes)
+      onLine?.(bytes, table.counts.size + table.prunedWords)
       await new Promise((r) => setImmediate(r))
     }
   }

@@ -34,39 +34,82 @@ export type Progress = Pick<JobContext, 'progress' | 'signal' | 'log' | 'commit'
 
 const quiet: Progress = { progress: () => undefined, signal: new AbortController().signal, log: () => undefined }
 
-/** Counts corpus words with progress from `from` to `to` of the job, keeping at most `maxWords` distinct words. */
-export async function countCorpusWords(tok: Tokenizer, lines: AsyncIterable<string>, bytes: number, ctx: Progress, from: number, to: number, maxWords?: number): Promise<WordCounts> {
-  const words = await countWords(
-    tok,
-    lines,
-    ctx.signal,
-    (b) => ctx.progress({ fraction: from + (to - from) * Math.min(1, bytes > 0 ? b / bytes : 0), message: `Counting words: ${(b / 1e6).toFixed(1)} MB` }),
-    maxWords !== undefined ? { maxWords } : {},
-  )
-  if (words.lines === 0) throw new EngineError('bad-input', 'the corpus is empty: there is no text to learn tokens from', { hint: 'Give files with target-language text, one document or sentence per line.' })
-  return words
-}
-
 /**
- * How a job's progress is shared between counting and learning, so that the fraction grows at a
- * steady rate and the ETA holds: counting costs about 1 unit a byte of counted text, learning
- * about 400 units a distinct word (segmenting it, its pairs) and 800 a learned token (measured on
- * the 2-core machine, docs/performance.md). Before counting the distinct words are not known;
- * they are guessed at one per 200 bytes of text, up to the word budget.
+ * Progress of counting words and then learning, as a share of the time the two are expected to
+ * take, so that the fraction grows at a steady rate and the app's ETA holds (no jump when counting
+ * ends). Counting's speed is measured as it goes; learning is expected to take LEARN_WORD_S a
+ * distinct word (segmenting it, its pairs) and LEARN_TOKEN_S a learned token, measured on a 2-core
+ * machine (docs/performance.md). The distinct words to come are extrapolated from how they grew
+ * over the text so far (Heaps' law, its exponent measured between half the text read and all of
+ * it), up to the word budget. The fraction never goes back.
  */
-export function countShare(plannedBytes: number, maxWords: number, tokens: number): number {
-  const words = Math.min(maxWords, plannedBytes / 200)
-  const learn = 400 * words + 800 * tokens
-  return plannedBytes / (plannedBytes + learn)
+export const LEARN_WORD_S = 13e-6
+export const LEARN_TOKEN_S = 50e-6
+
+export class CountLearnProgress {
+  private readonly t0 = performance.now()
+  private readonly seen: { bytes: number; words: number }[] = []
+  private last: number
+  private countSeconds = 0
+  private learnSeconds = 0
+  private words = 0
+  constructor(
+    private readonly ctx: Progress,
+    private readonly from: number,
+    private readonly to: number,
+    private readonly plannedBytes: number,
+    private readonly maxWords: number,
+    private readonly tokens: number,
+  ) {
+    this.last = from
+  }
+
+  private emit(share: number, message: string): void {
+    const f = Math.max(this.last, this.from + (this.to - this.from) * Math.min(1, Math.max(0, share)))
+    this.last = f
+    this.ctx.progress({ fraction: f, message })
+  }
+
+  private elapsed(): number {
+    return (performance.now() - this.t0) / 1000
+  }
+
+  /** While counting: `bytes` of text read, `words` distinct words met. */
+  counted = (bytes: number, words: number): void => {
+    const t = this.elapsed()
+    this.seen.push({ bytes, words })
+    let estimate = words
+    if (bytes > 0 && bytes < this.plannedBytes) {
+      const half = this.seen.find((x) => x.bytes >= bytes / 2)
+      const beta = half && half.bytes < bytes && half.words > 0 ? Math.min(1, Math.max(0, Math.log(words / half.words) / Math.log(bytes / half.bytes))) : 0.7
+      estimate = words * (this.plannedBytes / bytes) ** beta
+    }
+    const learn = LEARN_WORD_S * Math.min(this.maxWords, estimate) + LEARN_TOKEN_S * this.tokens
+    const left = bytes > 0 ? (t * Math.max(0, this.plannedBytes - bytes)) / bytes : 0
+    this.emit(t / (t + left + learn), `Counting words: ${(bytes / 1e6).toFixed(1)} MB`)
+  }
+
+  /** Counting is done: `words` distinct words to learn on. */
+  counting(words: number): void {
+    this.countSeconds = this.elapsed()
+    this.words = words
+    this.learnSeconds = LEARN_WORD_S * words + LEARN_TOKEN_S * this.tokens
+  }
+
+  private learnedShare(seconds: number): number {
+    return (this.countSeconds + seconds) / (this.countSeconds + this.learnSeconds)
+  }
+
+  onPrepare = (done: number): void => this.emit(this.learnedShare(LEARN_WORD_S * Math.min(done, this.words)), `Preparing ${this.words.toLocaleString('en')} words…`)
+  onProgress = (n: number): void => this.emit(this.learnedShare(LEARN_WORD_S * this.words + LEARN_TOKEN_S * Math.min(n, this.tokens)), `Learned ${n} of ${this.tokens} tokens`)
 }
 
-/** Progress of learning within [from, to]: segmenting the words first, then the merges. */
-export function learnProgress(ctx: Progress, from: number, to: number, distinctWords: number, tokens: number) {
-  const prep = (400 * distinctWords) / (400 * distinctWords + 800 * Math.max(1, tokens))
-  return {
-    onPrepare: (done: number) => ctx.progress({ fraction: from + (to - from) * prep * Math.min(1, done / Math.max(1, distinctWords)), message: `Preparing ${distinctWords.toLocaleString('en')} words…` }),
-    onProgress: (n: number) => ctx.progress({ fraction: from + (to - from) * (prep + (1 - prep) * Math.min(1, n / Math.max(1, tokens))), message: `Learned ${n} of ${tokens} tokens` }),
-  }
+/** Counts corpus words, keeping at most `maxWords` distinct words, with progress. */
+export async function countCorpusWords(tok: Tokenizer, lines: AsyncIterable<string>, progress: CountLearnProgress, ctx: Progress, maxWords?: number): Promise<WordCounts> {
+  const words = await countWords(tok, lines, ctx.signal, progress.counted, maxWords !== undefined ? { maxWords } : {})
+  if (words.lines === 0) throw new EngineError('bad-input', 'the corpus is empty: there is no text to learn tokens from', { hint: 'Give files with target-language text, one document or sentence per line.' })
+  progress.counting(words.counts.size)
+  return words
 }
 
 /** Records in the counts how they were sampled (counting itself knows only what it read). */
@@ -123,27 +166,24 @@ export async function runExtension(run: ExtensionRun, ctx: Progress = quiet): Pr
   const { base, mode, count, out } = run
   ctx.progress({ fraction: 0, message: 'Counting words…' })
   const maxWords = countBudget({ ...(run.maxWords !== undefined ? { maxWords: run.maxWords } : {}) }).maxWords
-  // replace mode also counts base tokens on the reference text, taken as about as long as counting words
-  const hasReference = mode === 'replace' && run.reference !== null
-  const share = 0.95 * countShare(run.corpusBytes, maxWords, count)
-  const countTo = hasReference ? share / 2 : share
-  const words = noteSample(await countCorpusWords(base, run.corpus, run.corpusBytes, ctx, 0, countTo, maxWords), run.sample)
+  // replace mode also counts base tokens on the reference text (its fraction stands still meanwhile)
+  const progress = new CountLearnProgress(ctx, 0, 0.95, run.corpusBytes, maxWords, count)
+  const words = noteSample(await countCorpusWords(base, run.corpus, progress, ctx, maxWords), run.sample)
   let reference
-  if (hasReference && run.reference) {
-    ctx.progress({ fraction: countTo, message: 'Counting base tokens on the reference text…' })
+  if (mode === 'replace' && run.reference) {
+    ctx.progress({ message: 'Counting base tokens on the reference text…' })
     reference = await countTokens(base, run.reference, ctx.signal)
   }
   const tCount = performance.now()
-  const learnFrom = share
-  const learnTo = 0.95
-  ctx.progress({ fraction: learnFrom, message: `Learning ${count} tokens…` })
+  ctx.progress({ message: `Learning ${count} tokens…` })
   const result = await extendTokenizer(base, words, {
     mode,
     count,
     ...(run.minCount !== undefined ? { minCount: run.minCount } : {}),
     ...(reference ? { reference } : {}),
     signal: ctx.signal,
-    ...learnProgress(ctx, learnFrom, learnTo, words.counts.size, count),
+    onPrepare: progress.onPrepare,
+    onProgress: progress.onProgress,
   })
   const tLearn = performance.now()
   // A cancel that arrived as learning finished still wins; once writing starts, it is too late.
@@ -226,17 +266,18 @@ export async function sweep(input: SweepInput, ctx: Progress = quiet): Promise<S
   const t0 = performance.now()
   const max = counts[counts.length - 1]!
   const maxWords = countBudget({ ...(input.maxWords !== undefined ? { maxWords: input.maxWords } : {}) }).maxWords
-  // counting and learning share the first 60% of the job by their expected cost; fertility the rest
-  const countTo = 0.6 * countShare(input.corpusBytes, maxWords, max)
-  const words = await countCorpusWords(input.base, input.corpus, input.corpusBytes, ctx, 0, countTo, maxWords)
+  // counting and learning take the first 60% of the job; fertility the rest
+  const progress = new CountLearnProgress(ctx, 0, 0.6, input.corpusBytes, maxWords, max)
+  const words = await countCorpusWords(input.base, input.corpus, progress, ctx, maxWords)
   const tCount = performance.now()
   const base = input.base
-  ctx.progress({ fraction: countTo, message: `Learning up to ${max} tokens…` })
+  ctx.progress({ message: `Learning up to ${max} tokens…` })
   const learn = await learnContinuedBpe(base.model, words.counts, base.vocabSize, {
     maxTokens: max,
     ...(input.minCount !== undefined ? { minCount: input.minCount } : {}),
     signal: ctx.signal,
-    ...learnProgress(ctx, countTo, 0.6, words.counts.size, max),
+    onPrepare: progress.onPrepare,
+    onProgress: progress.onProgress,
   })
   const tLearn = performance.now()
   const points: SweepPoint[] = []

@@ -140,7 +140,7 @@ describe('progress of an extension', () => {
     const lines = demoText('hu').train
     writeFileSync(file, lines.join('\n') + '\n')
     const fractions: number[] = []
-    const ctx = { progress: (p: { fraction: number }) => void fractions.push(p.fraction), signal: new AbortController().signal, log: () => undefined }
+    const ctx = { progress: (p: { fraction?: number }) => void (p.fraction !== undefined && fractions.push(p.fraction)), signal: new AbortController().signal, log: () => undefined }
     const summary = await extendFiles({ base: TOKENIZER_FILES.llama2, corpus: [file], mode: 'add', count: 2000, out: join(tmp, 'out'), budget: { sampleBytes: 1024 * 1024, maxWords: 20_000 } }, ctx)
     expect(summary.added).toBe(2000)
     expect(summary.corpus.distinctWords).toBeLessThanOrEqual(20_000)
