@@ -1,4 +1,5 @@
 import { engineThreadTask } from './engine/common/threads'
+import { INGEST_TASK, runIngestWorker } from './engine/corpus/workers'
 import { TOKENISE_TASK, runTokeniseThread } from './engine/training/tokenise'
 
 /**
@@ -7,3 +8,4 @@ import { TOKENISE_TASK, runTokeniseThread } from './engine/training/tokenise'
  */
 const thread = engineThreadTask()
 if (thread?.task === TOKENISE_TASK) void runTokeniseThread(thread.data)
+else if (thread?.task === INGEST_TASK) runIngestWorker()

@@ -3,12 +3,17 @@
  * Hungarian text (≥ 500 MB by default; BENCH_MB sets the size). Prints MB/s and peak RSS, beside
  * a named reference measured on the same file in the same process: a bare `readline` pass that
  * only NFC-normalises each line (the floor any ingest pays in Node).
+ *
+ * Threads: every core, or VERNACULAR_THREADS; this bundle is the workers' script too.
+ * `--profile` (or BENCH_PROFILE=1) times ingest's phases (seconds summed over the threads).
  */
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, promises as fs, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { ingestCorpus } from '../../main/engine/corpus/ingest'
+import { emptyPhases, type PhaseTimes } from '../../main/engine/corpus/pipeline'
+import { ingestThreads, isIngestWorker, runIngestWorker } from '../../main/engine/corpus/workers'
 import { mulberry32 } from '../../main/engine/common/rng'
 import { JobManager } from '../../main/engine/jobs/manager'
 import { createProject } from '../../main/engine/project/projects'
@@ -68,8 +73,11 @@ async function main(): Promise<void> {
       process.stderr.write(`\r  ingest ${(f * 100).toFixed(0)}%  ${j.progress.message.slice(0, 60)}   `)
     }
   })
+  const profile = process.argv.includes('--profile') || process.env.BENCH_PROFILE === '1' ? emptyPhases() : undefined
+  const threads = ingestThreads()
+  const load = loadavg()[0] as number
   const t0 = performance.now()
-  const job = jobs.start({ kind: 'ingest', title: 'bench', projectDir, run: (ctx) => ingestCorpus(ctx, { projectDir, role: 'target', paths: [file] }) })
+  const job = jobs.start({ kind: 'ingest', title: 'bench', projectDir, run: (ctx) => ingestCorpus(ctx, { projectDir, role: 'target', paths: [file], workerScript: __filename, ...(profile ? { profile } : {}) }) })
   const final = await jobs.wait(job.id)
   const seconds = (performance.now() - t0) / 1000
   if (process.stderr.isTTY) process.stderr.write('\n')
@@ -84,13 +92,35 @@ async function main(): Promise<void> {
     `reference, readline + NFC only:                                                     ${refSeconds.toFixed(1)} s, ${refMbps.toFixed(1)} MB/s`,
     `ratio ingest / reference: ${(mbps / refMbps).toFixed(2)}×`,
     `peak RSS of the whole process: ${(peakRss / MB).toFixed(0)} MB (${((100 * peakRss) / bytes).toFixed(1)}% of the corpus size)`,
+    `threads: ${threads}; load average (1 min) before / after: ${load.toFixed(2)} / ${(loadavg()[0] as number).toFixed(2)}`,
     `backend: none (ingest is text only); machine: ${process.platform} ${process.arch}, Node ${process.versions.node}`,
   ]
+  if (profile) lines.push(...profileLines(profile, seconds))
   process.stdout.write(lines.join('\n') + '\n')
   if (!process.env.BENCH_DIR) await fs.rm(work, { recursive: true, force: true })
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
-  process.exitCode = 1
-})
+function profileLines(p: PhaseTimes, seconds: number): string[] {
+  const names: Record<keyof PhaseTimes, string> = {
+    read: 'read (file → lines → documents, UTF-8 check and decode)',
+    clean: 'clean (NFC, line breaks, controls, spaces)',
+    scripts: 'script table (code points, letters by script, spaced words)',
+    hash: 'hash (SHA-1 of the text)',
+    serialise: 'serialise (JSON string, UTF-8 encode, records)',
+    words: 'word segmenter (unspaced scripts only)',
+    merge: 'merge (transfer, dedupe, split, shard and reject lines)',
+    tally: 'profile word tallies (first 10k documents a split, then 1 in 16)',
+    write: 'write (shards, rejects, hashes, fsync)',
+  }
+  const total = Object.values(p).reduce((a, b) => a + b, 0)
+  const out = [`phases (seconds of thread time; ${total.toFixed(1)} s in all over ${seconds.toFixed(1)} s of wall time):`]
+  for (const k of Object.keys(names) as (keyof PhaseTimes)[]) out.push(`  ${names[k].padEnd(72)} ${p[k].toFixed(2).padStart(7)} s  ${((100 * p[k]) / total).toFixed(1).padStart(5)}%`)
+  return out
+}
+
+if (isIngestWorker()) runIngestWorker()
+else
+  main().catch((e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+    process.exitCode = 1
+  })

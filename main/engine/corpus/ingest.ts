@@ -2,17 +2,18 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream, promises as fs, type WriteStream } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
-import { ingestOptions, type CorpusRole, type IngestOptions, type RemovalReason, type RoleStats } from '../contract'
+import { ingestOptions, type CorpusRole, type IngestOptions, type RoleStats } from '../contract'
 import { EngineError, fsError } from '../common/errors'
 import type { JobContext } from '../jobs/manager'
 import { acquireLock } from '../project/lock'
 import { readManifest } from '../project/manifest'
 import { updateProject } from '../project/projects'
 import { HashSet64 } from './hashset'
-import { cleanText } from './clean'
 import { ProfileBuilder } from './profile'
-import { detectTxtMode, formatOf, readDocuments, type ReadCounters, type SourceFile } from './readers'
-import { countCharacters, newScriptCounts, scriptIndex, scriptsForLanguage } from './scripts'
+import { formatOf, type SourceFile } from './readers'
+import { ingestFiles, SHARD_BYTES } from './merge'
+import type { PhaseTimes } from './pipeline'
+import { countCharacters, newScriptCounts } from './scripts'
 import { readRoleState, roleDir, roleStats, writeRoleState, CORPUS_FORMAT, type RoleState, type SourceRecord } from './store'
 import { wordCounter, type WordCounter } from './words'
 
@@ -25,13 +26,21 @@ import { wordCounter, type WordCounter } from './words'
  * with every source after it.
  */
 
-const SHARD_BYTES = 64 * 1024 * 1024
 
 export interface IngestRequest {
   projectDir: string
   role: CorpusRole
   paths: string[]
   options?: Partial<IngestOptions>
+  /** Threads to read with; default `VERNACULAR_THREADS`, else every core. */
+  threads?: number
+  /**
+   * The script of the worker threads (see corpus/workers.ts); default out/main/ingest-worker.js
+   * next to the running bundle. With none, ingest runs on one thread.
+   */
+  workerScript?: string | URL | null
+  /** Times the phases into this (benchmarks). */
+  profile?: PhaseTimes
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,53 +194,12 @@ class SourceWriter {
   }
 }
 
-function hashDocument(text: string): { hashHex: string; hi: number; lo: number } {
-  const digest = createHash('sha1').update(text).digest()
-  return { hashHex: digest.subarray(0, 8).toString('hex'), hi: digest.readUInt32BE(0), lo: digest.readUInt32BE(4) }
-}
-
-class RejectWriter {
-  private stream: WriteStream | null = null
-  file: string | null = null
-
-  constructor(
-    private readonly dir: string,
-    private readonly name: string,
-  ) {}
-
-  async write(reason: RemovalReason, line: number, text: string | null, extra: Record<string, unknown> = {}): Promise<void> {
-    if (!this.stream) {
-      this.file = this.name
-      this.stream = createWriteStream(join(this.dir, this.name), { flags: 'wx' })
-    }
-    const record = JSON.stringify({ reason, line, ...extra, ...(text === null ? {} : { text: text.length > 2000 ? text.slice(0, 2000) + '…' : text }) })
-    const stream = this.stream
-    if (!stream.write(record + '\n')) await new Promise<void>((r) => stream.once('drain', () => r()))
-  }
-
-  async close(): Promise<void> {
-    const s = this.stream
-    this.stream = null
-    if (s) await new Promise<void>((res) => s.end(() => res()))
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The job
 // ---------------------------------------------------------------------------------------------
 
-function sourceId(path: string): string {
-  return createHash('sha1').update(path).digest('hex').slice(0, 10)
-}
-
 function thresholdFor(fraction: number): number {
   return Math.min(2 ** 32, Math.floor(fraction * 2 ** 32))
-}
-
-async function writeHashes(file: string, hashes: number[]): Promise<void> {
-  const buf = Buffer.alloc(hashes.length * 4)
-  for (let i = 0; i < hashes.length; i++) buf.writeUInt32LE(hashes[i] as number, i * 4)
-  await fs.writeFile(file, buf, { flag: 'wx' })
 }
 
 async function readHashes(file: string): Promise<Uint32Array> {
@@ -314,7 +282,6 @@ export async function ingestCorpus(ctx: JobContext, req: IngestRequest): Promise
 
     await fs.mkdir(staging, { recursive: true })
     const counter = wordCounter(language)
-    const targetScripts = scriptsForLanguage(language).map(scriptIndex)
     // New documents are routed by the fraction's threshold; the minimum held-out rule is applied
     // over the whole role at the end, so that the split depends only on the set of documents.
     const t0 = thresholdFor(options.heldoutFraction)
@@ -325,90 +292,8 @@ export async function ingestCorpus(ctx: JobContext, req: IngestRequest): Promise
       for (let i = 0; i < h.length; i += 2) seen.add(h[i] as number, h[i + 1] as number)
     }
 
-    const totalBytes = toIngest.reduce((n, f) => n + f.bytes, 0)
-    let doneBytes = 0
     const tag = randomBytes(3).toString('hex')
-    const fresh: SourceRecord[] = []
-    for (const file of toIngest) {
-      const id = sourceId(file.path)
-      const sha = createHash('sha256')
-      const counters: ReadCounters = { rawBytes: 0, invalidBytesReplaced: 0, digest: sha }
-      const stat = await fs.stat(file.path)
-      const txtMode = file.format === 'txt' ? (options.txtMode === 'auto' ? await detectTxtMode(file) : options.txtMode) : null
-      const writer = new SourceWriter(staging, `${id}-${tag}`, counter, t0)
-      const rejects = new RejectWriter(staging, `${id}-${tag}.rejects.jsonl`)
-      const removed: Partial<Record<RemovalReason, number>> = {}
-      const remove = async (reason: RemovalReason, line: number, text: string | null, extra?: Record<string, unknown>) => {
-        removed[reason] = (removed[reason] ?? 0) + 1
-        await rejects.write(reason, line, text, extra)
-      }
-      let read = 0
-      ctx.log(`reading ${file.path} (${file.format}${file.compressed ? '.gz' : ''}${txtMode ? `, ${txtMode === 'line' ? 'one document per line' : 'documents separated by blank lines'}` : ''})`)
-      for await (const raw of readDocuments(file, { ...options, txtMode: txtMode ?? 'line' }, counters, ctx.signal)) {
-        read++
-        if ((read & 255) === 0) {
-          ctx.throwIfCancelled()
-          const mb = (n: number) => (n / 1048576).toFixed(n < 10 * 1048576 ? 1 : 0)
-          ctx.progress({
-            done: doneBytes + counters.rawBytes,
-            total: totalBytes,
-            message: `${basename(file.path)}: ${read.toLocaleString('en')} documents · ${mb(doneBytes + counters.rawBytes)} of ${mb(totalBytes)} MB`,
-          })
-        }
-        const text = cleanText(raw.text)
-        if (text === '') {
-          await remove('empty', raw.line, null)
-          continue
-        }
-        const chars = countCharacters(text, newScriptCounts())
-        if (chars.characters < options.minChars) {
-          await remove('too-short', raw.line, text)
-          continue
-        }
-        if (chars.letters === 0) {
-          await remove('no-letters', raw.line, text)
-          continue
-        }
-        let inScript = 0
-        for (const s of targetScripts) inScript += chars.byScript[s] as number
-        const share = inScript / chars.letters
-        if (share < options.scriptThreshold) {
-          await remove('wrong-script', raw.line, text, { share: Math.round(share * 1000) / 1000 })
-          continue
-        }
-        const h = hashDocument(text)
-        if (!seen.add(h.hi, h.lo)) {
-          await remove('duplicate', raw.line, null, { h: h.hashHex })
-          continue
-        }
-        await writer.add({ text, line: raw.line, ...h, bytes: Buffer.byteLength(text), characters: chars.characters, spacedWords: chars.spacedWords, byScript: chars.byScript })
-      }
-      ctx.throwIfCancelled()
-      await writer.close()
-      await rejects.close()
-      const hashesFile = `${id}-${tag}.hashes`
-      await writeHashes(join(staging, hashesFile), writer.hashes)
-      doneBytes += file.bytes
-      fresh.push({
-        id,
-        path: file.path,
-        format: file.format,
-        compressed: file.compressed,
-        bytes: stat.size,
-        mtimeMs: stat.mtimeMs,
-        sha256: sha.digest('hex'),
-        txtMode,
-        documentsRead: read,
-        kept: writer.hashes.length / 2,
-        removed,
-        invalidBytesReplaced: counters.invalidBytesReplaced,
-        shards: { train: writer.train.files, heldout: writer.heldout.files },
-        rejects: rejects.file,
-        hashes: hashesFile,
-        profile: { train: writer.profiles.train.build(), heldout: writer.profiles.heldout.build() },
-      })
-      ctx.log(`${file.path}: ${read} documents read, ${writer.hashes.length / 2} kept, removed ${JSON.stringify(removed)}`)
-    }
+    const fresh = await ingestFiles(ctx, { staging, tag, files: toIngest, options, language, counter, threshold: t0, seen, threads: req.threads, workerScript: req.workerScript, profile: req.profile })
 
     // Enough held-out documents? The threshold is the fraction's, or higher where that holds out
     // fewer than the minimum; every source is routed again when its threshold changes.

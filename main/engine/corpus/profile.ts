@@ -64,6 +64,36 @@ export class ProfileBuilder {
     if (counts.size > WORD_CAP) this.prune()
   }
 
+  /**
+   * `add` for a document whose counts were taken elsewhere (a worker thread): `tally` is called
+   * only when the document's words are tallied (it calls `onWord` with each lower-cased word, as
+   * the word counter does, and returns their number), and `words` is its word count otherwise
+   * (what `add` would have counted: the segmenter's count, or the spaced words).
+   */
+  addCounted(bytes: number, characters: number, words: number, hashHi: number, tally: (onWord: (word: string) => void) => number): void {
+    this.documents++
+    this.characters += characters
+    this.bytes += bytes
+    const bucket = bucketFor(characters)
+    this.lengths.set(bucket, (this.lengths.get(bucket) ?? 0) + 1)
+    const weight = this.documents <= EXACT_WORD_DOCS ? 1 : (hashHi & 15) === 0 ? 16 : 0
+    if (weight === 0) {
+      this.words += words
+      return
+    }
+    const counts = this.wordCounts
+    this.words += tally((w) => counts.set(w, (counts.get(w) ?? 0) + weight))
+    if (counts.size > WORD_CAP) this.prune()
+  }
+
+  /** Whether `addCounted` will tally the words of the next document of this hash (for workers: see pipeline.ts). */
+  static mayTally(hashHi: number): boolean {
+    return (hashHi & 15) === 0
+  }
+
+  /** Documents whose words are all tallied before sampling starts. */
+  static readonly exactDocuments = EXACT_WORD_DOCS
+
   /** Adds letters counted elsewhere (the script check already counted them). */
   addScripts(byScript: Uint32Array): void {
     for (let i = 0; i < byScript.length; i++) this.scripts[i] = (this.scripts[i] as number) + (byScript[i] as number)

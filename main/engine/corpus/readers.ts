@@ -25,10 +25,25 @@ export interface RawDocument {
   line: number
 }
 
+/**
+ * A byte range of an uncompressed file, split at a document boundary (see `planRanges`): lines are
+ * numbered from `lineBase` + 1, and the checks that only make sense at the start of a file (a
+ * byte-order mark, a binary file) run only when `start` is 0.
+ */
+export interface ByteRange {
+  start: number
+  /** Exclusive. */
+  end: number
+  /** Lines before the range (0 when not known: the caller adds it later). */
+  lineBase: number
+}
+
 export interface ReadCounters {
   /** Bytes of the file on disk read so far (compressed bytes for .gz). */
   rawBytes: number
   invalidBytesReplaced: number
+  /** Lines read (of the range, when reading one), set when the reading is complete. */
+  lines?: number
   /** Fed every byte of the file on disk, to checksum it in the same pass. */
   digest?: { update(chunk: Buffer): unknown }
 }
@@ -96,8 +111,9 @@ function countInvalidSequences(buf: Uint8Array): number {
 }
 
 /** The file's bytes, decompressed if needed, with the raw bytes counted and gzip bombs stopped. */
-async function* fileBytes(file: SourceFile, counters: ReadCounters, signal?: AbortSignal): AsyncGenerator<Buffer> {
-  const raw = createReadStream(file.path, { highWaterMark: 1 << 20 })
+async function* fileBytes(file: SourceFile, counters: ReadCounters, signal?: AbortSignal, range?: ByteRange): AsyncGenerator<Buffer> {
+  if (range && range.end <= range.start) return
+  const raw = createReadStream(file.path, { highWaterMark: 1 << 20, ...(range ? { start: range.start, end: range.end - 1 } : {}) })
   // With async iteration or pipe in control of the flow, 'data' still sees every chunk once.
   raw.on('data', (chunk) => {
     counters.rawBytes += (chunk as Buffer).length
@@ -167,16 +183,26 @@ export interface Line {
  * or, with `invalidUtf8: 'replace'`, replaced with U+FFFD and counted. A NUL byte near the start
  * means a binary file. A line longer than MAX_DOCUMENT_BYTES is an error.
  */
-export async function* readLines(file: SourceFile, options: Pick<IngestOptions, 'invalidUtf8'>, counters: ReadCounters, signal?: AbortSignal): AsyncGenerator<Line> {
+export async function* readLines(file: SourceFile, options: Pick<IngestOptions, 'invalidUtf8'>, counters: ReadCounters, signal?: AbortSignal, range?: ByteRange): AsyncGenerator<Line> {
+  for await (const batch of readLineBatches(file, options, counters, signal, range)) yield* batch
+}
+
+/**
+ * `readLines` by the batch: the lines of each chunk read (about 1 MiB). A chunk of valid UTF-8 is
+ * decoded at once and split as a string; one with invalid bytes, line by line as `readLines`
+ * describes. Lines before an error are yielded before it is thrown.
+ */
+export async function* readLineBatches(file: SourceFile, options: Pick<IngestOptions, 'invalidUtf8'>, counters: ReadCounters, signal?: AbortSignal, range?: ByteRange): AsyncGenerator<Line[]> {
   let pending: Buffer[] = []
   let pendingBytes = 0
-  let lineNo = 0
-  let offset = 0 // of the pending line's start
-  let sawBytes = false
+  let lineNo = range?.lineBase ?? 0
+  let offset = range?.start ?? 0 // of the pending line's start
+  const atFileStart = !range || range.start === 0
+  let sawBytes = !atFileStart
 
   const decode = (bytes: Buffer, start: number): string => {
     if (bytes.length && bytes[bytes.length - 1] === 13) bytes = bytes.subarray(0, bytes.length - 1)
-    if (lineNo <= 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3)
+    if (atFileStart && offset === 0 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3)
     if (!isUtf8(bytes)) {
       if (options.invalidUtf8 === 'replace') {
         counters.invalidBytesReplaced += countInvalidSequences(bytes)
@@ -193,38 +219,75 @@ export async function* readLines(file: SourceFile, options: Pick<IngestOptions, 
     return bytes.toString('utf8')
   }
 
-  for await (const chunk of fileBytes(file, counters, signal)) {
+  /** Lines of `region` (whole lines, each ending with a newline), one by one. */
+  const slowLines = (region: Buffer, out: Line[]): void => {
+    let start = 0
+    for (;;) {
+      const nl = region.indexOf(10, start)
+      if (nl < 0) break
+      const bytes = region.subarray(start, nl)
+      lineNo++
+      if (bytes.length > MAX_DOCUMENT_BYTES) throw tooLong(file.path, lineNo)
+      out.push({ text: decode(bytes, offset), line: lineNo, offset })
+      offset += bytes.length + 1
+      start = nl + 1
+    }
+  }
+
+  /** Lines of `region` decoded at once: when it is valid UTF-8, cannot hold a line too long, and is not the file's first (byte-order mark). */
+  const fastLines = (region: Buffer, out: Line[]): boolean => {
+    if (region.length > MAX_DOCUMENT_BYTES || (atFileStart && offset === 0) || !isUtf8(region)) return false
+    const str = region.toString('utf8')
+    let start = 0
+    let bstart = 0
+    for (;;) {
+      const nl = str.indexOf('\n', start)
+      if (nl < 0) break
+      const bnl = region.indexOf(10, bstart)
+      lineNo++
+      out.push({ text: str.slice(start, nl > start && str.charCodeAt(nl - 1) === 13 ? nl - 1 : nl), line: lineNo, offset })
+      offset += bnl - bstart + 1
+      start = nl + 1
+      bstart = bnl + 1
+    }
+    return true
+  }
+
+  for await (const chunk of fileBytes(file, counters, signal, range)) {
     if (!sawBytes) {
       sawBytes = true
       const head = chunk.subarray(0, 8192)
       const nul = head.indexOf(0)
       if (nul >= 0) throw badInput(file.path, `byte ${nul}`, 'contains a NUL byte; it looks like a binary file, not text', 'Give text files: .txt, .jsonl, .csv or .tsv (optionally .gz).')
     }
-    let start = 0
-    for (;;) {
-      const nl = chunk.indexOf(10, start)
-      if (nl < 0) break
-      const piece = chunk.subarray(start, nl)
-      const bytes = pendingBytes ? Buffer.concat([...pending, piece], pendingBytes + piece.length) : piece
+    const lastNl = chunk.lastIndexOf(10)
+    const out: Line[] = []
+    if (lastNl >= 0) {
+      const whole = chunk.subarray(0, lastNl + 1)
+      const region = pendingBytes ? Buffer.concat([...pending, whole], pendingBytes + whole.length) : whole
       pending = []
       pendingBytes = 0
-      lineNo++
-      if (bytes.length > MAX_DOCUMENT_BYTES) throw tooLong(file.path, lineNo)
-      yield { text: decode(bytes, offset), line: lineNo, offset }
-      offset += bytes.length + 1
-      start = nl + 1
+      try {
+        if (!fastLines(region, out)) slowLines(region, out)
+      } catch (e) {
+        if (out.length) yield out
+        throw e
+      }
     }
-    if (start < chunk.length) {
-      const rest = chunk.subarray(start)
+    if (lastNl + 1 < chunk.length) {
+      const rest = chunk.subarray(lastNl + 1)
       pending.push(rest)
       pendingBytes += rest.length
-      if (pendingBytes > MAX_DOCUMENT_BYTES) throw tooLong(file.path, lineNo + 1)
     }
+    if (out.length) yield out
+    if (pendingBytes > MAX_DOCUMENT_BYTES) throw tooLong(file.path, lineNo + 1)
   }
   if (pendingBytes) {
     lineNo++
-    yield { text: decode(Buffer.concat(pending, pendingBytes), offset), line: lineNo, offset }
+    counters.lines = lineNo - (range?.lineBase ?? 0)
+    yield [{ text: decode(Buffer.concat(pending, pendingBytes), offset), line: lineNo, offset }]
   }
+  counters.lines = lineNo - (range?.lineBase ?? 0)
 }
 
 function tooLong(path: string, line: number): EngineError {
@@ -306,86 +369,131 @@ export function parseDelimited(text: string, delimiter: string): string[] | null
   return fields
 }
 
+type DocumentOptions = Pick<IngestOptions, 'invalidUtf8' | 'jsonlField' | 'csvColumn'> & { txtMode: 'line' | 'blank' }
+
 /** Documents of one file in its format, with the line each starts on. */
-export async function* readDocuments(
-  file: SourceFile,
-  options: Pick<IngestOptions, 'invalidUtf8' | 'jsonlField' | 'csvColumn'> & { txtMode: 'line' | 'blank' },
-  counters: ReadCounters,
-  signal?: AbortSignal,
-): AsyncGenerator<RawDocument> {
-  const lines = readLines(file, options, counters, signal)
+export async function* readDocuments(file: SourceFile, options: DocumentOptions, counters: ReadCounters, signal?: AbortSignal, range?: ByteRange): AsyncGenerator<RawDocument> {
+  for await (const batch of readDocumentBatches(file, options, counters, signal, range)) yield* batch
+}
+
+/** A line that is empty or only white space. */
+function blank(text: string): boolean {
+  if (text.length === 0) return true
+  const c = text.charCodeAt(0)
+  // A printable ASCII character first: not blank (the common case, without trimming).
+  if (c > 32 && c < 127) return false
+  return text.trim() === ''
+}
+
+/** `readDocuments` by the batch (the documents completed by each chunk of lines); documents before an error are yielded before it is thrown. */
+export async function* readDocumentBatches(file: SourceFile, options: DocumentOptions, counters: ReadCounters, signal?: AbortSignal, range?: ByteRange): AsyncGenerator<RawDocument[]> {
+  const parser = documentParser(file, options)
+  for await (const lines of readLineBatches(file, options, counters, signal, range)) {
+    const out: RawDocument[] = []
+    try {
+      for (const l of lines) parser.line(l, out)
+    } catch (e) {
+      if (out.length) yield out
+      throw e
+    }
+    if (out.length) yield out
+  }
+  const out: RawDocument[] = []
+  parser.end(out)
+  if (out.length) yield out
+}
+
+interface DocumentParser {
+  line(l: Line, out: RawDocument[]): void
+  end(out: RawDocument[]): void
+}
+
+function documentParser(file: SourceFile, options: DocumentOptions): DocumentParser {
   if (file.format === 'txt' && options.txtMode === 'line') {
-    for await (const l of lines) if (l.text.trim() !== '') yield { text: l.text, line: l.line }
-    return
+    return {
+      line: (l, out) => {
+        if (!blank(l.text)) out.push({ text: l.text, line: l.line })
+      },
+      end: () => undefined,
+    }
   }
   if (file.format === 'txt') {
     let block: string[] = []
     let blockBytes = 0
     let startLine = 0
-    for await (const l of lines) {
-      if (l.text.trim() === '') {
-        if (block.length) yield { text: block.join('\n'), line: startLine }
-        block = []
-        blockBytes = 0
-        continue
-      }
-      if (!block.length) startLine = l.line
-      block.push(l.text)
-      blockBytes += l.text.length
-      if (blockBytes > MAX_DOCUMENT_BYTES) throw badInput(file.path, `line ${startLine}`, `a document (lines ${startLine}–${l.line}) is longer than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MiB with no blank line`, 'Separate documents with blank lines, or use one document per line.')
+    return {
+      line: (l, out) => {
+        if (blank(l.text)) {
+          if (block.length) out.push({ text: block.length === 1 ? (block[0] as string) : block.join('\n'), line: startLine })
+          block = []
+          blockBytes = 0
+          return
+        }
+        if (!block.length) startLine = l.line
+        block.push(l.text)
+        blockBytes += l.text.length
+        if (blockBytes > MAX_DOCUMENT_BYTES) throw badInput(file.path, `line ${startLine}`, `a document (lines ${startLine}–${l.line}) is longer than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MiB with no blank line`, 'Separate documents with blank lines, or use one document per line.')
+      },
+      end: (out) => {
+        if (block.length) out.push({ text: block.join('\n'), line: startLine })
+      },
     }
-    if (block.length) yield { text: block.join('\n'), line: startLine }
-    return
   }
   if (file.format === 'jsonl') {
     const field = options.jsonlField
-    for await (const l of lines) {
-      if (l.text.trim() === '') continue
-      let value: unknown
-      try {
-        value = JSON.parse(l.text)
-      } catch (e) {
-        throw badInput(file.path, `line ${l.line}`, `not valid JSON (${(e as Error).message.slice(0, 120)})`, 'Each line of a .jsonl file must be one JSON object; fix or remove this line.')
-      }
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        throw badInput(file.path, `line ${l.line}`, 'not a JSON object', `Each line must be an object with a "${field}" field.`)
-      }
-      const text = (value as Record<string, unknown>)[field]
-      if (typeof text !== 'string') {
-        const keys = Object.keys(value).slice(0, 12).join(', ')
-        throw badInput(
-          file.path,
-          `line ${l.line}`,
-          text === undefined ? `no "${field}" field (it has: ${keys || 'no fields'})` : `the "${field}" field is not a string`,
-          `Choose the field that holds the text (JSONL field option, or --field on the command line).`,
-        )
-      }
-      yield { text, line: l.line }
+    return {
+      line: (l, out) => {
+        if (blank(l.text)) return
+        let value: unknown
+        try {
+          value = JSON.parse(l.text)
+        } catch (e) {
+          throw badInput(file.path, `line ${l.line}`, `not valid JSON (${(e as Error).message.slice(0, 120)})`, 'Each line of a .jsonl file must be one JSON object; fix or remove this line.')
+        }
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+          throw badInput(file.path, `line ${l.line}`, 'not a JSON object', `Each line must be an object with a "${field}" field.`)
+        }
+        const text = (value as Record<string, unknown>)[field]
+        if (typeof text !== 'string') {
+          const keys = Object.keys(value).slice(0, 12).join(', ')
+          throw badInput(
+            file.path,
+            `line ${l.line}`,
+            text === undefined ? `no "${field}" field (it has: ${keys || 'no fields'})` : `the "${field}" field is not a string`,
+            `Choose the field that holds the text (JSONL field option, or --field on the command line).`,
+          )
+        }
+        out.push({ text, line: l.line })
+      },
+      end: () => undefined,
     }
-    return
   }
   // CSV / TSV with a header row; quoted fields may span lines.
   const delimiter = file.format === 'tsv' ? '\t' : ','
   let column = -1
   let record = ''
   let recordLine = 0
-  for await (const l of lines) {
-    if (!record) recordLine = l.line
-    record = record ? `${record}\n${l.text}` : l.text
-    if (record.length > MAX_DOCUMENT_BYTES) throw tooLong(file.path, recordLine)
-    const fields = parseDelimited(record, delimiter)
-    if (!fields) continue
-    record = ''
-    if (column < 0) {
-      column = fields.findIndex((f) => f.trim() === options.csvColumn)
+  return {
+    line: (l, out) => {
+      if (!record) recordLine = l.line
+      record = record ? `${record}\n${l.text}` : l.text
+      if (record.length > MAX_DOCUMENT_BYTES) throw tooLong(file.path, recordLine)
+      const fields = parseDelimited(record, delimiter)
+      if (!fields) return
+      record = ''
       if (column < 0) {
-        throw badInput(file.path, 'line 1', `no column named "${options.csvColumn}" in the header (columns: ${fields.slice(0, 20).map((f) => JSON.stringify(f.trim())).join(', ')})`, 'Choose the column that holds the text (CSV column option, or --column on the command line).')
+        column = fields.findIndex((f) => f.trim() === options.csvColumn)
+        if (column < 0) {
+          throw badInput(file.path, 'line 1', `no column named "${options.csvColumn}" in the header (columns: ${fields.slice(0, 20).map((f) => JSON.stringify(f.trim())).join(', ')})`, 'Choose the column that holds the text (CSV column option, or --column on the command line).')
+        }
+        return
       }
-      continue
-    }
-    if (fields.length === 1 && fields[0] === '') continue
-    yield { text: fields[column] ?? '', line: recordLine }
+      if (fields.length === 1 && fields[0] === '') return
+      out.push({ text: fields[column] ?? '', line: recordLine })
+    },
+    end: () => {
+      if (record) throw badInput(file.path, `line ${recordLine}`, 'a quoted field is never closed', 'Check the quoting of that record.')
+      if (column < 0) throw badInput(file.path, '', 'the file has no header row', `The first line must name the columns, one of them "${options.csvColumn}".`)
+    },
   }
-  if (record) throw badInput(file.path, `line ${recordLine}`, 'a quoted field is never closed', 'Check the quoting of that record.')
-  if (column < 0) throw badInput(file.path, '', 'the file has no header row', `The first line must name the columns, one of them "${options.csvColumn}".`)
 }
