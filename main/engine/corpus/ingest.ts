@@ -41,6 +41,8 @@ export interface IngestRequest {
   workerScript?: string | URL | null
   /** Times the phases into this (benchmarks). */
   profile?: PhaseTimes
+  /** Size of the ranges large files are split into (tests); default RANGE_BYTES. */
+  rangeBytes?: number
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -293,7 +295,7 @@ export async function ingestCorpus(ctx: JobContext, req: IngestRequest): Promise
     }
 
     const tag = randomBytes(3).toString('hex')
-    const fresh = await ingestFiles(ctx, { staging, tag, files: toIngest, options, language, counter, threshold: t0, seen, threads: req.threads, workerScript: req.workerScript, profile: req.profile })
+    const fresh = await ingestFiles(ctx, { staging, tag, files: toIngest, options, language, counter, threshold: t0, seen, threads: req.threads, workerScript: req.workerScript, profile: req.profile, rangeBytes: req.rangeBytes })
 
     // Enough held-out documents? The threshold is the fraction's, or higher where that holds out
     // fewer than the minimum; every source is routed again when its threshold changes.

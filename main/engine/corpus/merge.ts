@@ -252,6 +252,7 @@ export interface IngestFilesInput {
   threads?: number | undefined
   workerScript?: string | URL | null | undefined
   profile?: PhaseTimes | undefined
+  rangeBytes?: number | undefined
 }
 
 interface Task {
@@ -269,7 +270,7 @@ export async function ingestFiles(ctx: JobContext, input: IngestFilesInput): Pro
   for (const [fi, file] of files.entries()) {
     const stat = await fs.stat(file.path)
     const txtMode = file.format === 'txt' ? (options.txtMode === 'auto' ? await detectTxtMode(file) : options.txtMode) : null
-    const ranges: (ByteRange | undefined)[] = (await planRanges(file, txtMode)) ?? [undefined]
+    const ranges: (ByteRange | undefined)[] = (await planRanges(file, txtMode, input.rangeBytes)) ?? [undefined]
     plans.push({ txtMode, stat, ranges })
     const jobOptions = { invalidUtf8: options.invalidUtf8, jsonlField: options.jsonlField, csvColumn: options.csvColumn, minChars: options.minChars, scriptThreshold: options.scriptThreshold, txtMode: txtMode ?? 'line' }
     for (const range of ranges) {
