@@ -26,6 +26,7 @@ import { Tokenizer as HfTokenizer, BPE, byteLevelPreTokenizer } from 'tokenizers
 import { mulberry32 } from '../../main/engine/common/rng'
 import { engineThreadTask, setThreadScript, threadCount } from '../../main/engine/common/threads'
 import { ingestCorpus } from '../../main/engine/corpus/ingest'
+import { INGEST_TASK, runIngestWorker } from '../../main/engine/corpus/workers'
 import { JobManager } from '../../main/engine/jobs/manager'
 import { createProject } from '../../main/engine/project/projects'
 import { projectExtend, setBaseTokenizer } from '../../main/engine/tokenizer/project'
@@ -76,12 +77,13 @@ async function ingestPhase(work: string, file: string): Promise<PhaseResult> {
   const projectDir = join(work, 'project')
   await fs.rm(projectDir, { recursive: true, force: true })
   await createProject({ dir: projectDir, name: 'Bench', language: 'hu' })
+  setThreadScript(__filename)
   const jobs = new JobManager({ logDir: join(work, 'logs') })
   const t0 = now()
   const job = jobs.start({ kind: 'ingest', title: 'bench', projectDir, run: (ctx) => ingestCorpus(ctx, { projectDir, role: 'target', paths: [file] }) })
   const final = await jobs.wait(job.id)
   if (final.state !== 'done') throw new Error(`ingest ${final.state}: ${final.error?.message}`)
-  return { seconds: now() - t0, bytes: statSync(file).size, peakRssMb: rssMb() }
+  return { seconds: now() - t0, bytes: statSync(file).size, peakRssMb: rssMb(), note: `${threadCount()} threads` }
 }
 
 async function learnPhase(work: string, count: number): Promise<PhaseResult> {
@@ -243,6 +245,7 @@ async function main(): Promise<void> {
 
 const thread = engineThreadTask()
 if (thread?.task === TOKENISE_TASK) void runTokeniseThread(thread.data)
+else if (thread?.task === INGEST_TASK) runIngestWorker()
 else
   main().catch((e: unknown) => {
     process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
