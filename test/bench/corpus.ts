@@ -107,7 +107,7 @@ function profileLines(p: PhaseTimes, seconds: number): string[] {
     scripts: 'script table (code points, letters by script, spaced words)',
     hash: 'hash (SHA-1 of the text)',
     serialise: 'serialise (JSON string, UTF-8 encode, records)',
-    words: 'word segmenter (unspaced scripts only)',
+    words: 'word lists for the profile tallies (and the segmenter, unspaced scripts)',
     merge: 'merge (transfer, dedupe, split, shard and reject lines)',
     tally: 'profile word tallies (first 10k documents a split, then 1 in 16)',
     write: 'write (shards, rejects, hashes, fsync)',

@@ -93,6 +93,18 @@ export function newScriptCounts(): Uint32Array {
   return new Uint32Array(OTHER + 1)
 }
 
+/**
+ * Per BMP unit, both classes at once (filled as met): the script class (`classify`) in the low 6
+ * bits, the word class (`wordClass`) above; 255 unknown. Surrogates are looked up one by one.
+ */
+const bothBmp = new Uint8Array(65536).fill(UNKNOWN)
+
+function both(cp: number): number {
+  let b = bothBmp[cp] as number
+  if (b === UNKNOWN) b = bothBmp[cp] = (wordClass(cp) << 6) | classify(cp)
+  return b
+}
+
 /** Counts code points, letters by script and space-separated words in one pass. */
 export function countCharacters(text: string, byScript: Uint32Array = newScriptCounts()): CharCounts {
   let characters = 0
@@ -100,21 +112,30 @@ export function countCharacters(text: string, byScript: Uint32Array = newScriptC
   let spacedWords = 0
   let prev = 0 // word class of the previous character
   let beforeJoiner = 0 // word class before a joiner
-  for (let i = 0; i < text.length; i++) {
+  const n = text.length
+  for (let i = 0; i < n; i++) {
     let cp = text.charCodeAt(i)
-    if (cp >= 0xd800 && cp < 0xdc00 && i + 1 < text.length) {
-      const lo = text.charCodeAt(i + 1)
-      if (lo >= 0xdc00 && lo < 0xe000) {
-        cp = ((cp - 0xd800) << 10) + (lo - 0xdc00) + 0x10000
-        i++
+    let w: number
+    let c: number
+    if (cp < 0xd800 || cp >= 0xe000) {
+      const b = both(cp)
+      w = b >> 6
+      c = b & 63
+    } else {
+      if (cp < 0xdc00 && i + 1 < n) {
+        const lo = text.charCodeAt(i + 1)
+        if (lo >= 0xdc00 && lo < 0xe000) {
+          cp = ((cp - 0xd800) << 10) + (lo - 0xdc00) + 0x10000
+          i++
+        }
       }
+      w = wordClass(cp)
+      c = classify(cp)
     }
     characters++
-    const w = wordClass(cp)
     if (w === 1 && prev !== 1 && !(prev === 2 && beforeJoiner === 1)) spacedWords++
     if (w === 2) beforeJoiner = prev
     prev = w
-    const c = classify(cp)
     if (c !== NOT_LETTER) {
       letters++
       byScript[c] = (byScript[c] as number) + 1
