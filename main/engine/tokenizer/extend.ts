@@ -106,12 +106,12 @@ export async function countWords(
     tok.forEachWordOf(line, add)
     if ((n & 1023) === 0) {
       if (signal?.aborted) throw new EngineError('cancelled', 'cancelled')
-      onLine?.(bytes, table.counts.size + table.prunedWords)
+      onLine?.(bytes, table.size + table.prunedWords)
       await new Promise((r) => setImmediate(r))
     }
   }
   return {
-    counts: table.counts,
+    counts: table.toMap(),
     lines: n,
     bytes,
     stats: { corpusBytes: bytes, sampled: false, prunedWords: table.prunedWords, prunedOccurrences: table.prunedOccurrences, prunes: table.prunes, pruneFloor: table.floor, maxWords: table.maxWords },

@@ -113,10 +113,49 @@ const byteLevelCache = new Map<string, string>()
 export function byteLevelText(text: string): string {
   const hit = byteLevelCache.get(text)
   if (hit !== undefined) return hit
-  const s = new NormalizedString(text, null, null)
-  byteLevelTransform(s)
-  return s.text
+  // straight into code units, one string made at the end: no NormalizedString, no parts (word
+  // counting spends its time here on the long tail of words the cache does not hold)
+  if (byteLevelUnits.length < text.length * 4) byteLevelUnits = new Uint16Array(text.length * 4)
+  const u = byteLevelUnits
+  let n = 0
+  let ascii = true
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) {
+      u[n++] = BYTE_TO_UNIT[c]!
+      if (c < 0x21 || c > 0x7e) ascii = false
+      continue
+    }
+    ascii = false
+    let cp = c
+    if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d < 0xe000) {
+        cp = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00)
+        i++
+      }
+    }
+    if (cp < 0x800) {
+      u[n++] = BYTE_TO_UNIT[0xc0 | (cp >> 6)]!
+    } else if (cp < 0x10000) {
+      u[n++] = BYTE_TO_UNIT[0xe0 | (cp >> 12)]!
+      u[n++] = BYTE_TO_UNIT[0x80 | ((cp >> 6) & 63)]!
+    } else {
+      u[n++] = BYTE_TO_UNIT[0xf0 | (cp >> 18)]!
+      u[n++] = BYTE_TO_UNIT[0x80 | ((cp >> 12) & 63)]!
+      u[n++] = BYTE_TO_UNIT[0x80 | ((cp >> 6) & 63)]!
+    }
+    u[n++] = BYTE_TO_UNIT[0x80 | (cp & 63)]!
+  }
+  if (ascii) return text
+  const out = String.fromCharCode.apply(null, u.subarray(0, n) as unknown as number[])
+  if (byteLevelCache.size > 100_000) byteLevelCache.clear()
+  byteLevelCache.set(text, out)
+  return out
 }
+let byteLevelUnits = new Uint16Array(256)
+/** BYTE_TO_CHAR as UTF-16 code units (every byte-level letter is one). */
+const BYTE_TO_UNIT = Uint16Array.from(BYTE_TO_CHAR, (ch) => ch.charCodeAt(0))
 
 /** Rewrites a piece into the byte-level alphabet: one unit per UTF-8 byte, each aligned to its character. */
 export function byteLevelTransform(s: NormalizedString): void {

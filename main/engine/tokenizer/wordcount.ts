@@ -63,11 +63,16 @@ export interface CountStats {
 }
 
 /**
- * A word → count table that holds at most `maxWords` words. Keys are copied on insertion, so that
- * the table never keeps a whole line alive through a sliced string.
+ * A word → count table that holds at most `maxWords` words: a Map from word to a slot, and the
+ * counts in a typed array (a word already seen costs one lookup, not a lookup and a store). Keys
+ * are copied on insertion, so that the table never keeps a whole line alive through a sliced
+ * string.
  */
 export class CappedCounts {
-  readonly counts = new Map<string, number>()
+  private readonly index = new Map<string, number>()
+  private count = new Float64Array(1 << 12)
+  private readonly free: number[] = []
+  private used = 0
   prunedWords = 0
   prunedOccurrences = 0
   prunes = 0
@@ -76,37 +81,56 @@ export class CappedCounts {
     if (!(maxWords >= 1)) throw new EngineError('bad-input', `the word budget must be at least 1, not ${maxWords}`)
   }
 
+  /** Distinct words held. */
+  get size(): number {
+    return this.index.size
+  }
+
   add(w: string, c = 1): void {
-    const counts = this.counts
-    const old = counts.get(w)
-    if (old !== undefined) {
-      counts.set(w, old + c)
+    const i = this.index.get(w)
+    if (i !== undefined) {
+      this.count[i]! += c
       return
     }
-    counts.set(flat(w), c)
-    if (counts.size > this.maxWords) this.prune()
+    let j = this.free.pop()
+    if (j === undefined) {
+      j = this.used++
+      if (j === this.count.length) {
+        const grown = new Float64Array(this.count.length * 2)
+        grown.set(this.count)
+        this.count = grown
+      }
+    }
+    this.count[j] = c
+    this.index.set(flat(w), j)
+    if (this.index.size > this.maxWords) this.prune()
   }
 
   /** Drops every word at or below the smallest count that leaves at most 3/4 of the budget. */
   prune(): void {
-    const counts = this.counts
+    const index = this.index
+    const count = this.count
     const keep = Math.floor(this.maxWords * 0.75)
     const hist = new Float64Array(65)
-    for (const c of counts.values()) hist[c < 64 ? c : 64]!++
-    let left = counts.size
+    for (const i of index.values()) {
+      const c = count[i]!
+      hist[c < 64 ? c : 64]!++
+    }
+    let left = index.size
     let t = 0
     while (t < 64 && left > keep) left -= hist[++t]!
     if (left > keep) {
       // more than the budget of words seen over 64 times: find the cut among them exactly
       const big: number[] = []
-      for (const c of counts.values()) if (c > 64) big.push(c)
+      for (const i of index.values()) if (count[i]! > 64) big.push(count[i]!)
       big.sort((a, b) => b - a)
-      t = big[keep]! // words counted at most this many times go
-      if (t < 64) t = 64
+      t = Math.max(64, big[keep]!) // words counted at most this many times go
     }
-    for (const [w, c] of counts) {
+    for (const [w, i] of index) {
+      const c = count[i]!
       if (c <= t) {
-        counts.delete(w)
+        index.delete(w)
+        this.free.push(i)
         this.prunedWords++
         this.prunedOccurrences += c
       }
@@ -114,11 +138,27 @@ export class CappedCounts {
     this.prunes++
     this.floor = t
   }
+
+  get(w: string): number | undefined {
+    const i = this.index.get(w)
+    return i === undefined ? undefined : this.count[i]
+  }
+
+  /** The counts as a Map, word → count, in the order the surviving words were first kept. */
+  toMap(): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const [w, i] of this.index) out.set(w, this.count[i]!)
+    return out
+  }
 }
 
-/** A flat copy of a string (V8 keeps slices of a long string as views of it). */
+/**
+ * A copy of a string that does not hold on to a longer one (V8 keeps a slice of 13 or more
+ * characters as a view of its parent): the concatenation is flattened into a new string of its own
+ * length, and the slice of it refers to that, not to the line the word came from.
+ */
 function flat(s: string): string {
-  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8')
+  return s.length < 13 ? s : (' ' + s).slice(1)
 }
 
 // ---- sampling ----------------------------------------------------------------------------------
