@@ -111,6 +111,7 @@ function profileLines(p: PhaseTimes, seconds: number): string[] {
     merge: 'merge (transfer, dedupe, split, shard and reject lines)',
     tally: 'profile word tallies (first 10k documents a split, then 1 in 16)',
     write: 'write (shards, rejects, hashes, fsync)',
+    checksum: 'SHA-256 of each file (the job thread, beside the merge)',
   }
   const total = Object.values(p).reduce((a, b) => a + b, 0)
   const out = [`phases (seconds of thread time; ${total.toFixed(1)} s in all over ${seconds.toFixed(1)} s of wall time):`]

@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
-import { Worker, type WorkerOptions, isMainThread, workerData } from 'node:worker_threads'
+import { Worker, isMainThread, workerData } from 'node:worker_threads'
 import { EngineError } from './errors'
 
 const KIND = 'vernacular-engine-thread'
@@ -64,8 +64,8 @@ export function engineThreadTask(): { task: string; data: unknown } | null {
   return d?.kind === KIND ? { task: d.task, data: d.data } : null
 }
 
-/** Starts an engine thread for `task` on `script` (with `options` such as resource limits). */
-export function startEngineThread(script: string | URL, task: string, data: unknown, options: Omit<WorkerOptions, 'workerData'> = {}): Worker {
+/** Starts an engine thread for `task` on `script`. */
+export function startEngineThread(script: string | URL, task: string, data: unknown): Worker {
   const init: ThreadData = { kind: KIND, task, data }
-  return new Worker(script, { ...options, workerData: init })
+  return new Worker(script, { workerData: init })
 }

@@ -28,9 +28,13 @@ export function sourceId(path: string): string {
   return createHash('sha1').update(path).digest('hex').slice(0, 10)
 }
 
-async function sha256Of(path: string): Promise<string> {
+async function sha256Of(path: string, phases: PhaseTimes | null): Promise<string> {
   const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer)
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    const t = phases ? performance.now() : 0
+    hash.update(chunk as Buffer)
+    if (phases) phases.checksum += (performance.now() - t) / 1000
+  }
   return hash.digest('hex')
 }
 
@@ -326,7 +330,7 @@ export async function ingestFiles(ctx: JobContext, input: IngestFilesInput): Pro
     for (const [fi, file] of files.entries()) {
       const plan = plans[fi] as (typeof plans)[number]
       const id = sourceId(file.path)
-      const sha = sha256Of(file.path)
+      const sha = sha256Of(file.path, phases)
       sha.catch(() => undefined)
       const merge = new SourceMerge(input.staging, `${id}-${input.tag}`, `${id}-${input.tag}.rejects.jsonl`, input.counter, input.threshold, input.seen)
       current = basename(file.path)

@@ -48,10 +48,11 @@ export interface PhaseTimes {
   merge: number
   tally: number
   write: number
+  checksum: number
 }
 
 export function emptyPhases(): PhaseTimes {
-  return { read: 0, clean: 0, scripts: 0, hash: 0, serialise: 0, words: 0, merge: 0, tally: 0, write: 0 }
+  return { read: 0, clean: 0, scripts: 0, hash: 0, serialise: 0, words: 0, merge: 0, tally: 0, write: 0, checksum: 0 }
 }
 
 export function addPhases(into: PhaseTimes, from: PhaseTimes): void {

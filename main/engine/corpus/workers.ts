@@ -13,8 +13,6 @@ import { processRange, type RangeJob, type RangeResult } from './pipeline'
  */
 
 export const INGEST_TASK = 'ingest'
-/** The workers' young generation (V8's default is 16–32 MB on 64-bit machines). */
-const YOUNG_GENERATION_MB = 96
 
 type ToWorker = { type: 'range'; id: number; job: RangeJob }
 type ToMain =
@@ -94,9 +92,7 @@ export class IngestPool implements RangeExecutor {
     try {
       await Promise.all(
         Array.from({ length: threads }, async () => {
-          // A larger young generation: ingest makes many short-lived strings, and scavenges less often
-          // save about a tenth of the time (bench:corpus).
-          const worker = startEngineThread(script, INGEST_TASK, null, { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } })
+          const worker = startEngineThread(script, INGEST_TASK, null)
           const slot: Slot = { worker, busy: null, dead: null }
           pool.slots.push(slot)
           await new Promise<void>((resolve, reject) => {
