@@ -154,7 +154,8 @@ async function generateFile(file: string, targetBytes: number, noise = 0): Promi
 /**
  * `budget` mode: count (on a sample when the file is larger than the text budget) and learn on a
  * file of BENCH_MB megabytes (or BENCH_FILE), printing seconds, MB/s and peak RSS. Env:
- * BENCH_SAMPLE_MB (text budget, default the engine's), BENCH_MAX_WORDS, BENCH_MERGES, BENCH_TOKENIZER (llama2|llama3),
+ * BENCH_SAMPLE_MB (text budget, default the engine's), BENCH_MAX_WORDS, BENCH_MERGES, BENCH_TOKENIZER (llama2|llama3|gpt2:
+ * the demo base, GPT-2's, as bench:data uses),
  * BENCH_NOISE (share of words given a random suffix, for a long tail of distinct words; default 0).
  */
 async function budgetMode(): Promise<void> {
@@ -173,7 +174,7 @@ async function budgetMode(): Promise<void> {
     ...(process.env.BENCH_MAX_WORDS ? { maxWords: Number(process.env.BENCH_MAX_WORDS) } : {}),
   })
   const want = Number(process.env.BENCH_MERGES ?? 25000)
-  const tokFile = process.env.BENCH_TOKENIZER === 'llama3' ? LLAMA3 : LLAMA2
+  const tokFile = { llama3: LLAMA3, gpt2: join(ROOT, 'resources', 'demo', 'base', 'tokenizer.json') }[process.env.BENCH_TOKENIZER ?? ''] ?? LLAMA2
   // the job the CLI runs (count, learn, write), with its progress fed to the app's ETA estimator
   const eta = new EtaEstimator()
   const t0 = now()
