@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   const threads = ingestThreads()
   const load = loadavg()[0] as number
   const t0 = performance.now()
-  const job = jobs.start({ kind: 'ingest', title: 'bench', projectDir, run: (ctx) => ingestCorpus(ctx, { projectDir, role: 'target', paths: [file], workerScript: __filename, ...(profile ? { profile } : {}) }) })
+  const job = jobs.start({ kind: 'ingest', title: 'bench', projectDir, run: (ctx) => ingestCorpus(ctx, { projectDir, role: 'target', paths: [file], workerScript: __filename, ...(profile ? { profile } : {}), ...(process.env.BENCH_RANGE_MB ? { rangeBytes: Number(process.env.BENCH_RANGE_MB) * MB } : {}) }) })
   const final = await jobs.wait(job.id)
   const seconds = (performance.now() - t0) / 1000
   if (process.stderr.isTTY) process.stderr.write('\n')

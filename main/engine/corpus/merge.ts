@@ -313,7 +313,7 @@ export async function ingestFiles(ctx: JobContext, input: IngestFilesInput): Pro
   }
 
   const fresh: SourceRecord[] = []
-  const window = executor.threads === 1 ? 1 : executor.threads + 1
+  const window = executor.threads === 1 ? 1 : executor.threads + 2
   const pending: (Promise<RangeResult> | undefined)[] = []
   let launched = 0
   const launch = (upTo: number) => {

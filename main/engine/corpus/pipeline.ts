@@ -17,7 +17,7 @@ import { wordCounter } from './words'
  */
 
 /** Files larger than this are split into ranges of about this size. */
-export const RANGE_BYTES = 4 * 1024 * 1024
+export const RANGE_BYTES = 8 * 1024 * 1024
 /** How far past a range's nominal end a document boundary is looked for before giving up on a split. */
 const BOUNDARY_SEARCH = 4 * 1024 * 1024
 
