@@ -7,7 +7,8 @@
  *   ingest      readline + NFC (the floor any ingest pays in Node), one thread
  *   learning    Hugging Face `tokenizers`' BpeTrainer (Rust; the npm package's `train`, a ByteLevel
  *               pre-tokenizer as the base tokenizer has) on the sample our learner counts
- *   tokenising  Hugging Face `encodeBatch` with the same tokenizer.json on the same documents
+ *   tokenising  Hugging Face `encodeBatch` with the same tokenizer.json on the same documents (the
+ *               first BENCH_REF_MB, default 256: it runs at a few MB/s)
  *
  * Each line prints MB/s and peak RSS, and the ratio to the reference. The corpus is generated once
  * from the demo text (resources/demo/corpora/hu): documents of 3–10 demo lines in a seeded random
@@ -156,7 +157,8 @@ function refLearn(sample: string): PhaseResult {
   return { seconds: now() - t0, bytes: statSync(sample).size, peakRssMb: rssMb(), note: `BpeTrainer defaults (30,000 tokens from bytes), ${process.env.RAYON_NUM_THREADS ?? availableParallelism()} threads` }
 }
 
-async function refEncode(tokenizerJson: string, file: string): Promise<PhaseResult> {
+/** HF's encodeBatch over the corpus's documents, up to `limitBytes` of them (it runs at a few MB/s: the ratio is what matters). */
+async function refEncode(tokenizerJson: string, file: string, limitBytes: number): Promise<PhaseResult> {
   const tok = HfTokenizer.fromFile(tokenizerJson)
   const opts = { addSpecialTokens: false }
   let batch: string[] = []
@@ -169,6 +171,7 @@ async function refEncode(tokenizerJson: string, file: string): Promise<PhaseResu
     batch = []
   }
   for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    if (bytes >= limitBytes) break
     if (line.trim() !== '') {
       doc.push(line)
       continue
@@ -212,7 +215,7 @@ async function main(): Promise<void> {
     tokenise: () => tokenisePhase(args[0]!, count),
     'ref-ingest': () => refIngest(args[0]!),
     'ref-learn': () => refLearn(args[0]!),
-    'ref-encode': () => refEncode(args[0]!, args[1]!),
+    'ref-encode': () => refEncode(args[0]!, args[1]!, Number(args[2]) * MB),
   }
   if (mode && phases[mode]) {
     process.stdout.write(JSON.stringify(await phases[mode]()) + '\n')
@@ -237,7 +240,8 @@ async function main(): Promise<void> {
   }
   if (!phase || phase === 'tokenise') {
     const ours = child(['tokenise', work])
-    say(line('tokenise into token files', ours, child(['ref-encode', join(work, 'project', 'tokenizer', `add-${count}`, 'tokenizer.json'), file]), 'HF encodeBatch', '≥ 20 MB/s'))
+    const refMb = Number(process.env.BENCH_REF_MB ?? 256)
+    say(line('tokenise into token files', ours, child(['ref-encode', join(work, 'project', 'tokenizer', `add-${count}`, 'tokenizer.json'), file, String(refMb)]), `HF encodeBatch on the first ${refMb} MB`, '≥ 20 MB/s'))
   }
   say(`load after: ${loadavg()[0]!.toFixed(2)}`)
   if (!process.env.BENCH_DIR) await fs.rm(work, { recursive: true, force: true })
