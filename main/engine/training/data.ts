@@ -16,7 +16,7 @@ import { writeOutputDirWith } from '../common/outputdir'
 import { parseJson } from '../common/json'
 import { threadCount, threadScript } from '../common/threads'
 import type { ProgressUpdate } from '../jobs/manager'
-import { readRoleState } from '../corpus/store'
+import { readRoleState, roleDir } from '../corpus/store'
 import { corpusDocuments } from '../corpus/text'
 import { Tokenizer } from '../tokenizer/tokenizer'
 import { LANGUAGES, type Language } from './mixture'
@@ -126,35 +126,46 @@ export async function prepareTokenData(projectDir: string, tokenizerFile: string
       const message = `Tokenising the ${role === 'target' ? 'target-language' : 'English'} text${pool ? ` on ${pool.threads} threads` : ''}`
       let bytes = 0
       // Batches in the order they were read; with a pool, at most 2 × threads in flight.
-      const inFlight: { result: Promise<EncodedBatch>; bytes: number }[] = []
+      const inFlight: { result: Promise<EncodedBatch> }[] = []
       const writeNext = async () => {
-        const head = inFlight.shift() as { result: Promise<EncodedBatch>; bytes: number }
-        const { ids, lengths } = await head.result
+        const head = inFlight.shift() as { result: Promise<EncodedBatch> }
+        const done = await head.result
         let at = 0
-        for (const n of lengths) {
-          await writer.add(ids.subarray(at, at + n))
+        for (const n of done.lengths) {
+          await writer.add(done.ids.subarray(at, at + n))
           at += n
         }
-        bytes += head.bytes
-        doneBytes += head.bytes
+        bytes += done.bytes
+        doneBytes += done.bytes
         p.progress?.({ done: doneBytes, total: totalBytes, message })
       }
       let batch: string[] = []
       let batchBytes = 0
       const send = async () => {
         if (batch.length === 0) return
-        inFlight.push({ result: pool ? pool.encode(batch) : Promise.resolve(encodeBatch(tokenizer, batch)), bytes: batchBytes })
+        inFlight.push({ result: pool ? pool.encode(batch) : Promise.resolve(encodeBatch(tokenizer, batch)) })
         batch = []
         batchBytes = 0
         while (inFlight.length > (pool ? 2 * pool.threads : 0)) await writeNext()
       }
+      // With as many shards as threads, each thread reads and encodes whole shards; else batches of documents.
+      const shards = (states[role]?.sources ?? []).flatMap((src) => src.shards.train.map((f) => join(roleDir(projectDir, role), f)))
       try {
-        for await (const doc of corpusDocuments(projectDir, role, 'train', p.signal)) {
-          batch.push(doc)
-          batchBytes += Buffer.byteLength(doc)
-          if (batchBytes >= BATCH_BYTES) await send()
+        if (pool && shards.length >= pool.threads) {
+          p.log?.(`${role}: ${shards.length} shards, each read and encoded by a thread`)
+          for (const shard of shards) {
+            if (p.signal?.aborted) throw new EngineError('cancelled', 'cancelled')
+            inFlight.push({ result: pool.encodeShard(shard) })
+            while (inFlight.length > 2 * pool.threads) await writeNext()
+          }
+        } else {
+          for await (const doc of corpusDocuments(projectDir, role, 'train', p.signal)) {
+            batch.push(doc)
+            batchBytes += Buffer.byteLength(doc)
+            if (batchBytes >= BATCH_BYTES) await send()
+          }
+          await send()
         }
-        await send()
         while (inFlight.length) await writeNext()
       } catch (e) {
         // Let the batches still in flight settle before the staging folder goes.

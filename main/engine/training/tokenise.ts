@@ -1,10 +1,13 @@
 /**
- * Tokenising on every core: batches of documents go round-robin to worker threads (common/threads.ts),
- * each with its own copy of the tokenizer, and come back as flat ids with each document's length.
+ * Tokenising on every core: corpus shards (or, for a small corpus, batches of documents) go
+ * round-robin to worker threads (common/threads.ts), each with its own copy of the tokenizer, and
+ * come back as flat ids with each document's length. A thread reads a shard itself, so the text
+ * never passes through the calling thread.
  * The caller writes the results in the order it sent the batches, so the token files are the same
  * byte for byte as one thread would write them. At most `2 × threads` batches are in flight, so
  * memory stays bounded whatever the corpus.
  */
+import { readFileSync } from 'node:fs'
 import { parentPort } from 'node:worker_threads'
 import type { Worker } from 'node:worker_threads'
 import { startEngineThread } from '../common/threads'
@@ -12,13 +15,15 @@ import { Tokenizer } from '../tokenizer/tokenizer'
 
 export const TOKENISE_TASK = 'tokenise'
 
-/** One encoded batch: every document's ids one after the other, and each document's length. */
+/** One encoded batch: every document's ids one after the other, each document's length, and the bytes of its text. */
 export interface EncodedBatch {
   ids: Uint32Array
   lengths: Uint32Array
+  bytes: number
 }
 
-type Reply = { type: 'ready' } | { type: 'done'; seq: number; ids: Uint32Array; lengths: Uint32Array } | { type: 'error'; seq: number; message: string }
+type Reply = { type: 'ready' } | { type: 'done'; seq: number; ids: Uint32Array; lengths: Uint32Array; bytes: number } | { type: 'error'; seq: number; message: string }
+type Request = { seq: number; docs: string[] } | { seq: number; shard: string }
 
 
 /** A pool of tokenising threads; `encode` keeps each batch's order for the caller to restore. */
@@ -35,7 +40,7 @@ export class TokenisePool {
         const p = this.pending.get(m.seq)
         if (!p) return
         this.pending.delete(m.seq)
-        if (m.type === 'done') p.resolve({ ids: m.ids, lengths: m.lengths })
+        if (m.type === 'done') p.resolve({ ids: m.ids, lengths: m.lengths, bytes: m.bytes })
         else p.reject(new Error(`a tokenising thread failed: ${m.message}`))
       })
       const fail = (e: Error) => {
@@ -85,12 +90,24 @@ export class TokenisePool {
 
   /** Encodes a batch of documents on the next thread. */
   encode(docs: string[]): Promise<EncodedBatch> {
+    return this.request((seq) => ({ seq, docs }))
+  }
+
+  /**
+   * Encodes every document of a corpus shard (JSONL of `{"text"}`, corpus/store.ts) on the next
+   * thread, which reads the file itself: the text never passes through this thread.
+   */
+  encodeShard(file: string): Promise<EncodedBatch> {
+    return this.request((seq) => ({ seq, shard: file }))
+  }
+
+  private request(make: (seq: number) => Request): Promise<EncodedBatch> {
     if (this.failure) return Promise.reject(this.failure)
     const seq = this.seq++
     const worker = this.workers[this.next++ % this.workers.length] as Worker
     return new Promise((resolve, reject) => {
       this.pending.set(seq, { resolve, reject })
-      worker.postMessage({ seq, docs })
+      worker.postMessage(make(seq))
     })
   }
 
@@ -113,12 +130,21 @@ export function encodeBatch(tokenizer: Tokenizer, docs: string[]): EncodedBatch 
     }
     ids[n++] = id
   }
+  let bytes = 0
   docs.forEach((d, i) => {
     const from = n
     tokenizer.encodeEach(d, push)
     lengths[i] = n - from
+    bytes += Buffer.byteLength(d)
   })
-  return { ids: ids.slice(0, n), lengths }
+  return { ids: ids.slice(0, n), lengths, bytes }
+}
+
+/** The documents of a corpus shard, in order. */
+export function shardDocuments(file: string): string[] {
+  const docs: string[] = []
+  for (const line of readFileSync(file, 'utf8').split('\n')) if (line) docs.push((JSON.parse(line) as { text: string }).text)
+  return docs
 }
 
 /** The thread's side (main/threads.ts calls it for the `tokenise` task). */
@@ -133,10 +159,10 @@ export async function runTokeniseThread(data: unknown): Promise<void> {
     port.postMessage({ type: 'error', seq: -1, message: (e as Error).message } satisfies Reply)
     return
   }
-  port.on('message', (m: { seq: number; docs: string[] }) => {
+  port.on('message', (m: Request) => {
     try {
-      const { ids, lengths } = encodeBatch(tokenizer, m.docs)
-      port.postMessage({ type: 'done', seq: m.seq, ids, lengths } satisfies Reply, [ids.buffer as ArrayBuffer, lengths.buffer as ArrayBuffer])
+      const { ids, lengths, bytes } = encodeBatch(tokenizer, 'shard' in m ? shardDocuments(m.shard) : m.docs)
+      port.postMessage({ type: 'done', seq: m.seq, ids, lengths, bytes } satisfies Reply, [ids.buffer as ArrayBuffer, lengths.buffer as ArrayBuffer])
     } catch (e) {
       port.postMessage({ type: 'error', seq: m.seq, message: (e as Error).message } satisfies Reply)
     }
