@@ -320,18 +320,8 @@ export function buildTextPreTokenizer(json: unknown): TextPreTokenizer | null {
     case 'Split':
       return splitter(patternRegExp(p.pattern, 'pre_tokenizer.pattern'), String(p.behavior ?? 'Isolated') as SplitBehavior, p.invert === true)
     case 'ByteLevel': {
-      const addPrefixSpace = p.add_prefix_space === true
-      const re = p.use_regex === false ? null : compileOnig(GPT2_PATTERN, 'pre_tokenizer')
-      return each((text, out) => {
-        const t = addPrefixSpace && text.length > 0 && !text.startsWith(' ') ? ' ' + text : text
-        if (!re) {
-          if (t.length > 0) out.push(byteLevelText(t))
-          return
-        }
-        const from = out.length
-        splitText(t, re, 'Isolated', false, out)
-        for (let i = from; i < out.length; i++) out[i] = byteLevelText(out[i]!)
-      })
+      const split = byteLevelSplit(p)
+      return (pieces) => split(pieces).map(byteLevelText)
     }
     case 'Metaspace': {
       const replacement = String(p.replacement ?? '▁')
@@ -357,4 +347,40 @@ export function buildTextPreTokenizer(json: unknown): TextPreTokenizer | null {
     default:
       return null
   }
+}
+
+/** ByteLevel's splitting alone (the prefix space and GPT-2's pattern), without the byte-level spelling. */
+function byteLevelSplit(p: Json): TextPreTokenizer {
+  const addPrefixSpace = p.add_prefix_space === true
+  const re = p.use_regex === false ? null : compileOnig(GPT2_PATTERN, 'pre_tokenizer')
+  return (pieces) => {
+    const out: string[] = []
+    for (const text of pieces) {
+      const t = addPrefixSpace && text.length > 0 && !text.startsWith(' ') ? ' ' + text : text
+      if (!re) {
+        if (t.length > 0) out.push(t)
+      } else splitText(t, re, 'Isolated', false, out)
+    }
+    return out
+  }
+}
+
+/**
+ * For a byte-level pre-tokenizer (ByteLevel, or a Sequence that ends with it): the splitting into
+ * words as they are in the text, and the byte-level spelling to apply to each. Encoding caches ids
+ * by the word as it is in the text, so a word seen before costs one lookup and no spelling. Null
+ * for other pre-tokenizers.
+ */
+export function buildTextWordSplit(json: unknown): { split: TextPreTokenizer; spell: (word: string) => string } | null {
+  if (json === null || json === undefined) return null
+  const p = json as Json
+  if (p.type === 'ByteLevel') return { split: byteLevelSplit(p), spell: byteLevelText }
+  if (p.type !== 'Sequence') return null
+  const list = (p.pretokenizers as unknown[] | undefined) ?? []
+  const last = list.at(-1) as Json | undefined
+  if (!last || last.type !== 'ByteLevel' || list.slice(0, -1).some((x) => (x as Json).type === 'ByteLevel')) return null
+  const before = list.slice(0, -1).map((x) => buildTextPreTokenizer(x))
+  if (before.some((x) => x === null)) return null
+  const parts = [...(before as TextPreTokenizer[]), byteLevelSplit(last)]
+  return { split: (pieces) => parts.reduce((acc, f) => f(acc), pieces), spell: byteLevelText }
 }

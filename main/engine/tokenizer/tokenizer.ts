@@ -15,7 +15,7 @@ import { buildDecoder, type Decoder } from './decoders'
 import { NormalizedString } from './normalized'
 import { buildNormalizer, type Normalizer } from './normalizers'
 import { buildPostProcessor, type PostProcessor } from './postprocessors'
-import { buildPreTokenizer, buildTextPreTokenizer, type PreTokenizer, type PreTokenizerInfo, type TextPreTokenizer } from './pretokenizers'
+import { buildPreTokenizer, buildTextPreTokenizer, buildTextWordSplit, type PreTokenizer, type PreTokenizerInfo, type TextPreTokenizer } from './pretokenizers'
 import { escapeRegExp } from './regex'
 
 export type TokenizerFamily = 'byte-level-bpe' | 'sentencepiece-bpe' | 'bpe'
@@ -79,6 +79,9 @@ export class Tokenizer {
   private readonly preTokenizer: PreTokenizer | null
   /** The same pre-tokenizer on plain strings, for encoding without alignment (null: not available for this one). */
   private readonly textPreTokenizer: TextPreTokenizer | null
+  /** For byte-level pre-tokenizers: words as they are in the text, and their byte-level spelling (encodeEach caches ids by the former). */
+  private readonly textWords: { split: TextPreTokenizer; spell: (word: string) => string } | null
+  private readonly idsByTextWord = new Map<string, number[]>()
   private readonly postProcessor: PostProcessor | null
   private readonly decoder: Decoder | null
   private readonly rawAdded: RegExp | null
@@ -137,6 +140,7 @@ export class Tokenizer {
     this.normalizer = buildNormalizer(json.normalizer)
     this.preTokenizer = buildPreTokenizer(json.pre_tokenizer, info)
     this.textPreTokenizer = buildTextPreTokenizer(json.pre_tokenizer)
+    this.textWords = buildTextWordSplit(json.pre_tokenizer)
     this.postProcessor = buildPostProcessor(json.post_processor)
     this.decoder = buildDecoder(json.decoder)
     this.byteLevel = info.byteLevel
@@ -318,6 +322,8 @@ export class Tokenizer {
     track: boolean,
     onWord: (word: string, piece: NormalizedString, from: number) => void,
     onAdded: ((t: AddedToken, piece: NormalizedString) => void) | null,
+    /** Hand on words as they are in the text, unspelled (only with `textWords`, untracked). */
+    unspelled = false,
   ): void {
     const root = NormalizedString.from(text, 0, track)
     const marker = this.markerSplitSafe ? this.wordMarker! : null
@@ -333,7 +339,8 @@ export class Tokenizer {
           continue
         }
         // Without alignment, pre-tokenize plain strings (the piece handed on is then the whole normalised piece, which such callers ignore).
-        const words: (string | NormalizedString)[] = !track && this.textPreTokenizer ? this.textPreTokenizer([b.piece.text]) : this.preTokenizer ? this.preTokenizer([b.piece]) : [b.piece]
+        const words: (string | NormalizedString)[] =
+          unspelled && this.textWords ? this.textWords.split([b.piece.text]) : !track && this.textPreTokenizer ? this.textPreTokenizer([b.piece.text]) : this.preTokenizer ? this.preTokenizer([b.piece]) : [b.piece]
         for (const word of words) {
           const w = typeof word === 'string' ? b.piece : word
           const t = typeof word === 'string' ? word : word.text
@@ -370,6 +377,27 @@ export class Tokenizer {
   /** The ids of `text` (no post-processor tokens), one by one: encoding into a buffer without an array per text. */
   encodeEach(text: string, onId: (id: number) => void): void {
     const model = this.model
+    const tw = this.textWords
+    if (tw && !this.markerSplitSafe) {
+      // Byte-level: ids by the word as it is in the text (one lookup; spelled and merged once).
+      const cache = this.idsByTextWord
+      this.forEachWord(
+        text,
+        false,
+        (w) => {
+          let ids = cache.get(w)
+          if (ids === undefined) {
+            ids = model.encodeWord(tw.spell(w))
+            if (cache.size > 200_000) cache.clear()
+            cache.set(w, ids)
+          }
+          for (let i = 0; i < ids.length; i++) onId(ids[i]!)
+        },
+        (t) => onId(t.id),
+        true,
+      )
+      return
+    }
     this.forEachWord(
       text,
       false,
