@@ -118,33 +118,65 @@ export class TokenisePool {
 
 /** Encodes on this thread (no pool): the same result. */
 export function encodeBatch(tokenizer: Tokenizer, docs: string[]): EncodedBatch {
-  const lengths = new Uint32Array(docs.length)
-  // About 4 bytes of text a token; the buffer grows when a text needs more.
-  let ids = new Uint32Array(Math.max(1024, docs.reduce((n, d) => n + d.length, 0) >> 1))
-  let n = 0
-  const push = (id: number) => {
-    if (n === ids.length) {
-      const grown = new Uint32Array(ids.length * 2)
-      grown.set(ids)
-      ids = grown
-    }
-    ids[n++] = id
-  }
-  let bytes = 0
-  docs.forEach((d, i) => {
-    const from = n
-    tokenizer.encodeEach(d, push)
-    lengths[i] = n - from
-    bytes += Buffer.byteLength(d)
-  })
-  return { ids: ids.slice(0, n), lengths, bytes }
+  const out = new IdBuffer(docs.length, docs.reduce((n, d) => n + d.length, 0) >> 1)
+  for (const d of docs) out.add(tokenizer, d)
+  return out.finish()
 }
 
-/** The documents of a corpus shard, in order. */
-export function shardDocuments(file: string): string[] {
-  const docs: string[] = []
-  for (const line of readFileSync(file, 'utf8').split('\n')) if (line) docs.push((JSON.parse(line) as { text: string }).text)
-  return docs
+/**
+ * Every document of a corpus shard (JSONL of `{"text"}`, corpus/store.ts), in order: the file is
+ * read whole as bytes and each line decoded, parsed and encoded in turn, so no string of the whole
+ * shard (nor an array of its lines) is ever made.
+ */
+export function encodeShard(tokenizer: Tokenizer, file: string): EncodedBatch {
+  const raw = readFileSync(file)
+  const out = new IdBuffer(1024, raw.length >> 2)
+  let from = 0
+  while (from < raw.length) {
+    let to = raw.indexOf(10, from)
+    if (to < 0) to = raw.length
+    if (to > from) out.add(tokenizer, (JSON.parse(raw.toString('utf8', from, to)) as { text: string }).text)
+    from = to + 1
+  }
+  return out.finish()
+}
+
+/** Ids of documents one after the other, growing as needed, with each document's length and bytes. */
+class IdBuffer {
+  private ids: Uint32Array
+  private n = 0
+  private lengths: Uint32Array
+  private docs = 0
+  private bytes = 0
+  private readonly push = (id: number) => {
+    if (this.n === this.ids.length) {
+      const grown = new Uint32Array(this.ids.length * 2)
+      grown.set(this.ids)
+      this.ids = grown
+    }
+    this.ids[this.n++] = id
+  }
+
+  constructor(documents: number, tokens: number) {
+    this.lengths = new Uint32Array(Math.max(16, documents))
+    this.ids = new Uint32Array(Math.max(1024, tokens))
+  }
+
+  add(tokenizer: Tokenizer, text: string): void {
+    const from = this.n
+    tokenizer.encodeEach(text, this.push)
+    if (this.docs === this.lengths.length) {
+      const grown = new Uint32Array(this.lengths.length * 2)
+      grown.set(this.lengths)
+      this.lengths = grown
+    }
+    this.lengths[this.docs++] = this.n - from
+    this.bytes += Buffer.byteLength(text)
+  }
+
+  finish(): EncodedBatch {
+    return { ids: this.ids.slice(0, this.n), lengths: this.lengths.slice(0, this.docs), bytes: this.bytes }
+  }
 }
 
 /** The thread's side (main/threads.ts calls it for the `tokenise` task). */
@@ -161,7 +193,7 @@ export async function runTokeniseThread(data: unknown): Promise<void> {
   }
   port.on('message', (m: Request) => {
     try {
-      const { ids, lengths, bytes } = encodeBatch(tokenizer, 'shard' in m ? shardDocuments(m.shard) : m.docs)
+      const { ids, lengths, bytes } = 'shard' in m ? encodeShard(tokenizer, m.shard) : encodeBatch(tokenizer, m.docs)
       port.postMessage({ type: 'done', seq: m.seq, ids, lengths, bytes } satisfies Reply, [ids.buffer as ArrayBuffer, lengths.buffer as ArrayBuffer])
     } catch (e) {
       port.postMessage({ type: 'error', seq: m.seq, message: (e as Error).message } satisfies Reply)
