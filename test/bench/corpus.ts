@@ -7,43 +7,19 @@
  * Threads: every core, or VERNACULAR_THREADS; this bundle is the workers' script too.
  * `--profile` (or BENCH_PROFILE=1) times ingest's phases (seconds summed over the threads).
  */
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, promises as fs, statSync } from 'node:fs'
+import { createReadStream, existsSync, mkdtempSync, promises as fs, statSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { ingestCorpus } from '../../main/engine/corpus/ingest'
 import { emptyPhases, type PhaseTimes } from '../../main/engine/corpus/pipeline'
 import { ingestThreads, isIngestWorker, runIngestWorker } from '../../main/engine/corpus/workers'
-import { mulberry32 } from '../../main/engine/common/rng'
+import { generateHungarian } from './hungarian'
 import { JobManager } from '../../main/engine/jobs/manager'
 import { createProject } from '../../main/engine/project/projects'
 
-const ROOT = resolve(__dirname, '../..')
 const MB = 1024 * 1024
 
-async function generate(file: string, targetBytes: number): Promise<void> {
-  const demo = join(ROOT, 'resources', 'demo', 'corpora', 'hu')
-  const lines: string[] = []
-  for (const f of (await fs.readdir(demo)).sort()) {
-    for (const l of (await fs.readFile(join(demo, f), 'utf8')).split('\n')) if (l.length > 30) lines.push(l)
-  }
-  const rand = mulberry32(7)
-  const out = createWriteStream(file)
-  let written = 0
-  let docs = 0
-  while (written < targetBytes) {
-    // A document: 3–10 demo lines in a random order; practically never repeats, like real text.
-    const n = 3 + Math.floor(rand() * 8)
-    const doc: string[] = []
-    for (let i = 0; i < n; i++) doc.push(lines[Math.floor(rand() * lines.length)] as string)
-    const text = doc.join('\n') + '\n\n'
-    written += Buffer.byteLength(text)
-    docs++
-    if (!out.write(text)) await new Promise<void>((r) => out.once('drain', () => r()))
-  }
-  await new Promise<void>((r) => out.end(() => r()))
-  process.stdout.write(`generated ${(written / MB).toFixed(0)} MB, ${docs.toLocaleString('en')} documents, in ${file}\n`)
-}
 
 async function reference(file: string): Promise<number> {
   const t0 = performance.now()
@@ -58,7 +34,7 @@ async function main(): Promise<void> {
   const targetMb = Number(process.env.BENCH_MB ?? 500)
   const work = process.env.BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'vernacular-bench-'))
   const file = join(work, `hu-${targetMb}mb.txt`)
-  if (!existsSync(file) || statSync(file).size < targetMb * MB) await generate(file, targetMb * MB)
+  if (!existsSync(file) || statSync(file).size < targetMb * MB) await generateHungarian(file, targetMb * MB, 7)
   const bytes = statSync(file).size
 
   const refSeconds = await reference(file)

@@ -26,6 +26,7 @@ import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { Tokenizer as HfTokenizer, BPE, byteLevelPreTokenizer } from 'tokenizers'
 import { mulberry32 } from '../../main/engine/common/rng'
+import { generateHungarian } from './hungarian'
 import { engineThreadTask, setThreadScript, threadCount } from '../../main/engine/common/threads'
 import { ingestCorpus } from '../../main/engine/corpus/ingest'
 import { INGEST_TASK, runIngestWorker } from '../../main/engine/corpus/workers'
@@ -50,28 +51,6 @@ interface PhaseResult {
 
 // ---- the corpus --------------------------------------------------------------------------------
 
-async function generate(file: string, targetBytes: number): Promise<void> {
-  const demo = join(ROOT, 'resources', 'demo', 'corpora', 'hu')
-  const lines: string[] = []
-  for (const f of (await fs.readdir(demo)).sort()) {
-    for (const l of (await fs.readFile(join(demo, f), 'utf8')).split('\n')) if (l.length > 30) lines.push(l)
-  }
-  const rand = mulberry32(11)
-  const out = createWriteStream(file)
-  let written = 0
-  let docs = 0
-  while (written < targetBytes) {
-    const n = 3 + Math.floor(rand() * 8)
-    const doc: string[] = []
-    for (let i = 0; i < n; i++) doc.push(lines[Math.floor(rand() * lines.length)] as string)
-    const text = doc.join('\n') + '\n\n'
-    written += Buffer.byteLength(text)
-    docs++
-    if (!out.write(text)) await new Promise<void>((r) => out.once('drain', () => r()))
-  }
-  await new Promise<void>((r) => out.end(() => r()))
-  process.stdout.write(`generated ${(written / MB).toFixed(0)} MB, ${docs.toLocaleString('en')} documents\n`)
-}
 
 // ---- our phases (children) ---------------------------------------------------------------------
 
@@ -228,7 +207,7 @@ async function main(): Promise<void> {
   const work = process.env.BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'vernacular-bench-data-'))
   await fs.mkdir(work, { recursive: true })
   const file = join(work, 'corpus.txt')
-  if (!existsSync(file) || statSync(file).size < gb * 1024 * MB * 0.999) await generate(file, gb * 1024 * MB)
+  if (!existsSync(file) || statSync(file).size < gb * 1024 * MB * 0.999) await generateHungarian(file, gb * 1024 * MB, 11)
   const phase = process.argv.indexOf('--phase') > 0 ? process.argv[process.argv.indexOf('--phase') + 1] : null
   const say = (s: string) => process.stdout.write(s + '\n')
   say(`bench:data on ${(statSync(file).size / MB).toFixed(0)} MB of generated Hungarian; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.versions.node}, our threads ${threadCount()}, load ${loadavg()[0]!.toFixed(2)}`)

@@ -1,7 +1,7 @@
 /** `vernacular handoff` and `vernacular runs import`: a run trained on a cluster by PyTorch FSDP or LLaMA-Factory, and its checkpoints brought back. */
 import type { HandoffResult, RunsImportResult } from '../../engine/contract'
 import { JSON_OPT, call, defined, followJob, num, positionals, requiredOption, stringOption, type Command } from '../args'
-import { FLAGS, overrides } from './training'
+import { RUN_OPT, SETTINGS_NAMES, SETTINGS_OPTIONS, overrides } from './training'
 
 function describeHandoff(r: HandoffResult): string {
   const total = r.files.reduce((n, f) => n + f.bytes, 0)
@@ -32,25 +32,8 @@ export const handoffCommands: Command[] = [
     usage:
       'vernacular handoff PROJECT --run NAME --out DIR [--target fsdp|llamafactory] [--force] [--json]\n  a new run takes the settings flags of `vernacular train`: [--seq-len N] [--batch N] [--grad-accum N] [--steps N] [--lr X] [--warmup-steps N] [--weight-decay X] [--seed N] [--checkpoint-every N] [--embedding-steps N] [--no-document-masking] [--replay-share X] …',
     args: 'PROJECT',
-    names: {
-      dir: 'PROJECT',
-      out: '--out',
-      target: '--target',
-      run: '--run',
-      ...Object.fromEntries(Object.entries(FLAGS).map(([setting, flag]) => [`overrides.${setting}`, `--${flag}`])),
-      'overrides.documentMasking': '--no-document-masking',
-      'overrides.recompute': '--recompute',
-    },
-    options: {
-      ...JSON_OPT,
-      run: { type: 'string', short: 'r' },
-      out: { type: 'string', short: 'o' },
-      target: { type: 'string' },
-      force: { type: 'boolean' },
-      ...Object.fromEntries(Object.values(FLAGS).map((flag) => [flag, { type: 'string' as const }])),
-      'no-document-masking': { type: 'boolean' },
-      recompute: { type: 'string' },
-    },
+    names: { dir: 'PROJECT', out: '--out', target: '--target', run: '--run', ...SETTINGS_NAMES },
+    options: { ...JSON_OPT, ...RUN_OPT, out: { type: 'string', short: 'o' }, target: { type: 'string' }, force: { type: 'boolean' }, ...SETTINGS_OPTIONS },
     async run({ engine, out, positionals: given, values }) {
       const [dir] = positionals(this, given, ['PROJECT'])
       const { job } = await call(

@@ -22,6 +22,18 @@ export const FLAGS = {
 
 export const RUN_OPT = { run: { type: 'string' as const, short: 'r' as const } }
 
+/** The settings flags of a run (`train`, and `handoff` for a new run): parse options, and the API field each names. */
+export const SETTINGS_OPTIONS = {
+  ...Object.fromEntries(Object.values(FLAGS).map((flag) => [flag, { type: 'string' as const }])),
+  'no-document-masking': { type: 'boolean' as const },
+  recompute: { type: 'string' as const },
+}
+export const SETTINGS_NAMES = {
+  ...Object.fromEntries(Object.entries(FLAGS).map(([setting, flag]) => [`overrides.${setting}`, `--${flag}`])),
+  'overrides.documentMasking': '--no-document-masking',
+  'overrides.recompute': '--recompute',
+}
+
 export function overrides(cmd: Command, values: Values) {
   const numbers = Object.fromEntries(Object.entries(FLAGS).map(([setting, flag]) => [setting, numberOption(cmd, values, flag)]))
   return defined({ ...numbers, documentMasking: values['no-document-masking'] ? false : undefined, recompute: stringOption(values, 'recompute') })
@@ -66,21 +78,8 @@ export const trainingCommands: Command[] = [
     usage:
       'vernacular train PROJECT [--run NAME] [--seq-len N] [--batch N] [--grad-accum N] [--steps N] [--lr X] [--warmup-steps N] [--weight-decay X] [--seed N] [--checkpoint-every N] [--keep N] [--eval-every N] [--embedding-steps N] [--no-document-masking] [--recompute auto|on|off] [--replay-share X] [--resume] [--json]',
     args: 'PROJECT',
-    names: {
-      dir: 'PROJECT',
-      run: '--run',
-      ...Object.fromEntries(Object.entries(FLAGS).map(([setting, flag]) => [`overrides.${setting}`, `--${flag}`])),
-      'overrides.documentMasking': '--no-document-masking',
-      'overrides.recompute': '--recompute',
-    },
-    options: {
-      ...JSON_OPT,
-      ...RUN_OPT,
-      ...Object.fromEntries(Object.values(FLAGS).map((flag) => [flag, { type: 'string' as const }])),
-      'no-document-masking': { type: 'boolean' },
-      recompute: { type: 'string' },
-      resume: { type: 'boolean' },
-    },
+    names: { dir: 'PROJECT', run: '--run', ...SETTINGS_NAMES },
+    options: { ...JSON_OPT, ...RUN_OPT, ...SETTINGS_OPTIONS, resume: { type: 'boolean' } },
     async run({ engine, out, positionals: given, values }) {
       const [dir] = positionals(this, given, ['PROJECT'])
       const { job } = await call(this, engine, 'train.start', defined({ dir, run: stringOption(values, 'run'), overrides: overrides(this, values), resume: values.resume === true }))

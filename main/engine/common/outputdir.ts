@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { EngineError } from './errors'
+import { EngineError, fsError } from './errors'
 import { syncDir, writeFileAtomic } from './fsutil'
 
 export async function writeOutputDir(out: string, files: Record<string, string | Uint8Array>, ownFiles: readonly string[] | ((name: string) => boolean)): Promise<void> {
@@ -62,4 +62,20 @@ export async function writeOutputDirWith(out: string, ownFiles: readonly string[
     throw new EngineError('io', `cannot write ${out}: ${(e as Error).message}`, { file: out })
   }
   if (existing) await fs.rm(old, { recursive: true, force: true }).catch(() => undefined)
+}
+
+/**
+ * What an output folder holds before something is written there: its entries, or null when it does
+ * not exist. A file where the folder should be is refused, naming it.
+ */
+export async function outputFolderEntries(out: string): Promise<string[] | null> {
+  try {
+    const st = await fs.stat(out)
+    if (!st.isDirectory()) throw new EngineError('bad-input', `${out} exists and is not a folder.`, { file: out, hint: '--out is always a folder: choose a new or empty one.' })
+    return await fs.readdir(out)
+  } catch (e) {
+    if (e instanceof EngineError) throw e
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw fsError(e, out, 'read')
+  }
 }

@@ -17,10 +17,10 @@
 import { promises as fs } from 'node:fs'
 import { basename, isAbsolute, join, relative, resolve } from 'node:path'
 import { type ExportDtype, type ExportEvaluation, type ExportFormat, type ExportResult, GGUF_DTYPES, EXPORT_DTYPES, type ProjectManifest, type RunSettings } from '../contract'
-import { EngineError, fsError } from '../common/errors'
+import { EngineError } from '../common/errors'
 import { pathExists, syncDir } from '../common/fsutil'
 import { parseJson } from '../common/json'
-import { writeOutputDirWith } from '../common/outputdir'
+import { outputFolderEntries, writeOutputDirWith } from '../common/outputdir'
 import { VERNACULAR_VERSION } from '../common/version'
 import type { JobContext } from '../jobs/manager'
 import { SIDE_FILES, TOKENIZER_FILES, type HfCheckpoint, openCheckpoint } from '../model/checkpoint'
@@ -153,17 +153,8 @@ async function checkOut(src: ExportSource, out: string, force: boolean, baseDir:
   if (inside(out, join(runFolder(src.projectDir, src.runName), CHECKPOINTS_DIR))) {
     throw new EngineError('invalid-request', `${out} is inside the run's checkpoints folder.`, { file: out, hint: 'Choose a folder outside runs/<name>/checkpoints/.' })
   }
-  let names: string[]
-  try {
-    const st = await fs.stat(out)
-    if (!st.isDirectory()) throw new EngineError('bad-input', `${out} exists and is not a folder.`, { file: out, hint: '--out is always a folder: choose a new or empty one.' })
-    names = await fs.readdir(out)
-  } catch (e) {
-    if (e instanceof EngineError) throw e
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
-    throw fsError(e, out, 'read')
-  }
-  if (names.length === 0 || force) return
+  const names = await outputFolderEntries(out)
+  if (names === null || names.length === 0 || force) return
   const record = await readJsonMaybe(join(out, EXPORT_RECORD))
   const foreign = names.filter((n) => !isExportFile(n))
   if (record?.format === 'vernacular-export' && foreign.length === 0) return

@@ -29,7 +29,7 @@ import type { HandoffFile, HandoffResult, HandoffTarget, RunOverrides, RunSettin
 import { EngineError, fsError } from '../common/errors'
 import { vocabFingerprint } from '../common/fingerprint'
 import { parseJson } from '../common/json'
-import { writeOutputDirWith } from '../common/outputdir'
+import { outputFolderEntries, writeOutputDirWith } from '../common/outputdir'
 import { resourcesDir } from '../common/resources'
 import { VERNACULAR_VERSION } from '../common/version'
 import type { JobContext } from '../jobs/manager'
@@ -125,17 +125,8 @@ export async function checkHandoffOut(projectDir: string, out: string, force: bo
       hint: 'Choose a folder next to the project, for example ../<project>-cluster.',
     })
   }
-  let names: string[]
-  try {
-    const st = await fs.stat(out)
-    if (!st.isDirectory()) throw new EngineError('bad-input', `${out} exists and is not a folder.`, { file: out, hint: '--out is a folder: choose a new or empty one.' })
-    names = await fs.readdir(out)
-  } catch (e) {
-    if (e instanceof EngineError) throw e
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
-    throw fsError(e, out, 'read')
-  }
-  if (names.length === 0 || force) return
+  const names = await outputFolderEntries(out)
+  if (names === null || names.length === 0 || force) return
   const record = await readJsonMaybe(join(out, HANDOFF_RECORD))
   if (record?.format === 'vernacular-handoff') return
   const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '')

@@ -24,8 +24,9 @@
  * rejects the step with its message; the runner is then broken and says so.
  */
 import type { Tensor, Variable } from '@tensorflow/tfjs-core'
-import { availableParallelism, freemem } from 'node:os'
+import { freemem } from 'node:os'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
+import { threadCount } from '../common/threads'
 import { type Tf, selectBackend } from '../backend/select'
 import { EngineError, type ErrorCode, type ErrorInfo, toErrorInfo } from '../common/errors'
 import type { ModelConfig } from './config'
@@ -89,16 +90,10 @@ export function splitRows(B: number, n: number): [number, number][] {
 
 /**
  * The threads training should use on this machine: `VERNACULAR_THREADS` when set (1 turns data
- * parallelism off), else every core (`os.availableParallelism()`).
+ * parallelism off), else every core (common/threads.ts).
  */
 export function requestedThreads(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.VERNACULAR_THREADS?.trim()
-  if (!v) return availableParallelism()
-  const n = Number(v)
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new EngineError('invalid-request', `VERNACULAR_THREADS is "${v}", which is not a number of threads.`, { hint: 'Set it to a whole number ≥ 1 (1: one thread), or unset it to use every core.' })
-  }
-  return n
+  return threadCount(env)
 }
 
 /**

@@ -4,24 +4,12 @@ import { describe, expect, it } from 'vitest'
 import { Engine } from '../../../main/engine/api/engine'
 import { parseModelConfig } from '../../../main/engine/model/config'
 import { writeInitialisedModel } from '../../../main/engine/model/init'
-import { trainRun, type WorkerEvent, type WorkerProcess, type WorkerSpawner } from '../../../main/engine/training/worker'
+import { inProcessWorker as inProcess } from '../training/helpers'
 import { demoText } from '../tokenizer/fixtures'
 import { useTmp } from '../../helpers/tmp'
 
 const tmp = useTmp()
 const GPT2_TOKENIZER = join(__dirname, '../../../resources/demo/base/tokenizer.json')
-
-/** A worker that runs in this process (the CLI and the app fork one; the protocol is the same). */
-const inProcess: WorkerSpawner = (): WorkerProcess => {
-  const listeners: ((e: WorkerEvent) => void)[] = []
-  let onExit: (code: number | null, signal: string | null) => void = () => undefined
-  return {
-    send: (m) => void trainRun(m.projectDir, m.run, (e) => listeners.forEach((l) => l(e))).then(() => onExit(0, null)),
-    onMessage: (l) => void listeners.push(l),
-    onExit: (l) => void (onExit = l),
-    kill: () => undefined,
-  }
-}
 
 describe('Engine API: training', () => {
   it('plans training, trains a run as a job with metrics, and reports its status and metrics', async () => {

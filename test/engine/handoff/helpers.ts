@@ -4,22 +4,10 @@ import { expect } from 'vitest'
 import { Engine } from '../../../main/engine/api/engine'
 import { parseModelConfig } from '../../../main/engine/model/config'
 import { writeInitialisedModel } from '../../../main/engine/model/init'
-import { trainRun, type WorkerEvent, type WorkerProcess, type WorkerSpawner } from '../../../main/engine/training/worker'
 import { demoText } from '../tokenizer/fixtures'
+import { GPT2_TOKENIZER, inProcessWorker } from '../training/helpers'
 
-export const GPT2_TOKENIZER = join(__dirname, '../../../resources/demo/base/tokenizer.json')
-
-/** A training worker that runs in this process (the CLI and the app fork one; the protocol is the same). */
-export const inProcessWorker: WorkerSpawner = (): WorkerProcess => {
-  const listeners: ((e: WorkerEvent) => void)[] = []
-  let onExit: (code: number | null, signal: string | null) => void = () => undefined
-  return {
-    send: (m) => void trainRun(m.projectDir, m.run, (e) => listeners.forEach((l) => l(e))).then(() => onExit(0, null)),
-    onMessage: (l) => void listeners.push(l),
-    onExit: (l) => void (onExit = l),
-    kill: () => undefined,
-  }
-}
+export { GPT2_TOKENIZER }
 
 /**
  * What the hand-off tests hand off: a Hungarian project with a little Hungarian and English text, a

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { parseModelConfig } from '../../../main/engine/model/config'
 import { writeInitialisedModel } from '../../../main/engine/model/init'
 import { createProject } from '../../../main/engine/project/projects'
+import { trainRun, type WorkerEvent, type WorkerProcess, type WorkerSpawner } from '../../../main/engine/training/worker'
 import { ingest } from '../corpus/helpers'
 import { demoText } from '../tokenizer/fixtures'
 
@@ -26,4 +27,16 @@ export async function smallTrainingProject(tmp: () => string, opts: { target: nu
   const modelDir = join(tmp(), 'model')
   await writeInitialisedModel(modelDir, parseModelConfig({ model_type: 'gpt2', vocab_size: 50257, n_embd: 16, n_layer: opts.layers, n_head: 2, n_positions: 64 }, 'config.json'), { seed: 1 })
   return { dir, modelDir }
+}
+
+/** A training worker that runs in this process (the CLI and the app fork one; the protocol is the same). */
+export const inProcessWorker: WorkerSpawner = (): WorkerProcess => {
+  const listeners: ((e: WorkerEvent) => void)[] = []
+  let onExit: (code: number | null, signal: string | null) => void = () => undefined
+  return {
+    send: (m) => void trainRun(m.projectDir, m.run, (e) => listeners.forEach((l) => l(e))).then(() => onExit(0, null)),
+    onMessage: (l) => void listeners.push(l),
+    onExit: (l) => void (onExit = l),
+    kill: () => undefined,
+  }
 }
