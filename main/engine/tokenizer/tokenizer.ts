@@ -233,7 +233,8 @@ export class Tokenizer {
   /** The same pipeline with another BPE model (the sweep's prefixes of the learned merges). */
   withModel(model: BpeModel): Tokenizer {
     const t = Object.create(Tokenizer.prototype) as Tokenizer
-    Object.assign(t, this, { model, cachedVocabSize: -1 })
+    // Its own cache of ids by word: the other model splits words otherwise.
+    Object.assign(t, this, { model, cachedVocabSize: -1, idsByTextWord: new Map<string, number[]>() })
     return t
   }
 
