@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createReadStream, promises as fs } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
+import { endianness } from 'node:os'
 import { basename, join } from 'node:path'
 import type { IngestOptions, RemovalReason } from '../contract'
 import { EngineError } from '../common/errors'
@@ -239,8 +240,14 @@ class SourceMerge {
 }
 
 async function writeHashes(file: string, hashes: U32List): Promise<void> {
-  const buf = Buffer.alloc(hashes.n * 4)
-  for (let i = 0; i < hashes.n; i++) buf.writeUInt32LE(hashes.a[i] as number, i * 4)
+  // Little-endian uint32s: on a little-endian machine (x64, arm64) the list's own bytes, written
+  // without a copy (8 bytes a document less at the peak of a large ingest).
+  let buf: Buffer
+  if (endianness() === 'LE') buf = Buffer.from(hashes.a.buffer, hashes.a.byteOffset, hashes.n * 4)
+  else {
+    buf = Buffer.alloc(hashes.n * 4)
+    for (let i = 0; i < hashes.n; i++) buf.writeUInt32LE(hashes.a[i] as number, i * 4)
+  }
   await fs.writeFile(file, buf, { flag: 'wx' })
 }
 
