@@ -9,7 +9,7 @@ import { screenshotWhole as screenshotPage, useDemoWebMode } from '../helpers/br
 import { LOCALE, type Results, checkTable } from '../helpers/compare'
 
 const session = useDemoWebMode()
-const { rpc, waitForIdle } = session
+const { rpc } = session
 const waitForJob = (id: string) => session.waitForJob(id, 180_000)
 const shots = session.shots
 
@@ -64,9 +64,7 @@ describe('the Compare and Export steps in Chromium', () => {
 
     // Through the API, as a script would: once the demo corpora are ingested, a small vocabulary
     // extension, the base model resized for it, and a tiny run with checkpoints at steps 2 and 4.
-    await waitForIdle(dir)
-    await waitForJob((await rpc<{ job: JobSnapshot }>('vocab.extend', { dir, mode: 'add', count: 50 })).job.id)
-    await waitForJob((await rpc<{ job: JobSnapshot }>('baseModel.resize', { dir, mode: 'add', count: 50, init: 'mean' })).job.id)
+    await session.makeTrainable(dir)
     // The project's tasks: the template's cloze tasks (evaluated below on their first items only).
     const tasksDir = join(dir, 'tasks')
     await fs.mkdir(tasksDir, { recursive: true })

@@ -7,7 +7,7 @@ import type { JobSnapshot, RunStatus } from '../../main/engine/contract'
 import { screenshotWhole as screenshotPage, useDemoWebMode } from '../helpers/browser'
 
 const session = useDemoWebMode()
-const { rpc, waitForJob, waitForIdle } = session
+const { rpc, waitForJob } = session
 
 const newPage = (): Promise<Page> => session.newPage({ viewport: { width: 1280, height: 900 }, locale: 'en-US' })
 const text = async (locator: Locator) => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim()
@@ -26,9 +26,7 @@ describe('Run on a cluster, in Chromium', () => {
     const dir = (await page.getByTestId('project-dir').textContent())!.trim()
 
     // Through the API: the demo extended and resized, and a tiny run with one checkpoint (step 2).
-    await waitForIdle(dir)
-    await waitForJob((await rpc<{ job: JobSnapshot }>('vocab.extend', { dir, mode: 'add', count: 50 })).job.id)
-    await waitForJob((await rpc<{ job: JobSnapshot }>('baseModel.resize', { dir, mode: 'add', count: 50, init: 'mean' })).job.id)
+    await session.makeTrainable(dir)
     const overrides = { sequenceLength: 32, batchSize: 2, steps: 2, checkpointEvery: 2, evalEvery: 0, warmupSteps: 1 }
     await waitForJob((await rpc<{ job: JobSnapshot }>('train.start', { dir, run: 'main', overrides })).job.id)
 

@@ -2,11 +2,9 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import type { JobSnapshot } from '../../main/engine/contract'
 import { screenshotWhole as screenshotPage, useDemoWebMode } from '../helpers/browser'
 
 const session = useDemoWebMode()
-const { rpc, waitForJob, waitForIdle } = session
 const shots = session.shots
 
 // The numbers are read back from the page, so the locale that formats them is fixed.
@@ -56,9 +54,7 @@ describe('the Replay mix and Training steps in Chromium', () => {
 
     // Make the demo trainable through the API: once its corpora are ingested, a small vocabulary
     // extension (the plan becomes add 50) and the base model resized for it.
-    await waitForIdle(dir)
-    await waitForJob((await rpc<{ job: JobSnapshot }>('vocab.extend', { dir, mode: 'add', count: 50 })).job.id)
-    await waitForJob((await rpc<{ job: JobSnapshot }>('baseModel.resize', { dir, mode: 'add', count: 50, init: 'mean' })).job.id)
+    await session.makeTrainable(dir)
 
     // Replay mix: the demo plans 25%; the plan multiplied out (150 steps × 4 × 256 tokens).
     await page.getByTestId('wizard-step-replay').click()

@@ -72,6 +72,8 @@ export interface DemoSession {
   waitForJob(id: string, timeout?: number): Promise<void>
   /** Waits until no job of the project is queued or running (the demo's ingest, for one). */
   waitForIdle(projectDir: string, timeout?: number): Promise<void>
+  /** Makes the demo trainable through the API, as a script would: once its corpora are ingested, 50 new tokens (the plan becomes add 50) and the base model resized for them. */
+  makeTrainable(projectDir: string): Promise<void>
 }
 
 /** `env` is read when the server starts (after the file's earlier `beforeAll`s), and added to its environment. */
@@ -110,12 +112,18 @@ export function useDemoWebMode(opts: { env?: () => NodeJS.ProcessEnv } = {}): De
     rpc,
     waitForJob,
     waitForIdle,
+    makeTrainable,
   }
   function rpc<T>(method: MethodName, params: unknown): Promise<T> {
     return webRpc<T>(web!, method, params)
   }
   async function waitForJob(id: string, timeout = 120_000): Promise<void> {
     await expect.poll(async () => (await rpc<JobSnapshot>('jobs.get', { id })).state, { timeout }).toBe('done')
+  }
+  async function makeTrainable(dir: string): Promise<void> {
+    await waitForIdle(dir)
+    await waitForJob((await rpc<{ job: JobSnapshot }>('vocab.extend', { dir, mode: 'add', count: 50 })).job.id)
+    await waitForJob((await rpc<{ job: JobSnapshot }>('baseModel.resize', { dir, mode: 'add', count: 50, init: 'mean' })).job.id)
   }
   async function waitForIdle(projectDir: string, timeout = 120_000): Promise<void> {
     await expect
