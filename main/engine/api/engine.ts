@@ -89,6 +89,8 @@ export interface EngineOptions {
   cwd?: string
   /** Starts a training worker process (the shell's: child_process.fork, or Electron's utilityProcess). */
   spawnWorker?: WorkerSpawner
+  /** The least time between two progress events of a job (default 100 ms; tests set 0 to see each). */
+  progressIntervalMs?: number
 }
 
 type Handlers = { [M in MethodName]: (params: Params<M>) => Promise<Result<M>> }
@@ -101,7 +103,7 @@ export class Engine {
 
   constructor(private readonly opts: EngineOptions) {
     this.home = opts.home ?? vernacularHome()
-    this.jobs = new JobManager<JobTypes>({ logDir: join(this.home, 'logs') })
+    this.jobs = new JobManager<JobTypes>({ logDir: join(this.home, 'logs'), ...(opts.progressIntervalMs !== undefined ? { progressIntervalMs: opts.progressIntervalMs } : {}) })
     this.jobs.onChange((job) => this.emit({ type: 'job', job }))
     const shell = opts.shell ?? {}
     const path = (p: string) => resolveUserPath(p, opts.cwd)

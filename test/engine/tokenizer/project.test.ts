@@ -90,19 +90,27 @@ describe('vocabulary step operations', () => {
   }, 90_000)
 
   it('cancels an extension while it learns, leaving no output folder', async () => {
-    const engine = new Engine({ mode: 'cli', home: tmp() })
+    // every progress event as it happens (not throttled), so that the listener sees learning
+    // under way however fast it runs on this machine
+    const engine = new Engine({ mode: 'cli', home: tmp(), progressIntervalMs: 0 })
     try {
       const dir = await projectWithText(engine)
       await engine.invoke('vocab.setBase', { dir, path: TOKENIZER_FILES.llama2 })
       const { job } = await engine.invoke('vocab.extend', { dir, mode: 'add', count: 3000 })
+      let cancelledAt = -1
       const off = engine.jobs.onChange((j) => {
         // well before the last token, so that the cancel lands while learning goes on (once the
-        // output is being written, a cancel comes too late and the job ends done)
+        // output is being written, a cancel comes too late and the job ends done); cancelled
+        // from within the progress event, as a click would be, with learning still to do
         const n = /Learned (\d+) of/.exec(j.progress.message)
-        if (j.id === job.id && n && Number(n[1]) < 2000) void engine.invoke('jobs.cancel', { id: job.id })
+        if (j.id === job.id && n && Number(n[1]) < 2000 && cancelledAt < 0) {
+          cancelledAt = Number(n[1])
+          engine.jobs.cancel(job.id)
+        }
       })
       const final = await engine.jobs.wait(job.id)
       off()
+      expect(cancelledAt).toBeGreaterThanOrEqual(0)
       expect(final.state).toBe('cancelled')
       expect((await fs.readdir(join(dir, 'tokenizer'))).sort()).toEqual(['base'])
       expect((await engine.invoke('vocab.status', { dir })).outputs).toEqual([])
