@@ -116,20 +116,62 @@ class OutFiles {
   }
 }
 
-/** A growable array of 32-bit words. */
-class U32List {
-  a = new Uint32Array(1024)
-  n = 0
-  push2(x: number, y: number): void {
-    if (this.n + 2 > this.a.length) {
-      const b = new Uint32Array(this.a.length * 2)
-      b.set(this.a)
-      this.a = b
+/**
+ * A source's kept hashes, written as they come (little-endian uint32 pairs, hi then lo) in 1 MiB
+ * pieces, so that memory does not grow with the source.
+ */
+class HashListFile {
+  private buf = new Uint32Array(HASH_PIECE)
+  private n = 0
+  private readonly full: Uint32Array[] = []
+  private handle: FileHandle | null = null
+  /** Hashes pushed. */
+  count = 0
+
+  constructor(private readonly path: string) {}
+
+  push(hi: number, lo: number): void {
+    if (this.n === this.buf.length) {
+      this.full.push(this.buf)
+      this.buf = new Uint32Array(HASH_PIECE)
+      this.n = 0
     }
-    this.a[this.n++] = x
-    this.a[this.n++] = y
+    this.buf[this.n++] = hi
+    this.buf[this.n++] = lo
+    this.count++
+  }
+
+  async drain(): Promise<void> {
+    this.handle ??= await fs.open(this.path, 'wx')
+    for (const piece of this.full.splice(0)) await this.write(piece)
+  }
+
+  async close(): Promise<void> {
+    await this.drain()
+    await this.write(this.buf.subarray(0, this.n))
+    this.n = 0
+    const h = this.handle as FileHandle
+    this.handle = null
+    // Data must be on disk before corpus.json points at it.
+    await h.sync()
+    await h.close()
+  }
+
+  private async write(words: Uint32Array): Promise<void> {
+    // On a little-endian machine (x64, arm64) the words' own bytes, without a copy.
+    let buf: Buffer
+    if (endianness() === 'LE') buf = Buffer.from(words.buffer, words.byteOffset, words.length * 4)
+    else {
+      buf = Buffer.alloc(words.length * 4)
+      for (let i = 0; i < words.length; i++) buf.writeUInt32LE(words[i] as number, i * 4)
+    }
+    let off = 0
+    while (off < buf.length) off += (await (this.handle as FileHandle).write(buf, off, buf.length - off)).bytesWritten
   }
 }
+
+/** Words (two a hash) in a piece of a hash list: 1 MiB. */
+const HASH_PIECE = 1 << 18
 
 function hex8(n: number): string {
   return n.toString(16).padStart(8, '0')
@@ -141,7 +183,7 @@ class SourceMerge {
   readonly heldout: OutFiles
   readonly rejects: OutFiles
   readonly profiles: { train: ProfileBuilder; heldout: ProfileBuilder }
-  readonly hashes = new U32List()
+  readonly hashes: HashListFile
   readonly removed: Partial<Record<RemovalReason, number>> = {}
   documentsRead = 0
   invalidBytesReplaced = 0
@@ -155,6 +197,7 @@ class SourceMerge {
     dir: string,
     prefix: string,
     readonly rejectsName: string,
+    readonly hashesName: string,
     private readonly counter: WordCounter,
     private readonly threshold: number,
     private readonly seen: HashSet64,
@@ -163,6 +206,7 @@ class SourceMerge {
     this.train = new OutFiles(dir, shardName('train'), SHARD_BYTES, true)
     this.heldout = new OutFiles(dir, shardName('heldout'), SHARD_BYTES, true)
     this.rejects = new OutFiles(dir, () => rejectsName, Infinity, false)
+    this.hashes = new HashListFile(join(dir, hashesName))
     this.profiles = { train: new ProfileBuilder(counter), heldout: new ProfileBuilder(counter) }
   }
 
@@ -215,7 +259,7 @@ class SourceMerge {
           profile.addCounted(r.bytes[i] as number, r.characters[i] as number, segmenter ? (r.words[i] as number) : (r.spacedWords[i] as number), hi, tally)
           if (timed) this.tallySeconds += (performance.now() - t) / 1000
           profile.addScripts(r.scripts.subarray(s, s + S))
-          this.hashes.push2(hi, lo)
+          this.hashes.push(hi, lo)
         }
         s += S
       }
@@ -230,25 +274,15 @@ class SourceMerge {
     await this.train.drain()
     await this.heldout.drain()
     await this.rejects.drain()
+    await this.hashes.drain()
   }
 
   async close(): Promise<void> {
     await this.train.close()
     await this.heldout.close()
     await this.rejects.close()
+    await this.hashes.close()
   }
-}
-
-async function writeHashes(file: string, hashes: U32List): Promise<void> {
-  // Little-endian uint32s: on a little-endian machine (x64, arm64) the list's own bytes, written
-  // without a copy (8 bytes a document less at the peak of a large ingest).
-  let buf: Buffer
-  if (endianness() === 'LE') buf = Buffer.from(hashes.a.buffer, hashes.a.byteOffset, hashes.n * 4)
-  else {
-    buf = Buffer.alloc(hashes.n * 4)
-    for (let i = 0; i < hashes.n; i++) buf.writeUInt32LE(hashes.a[i] as number, i * 4)
-  }
-  await fs.writeFile(file, buf, { flag: 'wx' })
 }
 
 export interface IngestFilesInput {
@@ -339,7 +373,8 @@ export async function ingestFiles(ctx: JobContext, input: IngestFilesInput): Pro
       const id = sourceId(file.path)
       const sha = sha256Of(file.path, phases)
       sha.catch(() => undefined)
-      const merge = new SourceMerge(input.staging, `${id}-${input.tag}`, `${id}-${input.tag}.rejects.jsonl`, input.counter, input.threshold, input.seen)
+      const hashesFile = `${id}-${input.tag}.hashes`
+      const merge = new SourceMerge(input.staging, `${id}-${input.tag}`, `${id}-${input.tag}.rejects.jsonl`, hashesFile, input.counter, input.threshold, input.seen)
       current = basename(file.path)
       const txtMode = plan.txtMode
       ctx.log(`reading ${file.path} (${file.format}${file.compressed ? '.gz' : ''}${txtMode ? `, ${txtMode === 'line' ? 'one document per line' : 'documents separated by blank lines'}` : ''})`)
@@ -377,10 +412,8 @@ export async function ingestFiles(ctx: JobContext, input: IngestFilesInput): Pro
       }
       const t = now()
       await merge.close()
-      const hashesFile = `${id}-${input.tag}.hashes`
-      await writeHashes(join(input.staging, hashesFile), merge.hashes)
       if (phases) phases.write += now() - t
-      const kept = merge.hashes.n / 2
+      const kept = merge.hashes.count
       fresh.push({
         id,
         path: file.path,

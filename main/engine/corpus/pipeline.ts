@@ -117,6 +117,7 @@ class Columns {
   scriptsUsed = 0
   body = new Uint8Array(1 << 20)
   bodyUsed = 0
+  private utf8 = new Uint8Array(1 << 16)
 
   constructor(readonly scriptCount: number) {
     this.scripts = new Uint32Array(1024 * scriptCount)
@@ -155,6 +156,55 @@ class Columns {
     this.scriptsUsed += byScript.length
   }
 
+  /**
+   * A candidate's text: its UTF-8 bytes (returned, for hashing; valid until the next call) and its
+   * body, the JSON string of the text. The body is escaped from the bytes, which is what
+   * `JSON.stringify` then UTF-8 gives for well-formed text (a lone surrogate, which JSON escapes
+   * as \uXXXX and UTF-8 cannot carry, takes the slow way).
+   */
+  addText(i: number, text: string): Uint8Array {
+    if (text.length * 3 > this.utf8.length) this.utf8 = new Uint8Array(Math.max(text.length * 3, this.utf8.length * 2))
+    const src = this.utf8
+    const n = encoder.encodeInto(text, src).written
+    if (!(text as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+      this.addBody(i, JSON.stringify(text))
+      return src.subarray(0, n)
+    }
+    // At most 6 bytes per byte (\u00XX), and the quotes.
+    const need = this.bodyUsed + n * 6 + 2
+    if (need > this.body.length) {
+      let size = this.body.length * 2
+      while (size < need) size *= 2
+      const b = new Uint8Array(size)
+      b.set(this.body.subarray(0, this.bodyUsed))
+      this.body = b
+    }
+    const body = this.body
+    let o = this.bodyUsed
+    body[o++] = 0x22
+    for (let k = 0; k < n; k++) {
+      const b = src[k] as number
+      if (b >= 0x20 && b !== 0x22 && b !== 0x5c) {
+        body[o++] = b
+        continue
+      }
+      body[o++] = 0x5c
+      const short = SHORT_ESCAPE[b] as number
+      if (short !== 0) body[o++] = short
+      else {
+        body[o++] = 0x75 // u00XX, lower-case hex as JSON.stringify writes it
+        body[o++] = 0x30
+        body[o++] = 0x30
+        body[o++] = HEX[b >> 4] as number
+        body[o++] = HEX[b & 15] as number
+      }
+    }
+    body[o++] = 0x22
+    this.bodyUsed = o
+    this.bodyEnd[i] = o
+    return src.subarray(0, n)
+  }
+
   addBody(i: number, text: string): void {
     // At most 3 bytes per UTF-16 unit.
     const need = this.bodyUsed + text.length * 3
@@ -171,6 +221,10 @@ class Columns {
 }
 
 const encoder = new TextEncoder()
+/** The escapes JSON.stringify writes with one letter after the backslash. */
+const SHORT_ESCAPE = new Uint8Array(0x60)
+for (const [b, letter] of [[0x22, '"'], [0x5c, '\\'], [0x08, 'b'], [0x0c, 'f'], [0x0a, 'n'], [0x0d, 'r'], [0x09, 't']] as const) SHORT_ESCAPE[b] = letter.charCodeAt(0)
+const HEX = new TextEncoder().encode('0123456789abcdef')
 
 /** The rest of a reject's JSON record after its line number: what `JSON.stringify({ reason, line, ...extra, text })` writes there. */
 export function rejectTail(text: string | null, extra: Record<string, unknown> = {}): string {
@@ -250,13 +304,19 @@ export async function processRange(job: RangeJob, onBytes?: (rawBytes: number) =
         t = now()
         continue
       }
-      const digest = hash('sha1', text, 'buffer') as unknown as Buffer
+      const i = cols.next()
+      const utf8 = cols.addText(i, text)
+      if (phases) {
+        t = now()
+        phases.serialise += t - t1
+        t1 = t
+      }
+      const digest = hash('sha1', utf8, 'buffer') as unknown as Buffer
       if (phases) {
         t = now()
         phases.hash += t - t1
         t1 = t
       }
-      const i = cols.next()
       const hi = digest.readUInt32BE(0)
       cols.kind[i] = KEEP
       cols.line[i] = raw.line
@@ -264,14 +324,8 @@ export async function processRange(job: RangeJob, onBytes?: (rawBytes: number) =
       cols.lo[i] = digest.readUInt32BE(4)
       cols.characters[i] = chars.characters
       cols.spacedWords[i] = chars.spacedWords
-      cols.bytes[i] = Buffer.byteLength(text)
+      cols.bytes[i] = utf8.length
       cols.addScripts(byScript)
-      cols.addBody(i, JSON.stringify(text))
-      if (phases) {
-        t = now()
-        phases.serialise += t - t1
-        t1 = t
-      }
       // The words of a document the profile may tally (see ProfileBuilder.addCounted), listed here
       // so that the merge only adds them up; others it lists itself if it needs them.
       const heldout = hi < job.threshold

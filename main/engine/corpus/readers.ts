@@ -174,9 +174,10 @@ export interface Line {
   text: string
   /** 1-based. */
   line: number
-  /** Byte offset of the line's start in the (decompressed) text. */
-  offset: number
 }
+
+/** Bytes decoded at once by the fast path of `readLineBatches` (see `fastLines`). */
+const DECODE_PIECE = 32 * 1024
 
 /**
  * Lines of a file, decoded from UTF-8. Invalid UTF-8 is an error naming the line and byte offset,
@@ -228,28 +229,34 @@ export async function* readLineBatches(file: SourceFile, options: Pick<IngestOpt
       const bytes = region.subarray(start, nl)
       lineNo++
       if (bytes.length > MAX_DOCUMENT_BYTES) throw tooLong(file.path, lineNo)
-      out.push({ text: decode(bytes, offset), line: lineNo, offset })
+      out.push({ text: decode(bytes, offset), line: lineNo })
       offset += bytes.length + 1
       start = nl + 1
     }
   }
 
-  /** Lines of `region` decoded at once: when it is valid UTF-8, cannot hold a line too long, and is not the file's first (byte-order mark). */
+  /**
+   * Lines of `region` decoded at once: when it is valid UTF-8, cannot hold a line too long, and is
+   * not the file's first (byte-order mark). It is decoded in pieces of about DECODE_PIECE bytes cut
+   * after a newline: decoding is several times faster when input and output stay in the cache.
+   */
   const fastLines = (region: Buffer, out: Line[]): boolean => {
     if (region.length > MAX_DOCUMENT_BYTES || (atFileStart && offset === 0) || !isUtf8(region)) return false
-    const str = region.toString('utf8')
-    let start = 0
-    let bstart = 0
-    for (;;) {
-      const nl = str.indexOf('\n', start)
-      if (nl < 0) break
-      const bnl = region.indexOf(10, bstart)
-      lineNo++
-      out.push({ text: str.slice(start, nl > start && str.charCodeAt(nl - 1) === 13 ? nl - 1 : nl), line: lineNo, offset })
-      offset += bnl - bstart + 1
-      start = nl + 1
-      bstart = bnl + 1
+    for (let pos = 0; pos < region.length; ) {
+      let end = pos + DECODE_PIECE < region.length ? region.indexOf(10, pos + DECODE_PIECE) + 1 : region.length
+      if (end <= 0) end = region.length
+      const str = region.toString('utf8', pos, end)
+      let start = 0
+      for (;;) {
+        const nl = str.indexOf('\n', start)
+        if (nl < 0) break
+        lineNo++
+        out.push({ text: str.slice(start, nl > start && str.charCodeAt(nl - 1) === 13 ? nl - 1 : nl), line: lineNo })
+        start = nl + 1
+      }
+      pos = end
     }
+    offset += region.length
     return true
   }
 
@@ -285,7 +292,7 @@ export async function* readLineBatches(file: SourceFile, options: Pick<IngestOpt
   if (pendingBytes) {
     lineNo++
     counters.lines = lineNo - (range?.lineBase ?? 0)
-    yield [{ text: decode(Buffer.concat(pending, pendingBytes), offset), line: lineNo, offset }]
+    yield [{ text: decode(Buffer.concat(pending, pendingBytes), offset), line: lineNo }]
   }
   counters.lines = lineNo - (range?.lineBase ?? 0)
 }

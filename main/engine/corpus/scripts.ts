@@ -44,7 +44,11 @@ const wordCharRegex = /^[\p{L}\p{M}\p{N}]$/u
 /** 1: letter, mark or digit; 2: a joiner inside words (' ’ - .); 0: anything else; 255 unknown. */
 const wordBmp = new Uint8Array(65536).fill(UNKNOWN)
 
-function wordClass(cp: number): number {
+/** `wordClass` of each BMP unit as met, 255 where not looked up yet (call `wordClass` then). */
+export const WORD_CLASS_BMP: Readonly<Uint8Array> = wordBmp
+
+/** 1 for a letter, mark or digit; 2 for a joiner inside words (' ’ - .); else 0. */
+export function wordClass(cp: number): number {
   if (cp < 65536) {
     let c = wordBmp[cp] as number
     if (c === UNKNOWN) c = wordBmp[cp] = wordCharRegex.test(String.fromCharCode(cp)) ? 1 : cp === 39 || cp === 0x2019 || cp === 45 || cp === 46 ? 2 : 0
@@ -114,24 +118,25 @@ export function countCharacters(text: string, byScript: Uint32Array = newScriptC
   let beforeJoiner = 0 // word class before a joiner
   const n = text.length
   for (let i = 0; i < n; i++) {
-    let cp = text.charCodeAt(i)
-    let w: number
-    let c: number
-    if (cp < 0xd800 || cp >= 0xe000) {
-      const b = both(cp)
-      w = b >> 6
-      c = b & 63
-    } else {
-      if (cp < 0xdc00 && i + 1 < n) {
-        const lo = text.charCodeAt(i + 1)
-        if (lo >= 0xdc00 && lo < 0xe000) {
-          cp = ((cp - 0xd800) << 10) + (lo - 0xdc00) + 0x10000
-          i++
+    const u = text.charCodeAt(i)
+    // The table: surrogates stay unknown, so that a pair is looked up as one code point.
+    let b = bothBmp[u] as number
+    if (b === UNKNOWN) {
+      if (u < 0xd800 || u >= 0xe000) b = both(u)
+      else {
+        let cp = u
+        if (u < 0xdc00 && i + 1 < n) {
+          const lo = text.charCodeAt(i + 1)
+          if (lo >= 0xdc00 && lo < 0xe000) {
+            cp = ((u - 0xd800) << 10) + (lo - 0xdc00) + 0x10000
+            i++
+          }
         }
+        b = (wordClass(cp) << 6) | classify(cp)
       }
-      w = wordClass(cp)
-      c = classify(cp)
     }
+    const w = b >> 6
+    const c = b & 63
     characters++
     if (w === 1 && prev !== 1 && !(prev === 2 && beforeJoiner === 1)) spacedWords++
     if (w === 2) beforeJoiner = prev

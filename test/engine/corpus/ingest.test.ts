@@ -254,7 +254,50 @@ describe('ingest', () => {
   })
 })
 
+describe('shard lines', () => {
+  it('are exactly the JSON of the cleaned text: quotes, backslashes, line breaks, astral and lone surrogates', async () => {
+    const dir = await project(tmp())
+    const texts = [
+      `${HU[0]} Idézet: "így" és egy \\ visszaper, C:\\Users\\x.`,
+      `${HU[1]}\nMásodik sor "idézőjellel".\nHarmadik sor, emoji 😀 és 𝐀𝐁.`,
+      `${HU[2]} Egy magányos helyettesítő: \ud800 itt, és egy másik \udfff ott.`,
+      `${HU[3]}\tTabulátor\u0007 és vezérlőkarakter, \u2028 sorelválasztó.`,
+      `${HU[4]} Ékezetek NFD-ben: e\u0301 a\u0301.`,
+    ]
+    const file = await write(dir, 'docs.jsonl', texts.map((t) => JSON.stringify({ text: t })).join('\n') + '\n')
+    const { final } = await ingest(dir, 'target', [file], { minChars: 10, heldoutFraction: 0 })
+    expect(final.state).toBe('done')
+    const state = await readRoleState(dir, 'target')
+    const lines: string[] = []
+    for (const s of state!.sources) for (const f of [...s.shards.train, ...s.shards.heldout]) lines.push(...(await fs.readFile(join(roleDir(dir, 'target'), f), 'utf8')).split('\n').filter(Boolean))
+    expect(lines).toHaveLength(texts.length)
+    const bodies = lines.map((l) => l.slice(l.indexOf(',"text":') + 8, -1)).sort()
+    expect(bodies).toEqual(texts.map((t) => JSON.stringify(cleanText(t))).sort())
+  })
+})
+
 describe('word counts', () => {
+  it('lists the words the regex finds, lower-cased one by one', () => {
+    const WORD = /[\p{L}\p{M}\p{N}]+(?:['’\-.][\p{L}\p{M}\p{N}]+)*/gu
+    const hu = wordCounter('hu')
+    const texts = [
+      ...HU,
+      'ΟΔΟΣ.ΚΑΙ ΑΣ\u00adΒ ΑΣ ΣΑ', // the capital sigma, whose lower case depends on what follows
+      'İSTANBUL İzmir', // İ lower-cases to two units
+      "a'b'c - x-y- .5 7.4 '' don’t 𝐀𝐁c 𝐀x a--b a-.b .a. a. 𝒳'y",
+      'x\ud800y \udc00z Ǆemal ǅ ẞ',
+      'e\u0301 \u0301a',
+    ]
+    for (const text of texts) {
+      const listed: string[] = []
+      const n = hu.count(text, (w) => listed.push(w))
+      const expected = [...text.matchAll(WORD)].map((m) => m[0].toLowerCase())
+      expect(listed).toEqual(expected)
+      expect(n).toBe(expected.length)
+    }
+  })
+
+
   it('counts the same words in the character pass as the regex counter', async () => {
     const { countCharacters } = await import('../../../main/engine/corpus/scripts')
     const hu = wordCounter('hu')
