@@ -10,7 +10,7 @@ import type { ParseArgsConfig } from 'node:util'
 import type { z } from 'zod'
 import type { Engine } from '../engine/api/engine'
 import { methods, type JobKind, type JobLabels, type JobResult, type JobSnapshotOf, type MethodName, type ParamsIn, type Result } from '../engine/contract'
-import { EngineError } from '../engine/common/errors'
+import { EngineError, type ErrorInfo } from '../engine/common/errors'
 import type { Output } from './output'
 
 export type Options = NonNullable<ParseArgsConfig['options']>
@@ -42,6 +42,17 @@ export const JSON_OPT: Options = { json: { type: 'boolean', short: 'j' } }
 
 export function usage(cmd: Command | null, message: string): EngineError {
   return new EngineError('invalid-request', message, { hint: cmd ? `Usage: ${cmd.usage}` : 'Run `vernacular --help` for the commands.' })
+}
+
+/**
+ * A refused request as the command line shows it: the error's message, then its own hint (what to
+ * do: `Use --seq-len 64 or less.`) where it has one, then the command's usage, on a line of its own.
+ * Usage errors made here already have the usage as their hint; other errors are left as they are.
+ */
+export function withUsage(cmd: Command, info: ErrorInfo): ErrorInfo {
+  if (info.code !== 'invalid-request' || info.hint?.startsWith('Usage:')) return info
+  const line = `Usage: ${cmd.usage}`
+  return { ...info, hint: info.hint ? `${info.hint}\n${line}` : line }
 }
 
 /** The positionals a command requires, in order; a missing one is a usage error naming them all. */

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { toErrorInfo } from '../engine/common/errors'
 import { VERNACULAR_VERSION } from '../engine/common/version'
 import { Engine } from '../engine/api/engine'
-import { type Command, type Options, type Values, usage } from './args'
+import { type Command, type Options, type Values, usage, withUsage } from './args'
 import { corpusCommands } from './commands/corpus'
 import { modelCommands } from './commands/model'
 import { projectCommands } from './commands/project'
@@ -115,9 +115,8 @@ export async function main(argv: string[]): Promise<number> {
     await cmd.run({ engine, out, positionals: parsed.positionals, values: parsed.values as Values })
     return 0
   } catch (e) {
-    const info = toErrorInfo(e)
-    // Engine validation errors speak of API fields; on the command line, show the usage instead.
-    if (info.code === 'invalid-request' && !info.hint?.startsWith('Usage:')) info.hint = `Usage: ${cmd.usage}`
+    // A refused request: the engine's own hint, if it has one, and then the command's usage.
+    const info = withUsage(cmd, toErrorInfo(e))
     out.error(info)
     return info.code === 'invalid-request' ? 2 : info.code === 'cancelled' ? 130 : 1
   } finally {

@@ -150,7 +150,7 @@ describe('vernacular train', () => {
     expect(share.code).toBe(2)
     expect(json(share.stdout)).toMatchObject({ error: { message: expect.stringContaining('--replay-share must be at most 1') } })
     const long = await runCli(['train', dir, '--seq-len', '128', '--json'])
-    expect(json(long.stdout)).toMatchObject({ error: { message: expect.stringContaining("longer than the model's context (64)") } })
+    expect(json(long.stdout)).toMatchObject({ error: { message: expect.stringContaining("longer than the model's context (64)"), hint: expect.stringMatching(/^Use --seq-len 64 or less\.\nUsage: vernacular train /) } })
     await fs.rm(join(dir, 'corpora', 'english'), { recursive: true })
     const noEnglish = await runCli(['train', dir, '--seq-len', '16', '--json'])
     expect(json(noEnglish.stdout)).toMatchObject({ error: { message: expect.stringContaining("English corpus is empty") } })

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { Engine } from '../../../main/engine/api/engine'
-import { call, defined, numberList, positionals, toNumber, type Command } from '../../../main/cli/args'
-import { EngineError } from '../../../main/engine/common/errors'
+import { call, defined, numberList, positionals, toNumber, usage, withUsage, type Command } from '../../../main/cli/args'
+import { createOutput } from '../../../main/cli/output'
+import { EngineError, toErrorInfo } from '../../../main/engine/common/errors'
 
 const cmd: Command = {
   name: 'vocab extend',
@@ -66,5 +67,44 @@ describe('CLI params judged by the contract', () => {
     expect(() => toNumber(cmd, '--count', ' ')).toThrow('must be a number')
     expect(positionals(cmd, ['/p', 'x'], ['PROJECT', 'T.json'])).toEqual(['/p', 'x'])
     expect(() => positionals(cmd, ['/p'], ['PROJECT', 'T.json'])).toThrow('PROJECT and T.json are required.')
+  })
+})
+
+/** A stream that keeps what is written to it. */
+function stream(): NodeJS.WriteStream & { text: string } {
+  const s = { text: '', isTTY: false, write: (chunk: string) => ((s.text += chunk), true) }
+  return s as unknown as NodeJS.WriteStream & { text: string }
+}
+
+describe('a refused request on the command line', () => {
+  const tooLong = () => toErrorInfo(new EngineError('invalid-request', "A sequence of 128 tokens is longer than the model's context (64).", { hint: 'Use --seq-len 64 or less.' }))
+
+  it('keeps the error’s own hint and adds the usage after it', () => {
+    expect(withUsage(cmd, tooLong())).toEqual({
+      code: 'invalid-request',
+      message: "A sequence of 128 tokens is longer than the model's context (64).",
+      hint: `Use --seq-len 64 or less.\nUsage: ${cmd.usage}`,
+    })
+  })
+
+  it('gives the usage as the hint where there is none, and leaves usage errors and other errors alone', () => {
+    expect(withUsage(cmd, toErrorInfo(new EngineError('invalid-request', 'No.')))).toEqual({ code: 'invalid-request', message: 'No.', hint: `Usage: ${cmd.usage}` })
+    const usageError = toErrorInfo(usage(cmd, '--count is required.'))
+    expect(withUsage(cmd, usageError)).toEqual(usageError)
+    const notFound = toErrorInfo(new EngineError('not-found', 'No such file.', { hint: 'Check the path.' }))
+    expect(withUsage(cmd, notFound)).toEqual(notFound)
+  })
+
+  it('prints the message, then the hint, then the usage; with --json, one document with the hint', () => {
+    const human = { stdout: stream(), stderr: stream() }
+    createOutput({ json: false, ...human }).error(withUsage(cmd, tooLong()))
+    expect(human.stdout.text).toBe('')
+    expect(human.stderr.text).toBe(
+      ["error: A sequence of 128 tokens is longer than the model's context (64).", 'hint: Use --seq-len 64 or less.', `Usage: ${cmd.usage}`, ''].join('\n'),
+    )
+    const json = { stdout: stream(), stderr: stream() }
+    createOutput({ json: true, ...json }).error(withUsage(cmd, tooLong()))
+    expect(json.stderr.text).toBe('')
+    expect(JSON.parse(json.stdout.text)).toEqual({ error: { code: 'invalid-request', message: expect.any(String), hint: `Use --seq-len 64 or less.\nUsage: ${cmd.usage}` } })
   })
 })
