@@ -79,13 +79,13 @@ async function main(): Promise<void> {
 function profileLines(p: PhaseTimes, seconds: number): string[] {
   const names: Record<keyof PhaseTimes, string> = {
     read: 'read (file → lines → documents, UTF-8 check and decode)',
-    clean: 'clean (NFC, line breaks, controls, spaces)',
-    scripts: 'script table (code points, letters by script, spaced words)',
+    clean: 'clean, for text that is not clean already (NFC, line breaks, controls, spaces), and its count',
+    scripts: 'one pass: clean already?, code points, letters by script, spaced words',
     hash: 'hash (SHA-1 of the text)',
     serialise: 'serialise (JSON string, UTF-8 encode, records)',
     words: 'word lists for the profile tallies (and the segmenter, unspaced scripts)',
     merge: 'merge (transfer, dedupe, split, shard and reject lines)',
-    tally: 'profile word tallies (first 10k documents a split, then 1 in 16)',
+    tally: 'profile word tallies (first 10k documents a split, then 1 in 64)',
     write: 'write (shards, rejects, hashes, fsync)',
     checksum: 'SHA-256 of each file (the job thread, beside the merge)',
   }

@@ -49,7 +49,7 @@ export interface SplitProfile {
   lengthHistogram: { upTo: number; documents: number }[]
   /**
    * The most frequent words (lower-cased). Exact for the first 10,000 documents of each source and
-   * split; beyond that estimated from one document in sixteen (chosen by hash).
+   * split; beyond that estimated from one document in 64 (chosen by hash).
    */
   topWords: { word: string; count: number }[]
 }

@@ -33,6 +33,13 @@ function unitClass(c: number): number {
   return 1
 }
 
+/** The class of a UTF-16 unit for `isClean`: 1 kept as it is, 2 the space, 3 the newline, 0 anything else. */
+export function cleanClass(c: number): number {
+  let k = UNIT[c] as number
+  if (k === 255) k = UNIT[c] = unitClass(c)
+  return k
+}
+
 /**
  * True when cleaning would give the text back as it is: NFC already (every unit is one NFC leaves
  * alone whatever its neighbours), nothing to remove or fold, single spaces and newlines only
@@ -41,9 +48,7 @@ function unitClass(c: number): number {
 export function isClean(t: string): boolean {
   let prev = 3 // a space or newline first is not clean
   for (let i = 0; i < t.length; i++) {
-    const c = t.charCodeAt(i)
-    let k = UNIT[c] as number
-    if (k === 255) k = UNIT[c] = unitClass(c)
+    const k = cleanClass(t.charCodeAt(i))
     if (k === 1) {
       prev = 1
       continue

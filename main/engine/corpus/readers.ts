@@ -174,6 +174,9 @@ export interface Line {
   text: string
   /** 1-based. */
   line: number
+  /** Where the fast path cut the text from: `text` is `src.slice(start, start + text.length)`. */
+  src?: string
+  start?: number
 }
 
 /** Bytes decoded at once by the fast path of `readLineBatches` (see `fastLines`). */
@@ -193,7 +196,27 @@ export async function* readLines(file: SourceFile, options: Pick<IngestOptions, 
  * decoded at once and split as a string; one with invalid bytes, line by line as `readLines`
  * describes. Lines before an error are yielded before it is thrown.
  */
-export async function* readLineBatches(file: SourceFile, options: Pick<IngestOptions, 'invalidUtf8'>, counters: ReadCounters, signal?: AbortSignal, range?: ByteRange): AsyncGenerator<Line[]> {
+export function readLineBatches(file: SourceFile, options: Pick<IngestOptions, 'invalidUtf8'>, counters: ReadCounters, signal?: AbortSignal, range?: ByteRange): AsyncGenerator<Line[]> {
+  return readLineItems(file, options, counters, signal, range, false) as AsyncGenerator<Line[]>
+}
+
+/**
+ * A line left undecoded (see `readLineItems`): bytes `s` to `e` of `region`, valid UTF-8, without
+ * its newline or the carriage return before it (`cr`).
+ */
+export interface SpanLine {
+  line: number
+  region: Buffer
+  s: number
+  e: number
+  cr: boolean
+}
+
+/**
+ * `readLineBatches`, where with `spans` the lines of a region of valid UTF-8 come undecoded, as
+ * spans of it (`SpanLine`); the others are decoded as `readLineBatches` decodes them.
+ */
+async function* readLineItems(file: SourceFile, options: Pick<IngestOptions, 'invalidUtf8'>, counters: ReadCounters, signal: AbortSignal | undefined, range: ByteRange | undefined, spans: boolean): AsyncGenerator<(Line | SpanLine)[]> {
   let pending: Buffer[] = []
   let pendingBytes = 0
   let lineNo = range?.lineBase ?? 0
@@ -251,10 +274,25 @@ export async function* readLineBatches(file: SourceFile, options: Pick<IngestOpt
         const nl = str.indexOf('\n', start)
         if (nl < 0) break
         lineNo++
-        out.push({ text: str.slice(start, nl > start && str.charCodeAt(nl - 1) === 13 ? nl - 1 : nl), line: lineNo })
+        out.push({ text: str.slice(start, nl > start && str.charCodeAt(nl - 1) === 13 ? nl - 1 : nl), line: lineNo, src: str, start })
         start = nl + 1
       }
       pos = end
+    }
+    offset += region.length
+    return true
+  }
+
+  /** `fastLines`, leaving the lines undecoded. */
+  const fastSpans = (region: Buffer, out: SpanLine[]): boolean => {
+    if (region.length > MAX_DOCUMENT_BYTES || (atFileStart && offset === 0) || !isUtf8(region)) return false
+    for (let start = 0; ; ) {
+      const nl = region.indexOf(10, start)
+      if (nl < 0) break
+      lineNo++
+      const cr = nl > start && region[nl - 1] === 13
+      out.push({ line: lineNo, region, s: start, e: cr ? nl - 1 : nl, cr })
+      start = nl + 1
     }
     offset += region.length
     return true
@@ -268,14 +306,14 @@ export async function* readLineBatches(file: SourceFile, options: Pick<IngestOpt
       if (nul >= 0) throw badInput(file.path, `byte ${nul}`, 'contains a NUL byte; it looks like a binary file, not text', 'Give text files: .txt, .jsonl, .csv or .tsv (optionally .gz).')
     }
     const lastNl = chunk.lastIndexOf(10)
-    const out: Line[] = []
+    const out: (Line | SpanLine)[] = []
     if (lastNl >= 0) {
       const whole = chunk.subarray(0, lastNl + 1)
       const region = pendingBytes ? Buffer.concat([...pending, whole], pendingBytes + whole.length) : whole
       pending = []
       pendingBytes = 0
       try {
-        if (!fastLines(region, out)) slowLines(region, out)
+        if (!(spans ? fastSpans(region, out as SpanLine[]) : fastLines(region, out as Line[]))) slowLines(region, out as Line[])
       } catch (e) {
         if (out.length) yield out
         throw e
@@ -410,6 +448,95 @@ export async function* readDocumentBatches(file: SourceFile, options: DocumentOp
   if (out.length) yield out
 }
 
+/** A document of a .txt file as `readDocumentSpans` gives it: its UTF-8 bytes where they are exactly its text, else its text. */
+export type SpanDocument = { line: number; text: string; bytes?: undefined } | { line: number; bytes: Buffer; text?: undefined }
+
+/** A span line that is empty or only white space (most lines start with a byte that says it is not). */
+function blankSpan(l: SpanLine): boolean {
+  if (l.e === l.s) return true
+  const b = l.region[l.s] as number
+  // printable ASCII, or the lead byte of U+00C0–U+07FF (no white space there)
+  if ((b > 32 && b < 127) || (b >= 0xc3 && b <= 0xdf)) return false
+  return blank(l.region.toString('utf8', l.s, l.e))
+}
+
+/**
+ * `readDocumentBatches` for ingest: the documents of a .txt file whose text is exactly a span of
+ * the file's bytes (a line; a block of lines without carriage returns within one chunk) come as
+ * those bytes, undecoded; the rest, and every document of other formats, come as text. The
+ * documents, their text and their lines are those `readDocumentBatches` gives.
+ */
+export async function* readDocumentSpans(file: SourceFile, options: DocumentOptions, counters: ReadCounters, signal?: AbortSignal, range?: ByteRange): AsyncGenerator<SpanDocument[]> {
+  if (file.format !== 'txt') {
+    yield* readDocumentBatches(file, options, counters, signal, range)
+    return
+  }
+  const byLine = options.txtMode === 'line'
+  // the open block (blank-line mode): a span of one region, or lines of text
+  let mode: 'none' | 'span' | 'text' = 'none'
+  let region: Buffer | null = null
+  let from = 0
+  let to = 0
+  let lines: string[] = []
+  let blockBytes = 0
+  let startLine = 0
+  const toText = () => {
+    lines = [(region as Buffer).toString('utf8', from, to)]
+    blockBytes = (lines[0] as string).length
+    mode = 'text'
+  }
+  const flush = (out: SpanDocument[]) => {
+    if (mode === 'span') out.push({ bytes: (region as Buffer).subarray(from, to), line: startLine })
+    else if (mode === 'text') out.push({ text: lines.length === 1 ? (lines[0] as string) : lines.join('\n'), line: startLine })
+    mode = 'none'
+    region = null
+    lines = []
+    blockBytes = 0
+  }
+  const addText = (text: string, line: number) => {
+    if (mode === 'span') toText()
+    if (mode === 'none') {
+      mode = 'text'
+      startLine = line
+    }
+    lines.push(text)
+    blockBytes += text.length
+    if (blockBytes > MAX_DOCUMENT_BYTES) throw badInput(file.path, `line ${startLine}`, `a document (lines ${startLine}–${line}) is longer than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MiB with no blank line`, 'Separate documents with blank lines, or use one document per line.')
+  }
+  for await (const items of readLineItems(file, options, counters, signal, range, true)) {
+    const out: SpanDocument[] = []
+    try {
+      for (const l of items) {
+        if ('region' in l) {
+          if (blankSpan(l)) {
+            if (!byLine) flush(out)
+            continue
+          }
+          if (byLine) out.push({ bytes: l.region.subarray(l.s, l.e), line: l.line })
+          else if (mode === 'none' && !l.cr) {
+            mode = 'span'
+            region = l.region
+            from = l.s
+            to = l.e
+            startLine = l.line
+          } else if (mode === 'span' && l.region === region && !l.cr && l.s === to + 1) to = l.e
+          else addText(l.region.toString('utf8', l.s, l.e), l.line)
+        } else if (blank(l.text)) {
+          if (!byLine) flush(out)
+        } else if (byLine) out.push({ text: l.text, line: l.line })
+        else addText(l.text, l.line)
+      }
+    } catch (e) {
+      if (out.length) yield out
+      throw e
+    }
+    if (out.length) yield out
+  }
+  const out: SpanDocument[] = []
+  flush(out)
+  if (out.length) yield out
+}
+
 interface DocumentParser {
   line(l: Line, out: RawDocument[]): void
   end(out: RawDocument[]): void
@@ -425,25 +552,41 @@ function documentParser(file: SourceFile, options: DocumentOptions): DocumentPar
     }
   }
   if (file.format === 'txt') {
-    let block: string[] = []
+    // A block of lines, cut from the decoded text as one slice while its lines follow each other
+    // there (each line's end is a newline, the next line's start after it), else joined.
+    let lines: string[] = []
+    let count = 0
     let blockBytes = 0
     let startLine = 0
+    let src: string | undefined
+    let from = 0
+    let to = 0
+    const flush = (out: RawDocument[]) => {
+      if (count === 0) return
+      out.push({ text: lines.length ? lines.join('\n') : (src as string).slice(from, to), line: startLine })
+      lines = []
+      count = 0
+      blockBytes = 0
+    }
     return {
       line: (l, out) => {
-        if (blank(l.text)) {
-          if (block.length) out.push({ text: block.length === 1 ? (block[0] as string) : block.join('\n'), line: startLine })
-          block = []
-          blockBytes = 0
-          return
+        if (blank(l.text)) return flush(out)
+        if (count === 0) {
+          startLine = l.line
+          src = l.src
+          from = l.start ?? 0
+          to = from + l.text.length
+          if (src === undefined) lines.push(l.text)
+        } else if (lines.length === 0 && l.src === src && l.start === to + 1) to = l.start + l.text.length
+        else {
+          if (lines.length === 0) lines.push((src as string).slice(from, to))
+          lines.push(l.text)
         }
-        if (!block.length) startLine = l.line
-        block.push(l.text)
+        count++
         blockBytes += l.text.length
         if (blockBytes > MAX_DOCUMENT_BYTES) throw badInput(file.path, `line ${startLine}`, `a document (lines ${startLine}–${l.line}) is longer than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MiB with no blank line`, 'Separate documents with blank lines, or use one document per line.')
       },
-      end: (out) => {
-        if (block.length) out.push({ text: block.join('\n'), line: startLine })
-      },
+      end: (out) => flush(out),
     }
   }
   if (file.format === 'jsonl') {

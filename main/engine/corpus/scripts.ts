@@ -1,3 +1,5 @@
+import { cleanClass } from './clean'
+
 /**
  * Unicode scripts: which scripts a language is written in (from CLDR's likely subtags, via
  * `Intl.Locale.maximize`), and a fast per-character classifier (a lazily filled table over the
@@ -146,6 +148,62 @@ export function countCharacters(text: string, byScript: Uint32Array = newScriptC
       byScript[c] = (byScript[c] as number) + 1
     }
   }
+  return { characters, letters, spacedWords, byScript }
+}
+
+/**
+ * Per BMP unit, the `isClean` class (clean.ts) in bits 8–9 above the `both` classes; 0xffff
+ * unknown, and always for surrogates (text with them is not clean).
+ */
+const cleanBothBmp = new Uint16Array(65536).fill(0xffff)
+
+/** `cleanBothBmp` as met; read it, and call `cleanBoth` where it holds 0xffff. */
+export const CLEAN_BOTH_BMP: Readonly<Uint16Array> = cleanBothBmp
+
+/** The combined class of a BMP code point that is not a surrogate (see `countCharactersIfClean`). */
+export function cleanBoth(u: number): number {
+  let v = cleanBothBmp[u] as number
+  if (v === 0xffff) v = cleanBothBmp[u] = (cleanClass(u) << 8) | both(u)
+  return v
+}
+
+/**
+ * `countCharacters` for text that is already clean (what `isClean` says, in the same pass):
+ * the counts, or null when cleaning would change the text (`byScript` is then partly filled).
+ */
+export function countCharactersIfClean(text: string, byScript: Uint32Array): CharCounts | null {
+  let characters = 0
+  let letters = 0
+  let spacedWords = 0
+  let prev = 0 // word class of the previous character
+  let beforeJoiner = 0 // word class before a joiner
+  let prevClean = 3 // a space or newline first is not clean
+  const n = text.length
+  for (let i = 0; i < n; i++) {
+    const u = text.charCodeAt(i)
+    let v = cleanBothBmp[u] as number
+    if (v === 0xffff) {
+      if (u >= 0xd800 && u < 0xe000) return null
+      v = cleanBoth(u)
+    }
+    const k = v >> 8
+    if (k === 1) prevClean = 1
+    else {
+      if (k === 0 || prevClean !== 1) return null
+      prevClean = k
+    }
+    const w = (v >> 6) & 3
+    const c = v & 63
+    characters++
+    if (w === 1 && prev !== 1 && !(prev === 2 && beforeJoiner === 1)) spacedWords++
+    if (w === 2) beforeJoiner = prev
+    prev = w
+    if (c !== NOT_LETTER) {
+      letters++
+      byScript[c] = (byScript[c] as number) + 1
+    }
+  }
+  if (prevClean !== 1 && n > 0) return null
   return { characters, letters, spacedWords, byScript }
 }
 
