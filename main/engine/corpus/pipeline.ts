@@ -120,6 +120,7 @@ class Columns {
   private utf8 = new Uint8Array(1 << 16)
   /** Where the body `scanClean` wrote ends. */
   private scanned = 0
+  private specials = new Int32Array(1 << 12)
 
   /** `bodyBytes`: the bodies' expected size (a range's bodies are about as long as its text). */
   constructor(readonly scriptCount: number, bodyBytes: number) {
@@ -217,8 +218,14 @@ class Columns {
    */
   scanClean(src: Uint8Array, byScript: Uint32Array): CharCounts | null {
     const n = src.length
-    // Clean text has no control but the newline: at most 2 bytes per byte, and the quotes.
-    const need = this.bodyUsed + n * 2 + 2
+    if (this.specials.length < n) this.specials = new Int32Array(Math.max(n, this.specials.length * 2))
+    const pos = this.specials
+    const chars = scanCleanUtf8(src, byScript, pos, scanned)
+    if (!chars) return null
+    const specials = scanned.specials
+    // The body: the bytes copied at once, then each byte to escape made two, moving the bytes
+    // after it (from the last one back, so that every byte moves once).
+    const need = this.bodyUsed + n + specials + 2
     if (need > this.body.length) {
       let size = this.body.length * 2
       while (size < need) size *= 2
@@ -227,66 +234,21 @@ class Columns {
       this.body = b
     }
     const body = this.body
-    const table = CLEAN_BOTH_BMP
-    let o = this.bodyUsed
-    body[o++] = 0x22
-    let characters = 0
-    let letters = 0
-    let spacedWords = 0
-    let prev = 0 // word class of the previous character
-    let beforeJoiner = 0 // word class before a joiner
-    let prevClean = 3 // a space or newline first is not clean
-    for (let k = 0; k < n; ) {
-      const b = src[k] as number
-      let cp: number
-      if (b < 0x80) {
-        cp = b
-        k++
-        if (b === 0x22 || b === 0x5c) {
-          body[o++] = 0x5c
-          body[o++] = b
-        } else if (b === 0x0a) {
-          body[o++] = 0x5c
-          body[o++] = 0x6e
-        } else body[o++] = b // another control is not clean: the class below says so
-      } else if (b < 0xe0) {
-        const b1 = src[k + 1] as number
-        cp = ((b & 0x1f) << 6) | (b1 & 0x3f)
-        body[o++] = b
-        body[o++] = b1
-        k += 2
-      } else if (b < 0xf0) {
-        const b1 = src[k + 1] as number
-        const b2 = src[k + 2] as number
-        cp = ((b & 0x0f) << 12) | ((b1 & 0x3f) << 6) | (b2 & 0x3f)
-        body[o++] = b
-        body[o++] = b1
-        body[o++] = b2
-        k += 3
-      } else return null // beyond the BMP: a surrogate pair in UTF-16, which is never clean
-      let v = table[cp] as number
-      if (v === 0xffff) v = cleanBoth(cp)
-      const kc = v >> 8
-      if (kc === 1) prevClean = 1
-      else {
-        if (kc === 0 || prevClean !== 1) return null
-        prevClean = kc
-      }
-      const w = (v >> 6) & 3
-      const c = v & 63
-      characters++
-      if (w === 1 && prev !== 1 && !(prev === 2 && beforeJoiner === 1)) spacedWords++
-      if (w === 2) beforeJoiner = prev
-      prev = w
-      if (c !== 0) {
-        letters++
-        byScript[c] = (byScript[c] as number) + 1
-      }
+    const base = this.bodyUsed + 1
+    body[base - 1] = 0x22
+    body.set(src, base)
+    let end = n
+    for (let j = specials - 1; j >= 0; j--) {
+      const p = pos[j] as number
+      if (end > p + 1) body.copyWithin(base + p + 2 + j, base + p + 1, base + end)
+      const b = src[p] as number
+      body[base + p + j] = 0x5c
+      body[base + p + j + 1] = b === 0x0a ? 0x6e : b
+      end = p
     }
-    if (prevClean !== 1 && n > 0) return null
-    body[o++] = 0x22
-    this.scanned = o
-    return { characters, letters, spacedWords, byScript }
+    body[base + n + specials] = 0x22
+    this.scanned = base + n + specials + 1
+    return chars
   }
 
   /** Makes the body `scanClean` wrote record `i`'s. */
@@ -308,6 +270,63 @@ class Columns {
     this.bodyUsed += encoder.encodeInto(text, this.body.subarray(this.bodyUsed)).written
     this.bodyEnd[i] = this.bodyUsed
   }
+}
+
+/** The count of bytes to escape `scanCleanUtf8` found (a box, so that it returns the counts alone). */
+const scanned = { specials: 0 }
+
+/**
+ * `countCharactersIfClean` on valid UTF-8: the counts, or null when cleaning would change the
+ * text; `pos` gets the offsets of the bytes a JSON string escapes (" \ and the newline: the only
+ * ones clean text has), and `out.specials` their number.
+ */
+function scanCleanUtf8(src: Uint8Array, byScript: Uint32Array, pos: Int32Array, out: { specials: number }): CharCounts | null {
+  const n = src.length
+  let specials = 0
+  const table = CLEAN_BOTH_BMP
+  let characters = 0
+  let letters = 0
+  let spacedWords = 0
+  let prev = 0 // word class of the previous character
+  let beforeJoiner = 0 // word class before a joiner
+  let prevClean = 3 // a space or newline first is not clean
+  for (let k = 0; k < n; ) {
+    const b = src[k] as number
+    let cp: number
+    if (b < 0x80) {
+      cp = b
+      if (b === 0x22 || b === 0x5c || b === 0x0a) pos[specials++] = k
+      k++
+    } else if (b < 0xe0) {
+      cp = ((b & 0x1f) << 6) | ((src[k + 1] as number) & 0x3f)
+      k += 2
+    } else if (b < 0xf0) {
+      cp = ((b & 0x0f) << 12) | (((src[k + 1] as number) & 0x3f) << 6) | ((src[k + 2] as number) & 0x3f)
+      k += 3
+    } else return null // beyond the BMP: a surrogate pair in UTF-16, which is never clean
+    let v = table[cp] as number
+    if (v === 0xffff) v = cleanBoth(cp)
+    const kc = v >> 8
+    if (kc === 1) prevClean = 1
+    else {
+      // a control (other than the newline) is class 0: never clean, never escaped here
+      if (kc === 0 || prevClean !== 1) return null
+      prevClean = kc
+    }
+    const w = (v >> 6) & 3
+    const c = v & 63
+    characters++
+    if (w === 1 && prev !== 1 && !(prev === 2 && beforeJoiner === 1)) spacedWords++
+    if (w === 2) beforeJoiner = prev
+    prev = w
+    if (c !== 0) {
+      letters++
+      byScript[c] = (byScript[c] as number) + 1
+    }
+  }
+  if (prevClean !== 1 && n > 0) return null
+  out.specials = specials
+  return { characters, letters, spacedWords, byScript }
 }
 
 const encoder = new TextEncoder()

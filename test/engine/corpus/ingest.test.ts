@@ -274,6 +274,35 @@ describe('shard lines', () => {
     const bodies = lines.map((l) => l.slice(l.indexOf(',"text":') + 8, -1)).sort()
     expect(bodies).toEqual(texts.map((t) => JSON.stringify(cleanText(t))).sort())
   })
+
+  it('are the same from a .txt read as undecoded bytes: blocks, CRLF, quotes, controls, NFD, astral', async () => {
+    const docs = [
+      `${HU[0]}\nMásodik sor "idézőjellel" és \\ visszaperrel.`,
+      `${HU[1]}\r\nCRLF-es második sor.`,
+      `\u00a0${HU[2]} (nem törő szóközzel kezdődik)`,
+      `${HU[3]} emoji 😀 és 𝐀𝐁 a végén.`,
+      `${HU[4]}\u0007csengővel.`,
+      `${HU[4]} És  két  szóközzel.`,
+      `${HU[5]} NFD: e\u0301 a\u0301.`,
+      `Ünnep: ${HU[0]}\n  behúzott második sor  `,
+      `${HU[1]}\u2028 sorelválasztóval.`,
+    ]
+    const expected = docs.map((d) => JSON.stringify(cleanText(d))).sort()
+    for (const [name, content, mode] of [
+      ['blocks.txt', docs.join('\n\n') + '\n', 'blank'],
+      ['lines.txt', docs.map((d) => d.replace(/\r?\n/g, ' ')).join('\n') + '\n', 'line'],
+    ] as const) {
+      const dir = await project(tmp())
+      const file = await write(dir, name, content)
+      const { final } = await ingest(dir, 'target', [file], { minChars: 10, heldoutFraction: 0, txtMode: mode })
+      expect(final.error).toBeNull()
+      const state = await readRoleState(dir, 'target')
+      const lines: string[] = []
+      for (const s of state!.sources) for (const f of [...s.shards.train, ...s.shards.heldout]) lines.push(...(await fs.readFile(join(roleDir(dir, 'target'), f), 'utf8')).split('\n').filter(Boolean))
+      const bodies = lines.map((l) => l.slice(l.indexOf(',"text":') + 8, -1)).sort()
+      expect(bodies).toEqual(mode === 'blank' ? expected : docs.map((d) => JSON.stringify(cleanText(d.replace(/\r?\n/g, ' ')))).sort())
+    }
+  })
 })
 
 describe('word counts', () => {
