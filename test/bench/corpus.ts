@@ -78,11 +78,11 @@ async function main(): Promise<void> {
 
 function profileLines(p: PhaseTimes, seconds: number): string[] {
   const names: Record<keyof PhaseTimes, string> = {
-    read: 'read (file → lines → documents, UTF-8 check and decode)',
+    read: 'read (file → lines → documents, UTF-8 check; decoded only where needed)',
     clean: 'clean, for text that is not clean already (NFC, line breaks, controls, spaces), and its count',
-    scripts: 'one pass: clean already?, code points, letters by script, spaced words',
+    scripts: 'one pass: clean already?, code points, letters by script, spaced words (and, on bytes, the shard line)',
     hash: 'hash (SHA-1 of the text)',
-    serialise: 'serialise (JSON string, UTF-8 encode, records)',
+    serialise: 'records (and, for text read decoded, its JSON string and UTF-8)',
     words: 'word lists for the profile tallies (and the segmenter, unspaced scripts)',
     merge: 'merge (transfer, dedupe, split, shard and reject lines)',
     tally: 'profile word tallies (first 10k documents a split, then 1 in 64)',
