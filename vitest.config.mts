@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { configDefaults, defineConfig } from 'vitest/config'
 
 // The webgpu project runs tfjs's WebGPU backend through Dawn on SwiftShader's Vulkan driver, which
@@ -25,6 +26,9 @@ export default defineConfig({
           exclude: [...configDefaults.exclude, WEBGPU_TESTS],
           environment: 'node',
           testTimeout: 30_000,
+          // Vitest's default is one fewer than the cores: a single worker on a 2-core machine
+          // (CI's), where two unit files at a time finish sooner (many wait on child processes).
+          maxWorkers: Math.max(2, availableParallelism() - 1),
         },
       },
       {
