@@ -7,7 +7,7 @@ import type { IngestOptions, RemovalReason } from '../contract'
 import { EngineError } from '../common/errors'
 import type { JobContext } from '../jobs/manager'
 import type { HashSet64 } from './hashset'
-import { addPhases, emptyPhases, KEEP, WORD_SEPARATOR, planRanges, processRange, REJECT_REASONS, type PhaseTimes, type RangeJob, type RangeResult } from './pipeline'
+import { addPhases, emptyPhases, KEEP, WORD_SEPARATOR, planRanges, processRange, RANGE_BYTES, REJECT_REASONS, type PhaseTimes, type RangeJob, type RangeResult } from './pipeline'
 import { ProfileBuilder } from './profile'
 import { detectTxtMode, type ByteRange, type SourceFile } from './readers'
 import type { SourceRecord } from './store'
@@ -304,6 +304,11 @@ interface Task {
   file: number
   job: RangeJob
   bytes: number
+  /**
+   * A file that is one range however large (.gz, CSV/TSV, or a file planRanges could not cut):
+   * its records come in parts, merged as they come, and it starts only when the merge reaches it.
+   */
+  streamed: boolean
 }
 
 /** Ingests `files` into `staging`, in order; returns their records. */
@@ -318,8 +323,10 @@ export async function ingestFiles(ctx: JobContext, input: IngestFilesInput): Pro
     const ranges: (ByteRange | undefined)[] = (await planRanges(file, txtMode, input.rangeBytes)) ?? [undefined]
     plans.push({ txtMode, stat, ranges })
     const jobOptions = { invalidUtf8: options.invalidUtf8, jsonlField: options.jsonlField, csvColumn: options.csvColumn, minChars: options.minChars, scriptThreshold: options.scriptThreshold, txtMode: txtMode ?? 'line' }
+    const partBytes = input.rangeBytes ?? RANGE_BYTES
     for (const range of ranges) {
-      tasks.push({ file: fi, job: { file, options: jobOptions, language: input.language, threshold: input.threshold, ...(range ? { range } : {}), ...(input.profile ? { profile: true } : {}) }, bytes: range ? range.end - range.start : file.bytes })
+      const streamed = !range && (file.compressed || file.bytes > partBytes)
+      tasks.push({ file: fi, job: { file, options: jobOptions, language: input.language, threshold: input.threshold, ...(range ? { range } : {}), ...(input.profile ? { profile: true } : {}), ...(streamed ? { partBytes } : {}) }, bytes: range ? range.end - range.start : file.bytes, streamed })
     }
   }
 
@@ -359,7 +366,9 @@ export async function ingestFiles(ctx: JobContext, input: IngestFilesInput): Pro
   let launched = 0
   const launch = (upTo: number) => {
     for (; launched < tasks.length && launched < upTo; launched++) {
-      const p = executor.run((tasks[launched] as Task).job, onBytes(launched))
+      const task = tasks[launched] as Task
+      if (task.streamed) continue // started when the merge reaches it
+      const p = executor.run(task.job, { onBytes: onBytes(launched) })
       p.catch(() => undefined) // awaited in order below
       pending[launched] = p
     }
@@ -378,11 +387,35 @@ export async function ingestFiles(ctx: JobContext, input: IngestFilesInput): Pro
       current = basename(file.path)
       const txtMode = plan.txtMode
       ctx.log(`reading ${file.path} (${file.format}${file.compressed ? '.gz' : ''}${txtMode ? `, ${txtMode === 'line' ? 'one document per line' : 'documents separated by blank lines'}` : ''})`)
+      const first = tasks[k] as Task
+      if (first.streamed) ctx.log(`${basename(file.path)} is read as one stream (${file.compressed ? 'compressed' : file.format === 'csv' || file.format === 'tsv' ? 'quoted fields may span lines' : 'no document boundary to cut at'}); its records are merged in parts of ${mb(first.job.partBytes ?? 0)} MB`)
       for (let r = 0; r < plan.ranges.length; r++, k++) {
         launch(k + window)
+        const mergeResult = async (result: RangeResult) => {
+          const t = now()
+          merge.add(result, input.counter.segmenter, phases !== null)
+          documents += result.documentsRead
+          const t1 = now()
+          await merge.drain()
+          if (phases) {
+            if (result.phases) addPhases(phases, result.phases)
+            phases.merge += t1 - t
+            phases.write += now() - t1
+          }
+          report()
+        }
         let result: RangeResult
         try {
-          result = await (pending[k] as Promise<RangeResult>)
+          const task = tasks[k] as Task
+          result = await (task.streamed
+            ? executor.run(task.job, {
+                onBytes: onBytes(k),
+                onPart: async (part) => {
+                  ctx.throwIfCancelled()
+                  await mergeResult(part)
+                },
+              })
+            : (pending[k] as Promise<RangeResult>))
         } catch (e) {
           ctx.throwIfCancelled()
           const task = tasks[k] as Task
@@ -393,17 +426,7 @@ export async function ingestFiles(ctx: JobContext, input: IngestFilesInput): Pro
         pending[k] = undefined
         ctx.throwIfCancelled()
         onBytes(k)((tasks[k] as Task).bytes)
-        const t = now()
-        merge.add(result, input.counter.segmenter, phases !== null)
-        documents += result.documentsRead
-        const t1 = now()
-        await merge.drain()
-        if (phases) {
-          if (result.phases) addPhases(phases, result.phases)
-          phases.merge += t1 - t
-          phases.write += now() - t1
-        }
-        report()
+        await mergeResult(result)
       }
       ctx.throwIfCancelled()
       if (phases) {

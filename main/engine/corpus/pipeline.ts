@@ -35,6 +35,11 @@ export interface RangeJob {
   threshold: number
   /** Time the phases (see `PhaseTimes`). */
   profile?: boolean
+  /**
+   * Give the records in parts of about this many bytes of shard lines (to `onPart`), so that a
+   * file that is one range however large (.gz, CSV/TSV) is held in memory a part at a time.
+   */
+  partBytes?: number
 }
 
 /** Seconds spent in each phase, when profiling. */
@@ -350,23 +355,63 @@ export function rejectTail(text: string | null, extra: Record<string, unknown> =
 export const WORD_SEPARATOR = '\u0001'
 
 /** Reads, cleans, checks and hashes the documents of one range. */
-export async function processRange(job: RangeJob, onBytes?: (rawBytes: number) => void, signal?: AbortSignal): Promise<RangeResult> {
+export async function processRange(job: RangeJob, onBytes?: (rawBytes: number) => void, signal?: AbortSignal, onPart?: (part: RangeResult) => Promise<void>): Promise<RangeResult> {
   const { file, options } = job
   const counter = wordCounter(job.language)
   const targetScripts = scriptsForLanguage(job.language).map(scriptIndex)
   const byScript = newScriptCounts()
   // Bodies are the text and its JSON escapes (~1% of Hungarian web text); a .gz range inflates.
   const rawBytes = job.range ? job.range.end - job.range.start : file.bytes
-  const cols = new Columns(byScript.length, Math.min(Math.ceil(rawBytes * (file.compressed ? 4 : 1.02)) + 65536, 64 << 20))
+  const parts = onPart && job.partBytes ? job.partBytes : 0
+  const bodyBytes = Math.min(Math.ceil(parts ? parts * 1.05 : rawBytes * (file.compressed ? 4 : 1.02)) + 65536, 64 << 20)
+  let cols = new Columns(byScript.length, bodyBytes)
   const counters: ReadCounters = { rawBytes: 0, invalidBytesReplaced: 0 }
   const phases = job.profile ? emptyPhases() : null
   const now = phases ? () => performance.now() / 1000 : () => 0
   const firstRange = !job.range || job.range.start === 0
   let trainCandidates = 0
-  const wordList: string[] = []
+  let wordList: string[] = []
   let wordListLength = 0
   let documentsRead = 0
   let reportedBytes = 0
+  // what the parts given so far have counted
+  let partDocuments = 0
+  let partInvalid = 0
+  let partRaw = 0
+  /** The records so far as a result (all but the last part count no lines: the range's come with the last). */
+  const result = (last: boolean): RangeResult => {
+    const n = cols.count
+    const r: RangeResult = {
+      lineBase: job.range?.lineBase ?? 0,
+      // Lines in the range: it ends just after a newline (or at the end of the file).
+      lines: last ? (counters.lines ?? 0) : 0,
+      documentsRead: documentsRead - partDocuments,
+      invalidBytesReplaced: counters.invalidBytesReplaced - partInvalid,
+      rawBytes: counters.rawBytes - partRaw,
+      count: n,
+      kind: cols.kind.slice(0, n),
+      line: cols.line.slice(0, n),
+      hi: cols.hi.slice(0, n),
+      lo: cols.lo.slice(0, n),
+      bytes: cols.bytes.slice(0, n),
+      characters: cols.characters.slice(0, n),
+      spacedWords: cols.spacedWords.slice(0, n),
+      words: cols.words.slice(0, n),
+      wordStart: cols.wordStart.slice(0, n),
+      wordEnd: cols.wordEnd.slice(0, n),
+      wordList: wordList.join(''),
+      scripts: cols.scripts.slice(0, cols.scriptsUsed),
+      scriptCount: cols.scriptCount,
+      // a view of the bodies' own buffer, transferred as it is (no copy)
+      body: cols.body.subarray(0, cols.bodyUsed),
+      bodyEnd: cols.bodyEnd.slice(0, n),
+      phases: last ? phases : null,
+    }
+    partDocuments = documentsRead
+    partInvalid = counters.invalidBytesReplaced
+    partRaw = counters.rawBytes
+    return r
+  }
   const reject = (reason: RemovalReason, line: number, tail: string) => {
     const i = cols.next()
     cols.kind[i] = REJECT_REASONS.indexOf(reason) + 1
@@ -379,6 +424,13 @@ export async function processRange(job: RangeJob, onBytes?: (rawBytes: number) =
     if (onBytes && counters.rawBytes - reportedBytes >= 1 << 20) {
       reportedBytes = counters.rawBytes
       onBytes(reportedBytes)
+    }
+    if (parts && cols.bodyUsed >= parts) {
+      // documents read but not yet in a record are none: parts are cut between batches
+      await (onPart as (part: RangeResult) => Promise<void>)(result(false))
+      cols = new Columns(byScript.length, bodyBytes)
+      wordList = []
+      wordListLength = 0
     }
     for (const raw of batch) {
       documentsRead++
@@ -480,33 +532,7 @@ export async function processRange(job: RangeJob, onBytes?: (rawBytes: number) =
   }
   if (phases) phases.read += now() - t
   onBytes?.(counters.rawBytes)
-  const n = cols.count
-  return {
-    lineBase: job.range?.lineBase ?? 0,
-    // Lines in the range: it ends just after a newline (or at the end of the file).
-    lines: counters.lines ?? 0,
-    documentsRead,
-    invalidBytesReplaced: counters.invalidBytesReplaced,
-    rawBytes: counters.rawBytes,
-    count: n,
-    kind: cols.kind.slice(0, n),
-    line: cols.line.slice(0, n),
-    hi: cols.hi.slice(0, n),
-    lo: cols.lo.slice(0, n),
-    bytes: cols.bytes.slice(0, n),
-    characters: cols.characters.slice(0, n),
-    spacedWords: cols.spacedWords.slice(0, n),
-    words: cols.words.slice(0, n),
-    wordStart: cols.wordStart.slice(0, n),
-    wordEnd: cols.wordEnd.slice(0, n),
-    wordList: wordList.join(''),
-    scripts: cols.scripts.slice(0, cols.scriptsUsed),
-    scriptCount: cols.scriptCount,
-    // a view of the bodies' own buffer, transferred as it is (no copy)
-    body: cols.body.subarray(0, cols.bodyUsed),
-    bodyEnd: cols.bodyEnd.slice(0, n),
-    phases,
-  }
+  return result(true)
 }
 
 /**

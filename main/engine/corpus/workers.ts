@@ -14,12 +14,18 @@ import { processRange, type RangeJob, type RangeResult } from './pipeline'
 
 export const INGEST_TASK = 'ingest'
 
-type ToWorker = { type: 'range'; id: number; job: RangeJob }
+type ToWorker = { type: 'range'; id: number; job: RangeJob; parts: boolean } | { type: 'ack'; id: number }
 type ToMain =
   | { type: 'hello' }
   | { type: 'bytes'; id: number; bytes: number }
+  | { type: 'part'; id: number; result: RangeResult }
   | { type: 'done'; id: number; result: RangeResult }
   | { type: 'failed'; id: number; error: ErrorInfo }
+
+/** The buffers of a result, to transfer rather than copy. */
+function transferList(result: RangeResult): ArrayBuffer[] {
+  return [result.kind, result.line, result.hi, result.lo, result.bytes, result.characters, result.spacedWords, result.words, result.wordStart, result.wordEnd, result.scripts, result.body, result.bodyEnd].map((a) => a.buffer as ArrayBuffer)
+}
 
 /** True in a worker thread started by `IngestPool`: the entry point should call `runIngestWorker()`. */
 export function isIngestWorker(): boolean {
@@ -32,12 +38,25 @@ export function runIngestWorker(): void {
   if (!port || !isIngestWorker()) throw new Error('runIngestWorker runs only in a thread IngestPool started')
   const post = (m: ToMain, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer)
   let queue: Promise<void> = Promise.resolve()
+  // A part waits for the job thread to take it before the next is made (memory stays a part or two).
+  let acked: (() => void) | null = null
   port.on('message', (m: ToWorker) => {
+    if (m.type === 'ack') {
+      acked?.()
+      acked = null
+      return
+    }
     queue = queue.then(async () => {
       try {
-        const result = await processRange(m.job, (bytes) => post({ type: 'bytes', id: m.id, bytes }))
-        const buffers = [result.kind, result.line, result.hi, result.lo, result.bytes, result.characters, result.spacedWords, result.words, result.wordStart, result.wordEnd, result.scripts, result.body, result.bodyEnd].map((a) => a.buffer as ArrayBuffer)
-        post({ type: 'done', id: m.id, result }, buffers)
+        const onPart = m.parts
+          ? (part: RangeResult) =>
+              new Promise<void>((resolve) => {
+                acked = resolve
+                post({ type: 'part', id: m.id, result: part }, transferList(part))
+              })
+          : undefined
+        const result = await processRange(m.job, (bytes) => post({ type: 'bytes', id: m.id, bytes }), undefined, onPart)
+        post({ type: 'done', id: m.id, result }, transferList(result))
       } catch (e) {
         post({ type: 'failed', id: m.id, error: toErrorInfo(e) })
       }
@@ -60,27 +79,34 @@ function fromInfo(info: ErrorInfo): EngineError {
   return new EngineError(info.code, info.message, opts)
 }
 
+/** What a range gives its caller as it goes: bytes read, and (for a job with `partBytes`) its records but the last part. */
+export interface RangeListener {
+  onBytes: (bytes: number) => void
+  onPart?: ((part: RangeResult) => Promise<void>) | undefined
+}
+
 /** Runs ranges: in worker threads, or here. */
 export interface RangeExecutor {
   readonly threads: number
-  run(job: RangeJob, onBytes: (bytes: number) => void): Promise<RangeResult>
+  /** Runs a range; resolves with its records (with `onPart`, the last part of them). */
+  run(job: RangeJob, listener: RangeListener): Promise<RangeResult>
   close(): Promise<void>
 }
 
 export function inlineExecutor(signal?: AbortSignal): RangeExecutor {
-  return { threads: 1, run: (job, onBytes) => processRange(job, onBytes, signal), close: async () => undefined }
+  return { threads: 1, run: (job, l) => processRange(job, l.onBytes, signal, l.onPart), close: async () => undefined }
 }
 
 interface Slot {
   worker: Worker
-  busy: { id: number; resolve: (r: RangeResult) => void; reject: (e: Error) => void; onBytes: (n: number) => void } | null
+  busy: { id: number; resolve: (r: RangeResult) => void; reject: (e: Error) => void; listener: RangeListener } | null
   dead: Error | null
 }
 
 /** A fixed set of worker threads, each taking the next waiting range. */
 export class IngestPool implements RangeExecutor {
   private readonly slots: Slot[] = []
-  private readonly waiting: { job: RangeJob; onBytes: (n: number) => void; resolve: (r: RangeResult) => void; reject: (e: Error) => void }[] = []
+  private readonly waiting: { job: RangeJob; listener: RangeListener; resolve: (r: RangeResult) => void; reject: (e: Error) => void }[] = []
   private nextId = 1
   private closed = false
 
@@ -128,7 +154,21 @@ export class IngestPool implements RangeExecutor {
     w.on('message', (m: ToMain) => {
       const b = slot.busy
       if (!b || m.type === 'hello' || m.id !== b.id) return
-      if (m.type === 'bytes') return b.onBytes(m.bytes)
+      if (m.type === 'bytes') return b.listener.onBytes(m.bytes)
+      if (m.type === 'part') {
+        const id = m.id
+        void (b.listener.onPart as (p: RangeResult) => Promise<void>)(m.result).then(
+          () => w.postMessage({ type: 'ack', id } satisfies ToWorker),
+          (e: unknown) => {
+            // the caller could not take the part (the job fails): the range fails with it
+            if (slot.busy?.id !== id) return
+            slot.busy = null
+            b.reject(e as Error)
+            void w.terminate()
+          },
+        )
+        return
+      }
       slot.busy = null
       if (m.type === 'done') b.resolve(m.result)
       else b.reject(fromInfo(m.error))
@@ -150,9 +190,9 @@ export class IngestPool implements RangeExecutor {
     })
   }
 
-  run(job: RangeJob, onBytes: (n: number) => void): Promise<RangeResult> {
+  run(job: RangeJob, listener: RangeListener): Promise<RangeResult> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ job, onBytes, resolve, reject })
+      this.waiting.push({ job, listener, resolve, reject })
       this.pump()
     })
   }
@@ -163,8 +203,8 @@ export class IngestPool implements RangeExecutor {
       const next = this.waiting.shift()
       if (!next) return
       const id = this.nextId++
-      slot.busy = { id, resolve: next.resolve, reject: next.reject, onBytes: next.onBytes }
-      slot.worker.postMessage({ type: 'range', id, job: next.job } satisfies ToWorker)
+      slot.busy = { id, resolve: next.resolve, reject: next.reject, listener: next.listener }
+      slot.worker.postMessage({ type: 'range', id, job: next.job, parts: next.listener.onPart !== undefined } satisfies ToWorker)
     }
   }
 

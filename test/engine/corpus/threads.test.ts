@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import type { IngestOptions, JobTypes } from '../../../main/engine/contract'
 import { cleanSlow, cleanText, isClean } from '../../../main/engine/corpus/clean'
 import { ingestCorpus, type IngestRequest } from '../../../main/engine/corpus/ingest'
-import { planRanges } from '../../../main/engine/corpus/pipeline'
+import { planRanges, processRange, type RangeJob, type RangeResult } from '../../../main/engine/corpus/pipeline'
 import { JobManager } from '../../../main/engine/jobs/manager'
 import { mulberry32 } from '../../../main/engine/common/rng'
 import { engineThreadScript } from '../../helpers/threads'
@@ -51,8 +51,9 @@ beforeAll(async () => {
     big,
     await write(src, 'lines.txt', later.join('\n')),
     await write(src, 'more.jsonl', later.map((text, i) => JSON.stringify({ text: i % 4 === 0 ? docs[i * 2] : `${text} még` })).join('\n') + '\n'),
-    await write(src, 'table.csv', 'id,text\n' + later.slice(0, 500).map((t, i) => `${i},"${t} csv"`).join('\n')),
-    await write(src, 'packed.txt.gz', gzipSync(later.slice(0, 800).map((t) => `${t} gz`).join('\n'))),
+    // larger than the 64 KiB ranges below: one range each, whose records come in parts
+    await write(src, 'table.csv', 'id,text\n' + later.slice(0, 1500).map((t, i) => `${i},"${t} csv"`).join('\n')),
+    await write(src, 'packed.txt.gz', gzipSync(later.slice(0, 2400).map((t) => `${t} gz`).join('\n'))),
   ]
 })
 
@@ -115,6 +116,8 @@ describe('ingest on several threads', () => {
     const ranged = await project(tmp())
     const r1 = await run(ranged, files, { threads: 1, workerScript: null, rangeBytes: 64 * 1024 })
     expect(r1.log).toMatch(/in \d{2,} ranges on 1 thread/)
+    expect(r1.log).toMatch(/table\.csv is read as one stream \(quoted fields may span lines\); its records are merged in parts of 0\.1 MB/)
+    expect(r1.log).toMatch(/packed\.txt\.gz is read as one stream \(compressed\)/)
     expect(await output(ranged)).toEqual(reference)
 
     // Three worker threads on small ranges: the same.
@@ -122,6 +125,7 @@ describe('ingest on several threads', () => {
     const r3 = await run(threaded, files, { threads: 3, workerScript: script, rangeBytes: 64 * 1024 })
     expect(r3.final.state).toBe('done')
     expect(r3.log).toMatch(/in \d{2,} ranges on 3 threads/)
+    expect(r3.log).toMatch(/packed\.txt\.gz is read as one stream/)
     expect(await output(threaded)).toEqual(reference)
 
     // A second file added later is ingested against what is there, on threads too.
@@ -133,6 +137,28 @@ describe('ingest on several threads', () => {
     await run(oneStep, files, { threads: 1, workerScript: null })
     expect(await output(stepwise)).toEqual(await output(oneStep))
   }, 120_000)
+
+  it('gives a one-range file in parts that add up to its records at once', async () => {
+    const gz = files[4] as string
+    const job: RangeJob = {
+      file: { path: gz, format: 'txt', compressed: true, bytes: (await fs.stat(gz)).size },
+      options: { invalidUtf8: 'reject', jsonlField: 'text', csvColumn: 'text', minChars: 10, scriptThreshold: 0.5, txtMode: 'line' },
+      language: 'hu',
+      threshold: 2 ** 28,
+    }
+    const whole = await processRange(job)
+    const parts: RangeResult[] = []
+    const last = await processRange({ ...job, partBytes: 32 * 1024 }, undefined, undefined, async (p) => void parts.push(p))
+    parts.push(last)
+    expect(parts.length).toBeGreaterThanOrEqual(4)
+    const join = <K extends 'kind' | 'line' | 'hi' | 'lo' | 'bytes' | 'words' | 'bodyEnd'>(k: K) => parts.flatMap((p) => [...p[k]])
+    for (const k of ['kind', 'line', 'hi', 'lo', 'bytes', 'words'] as const) expect(join(k)).toEqual([...whole[k]])
+    expect(Buffer.concat(parts.map((p) => p.body)).equals(Buffer.from(whole.body))).toBe(true)
+    expect(parts.reduce((n, p) => n + p.documentsRead, 0)).toBe(whole.documentsRead)
+    // the range's lines come with the last part
+    expect(parts.map((p) => p.lines)).toEqual([...parts.slice(1).map(() => 0), whole.lines])
+    expect(parts.every((p, i) => i === parts.length - 1 || p.body.length >= 32 * 1024)).toBe(true)
+  })
 
   it('names the same line in an error found by a worker on a later range', async () => {
     const src = tmp()
