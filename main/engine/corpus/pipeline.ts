@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs'
 import type { IngestOptions, RemovalReason } from '../contract'
 import { cleanSlow } from './clean'
 import { readDocumentSpans, type ByteRange, type ReadCounters, type SourceFile } from './readers'
-import { CLEAN_BOTH_BMP, type CharCounts, cleanBoth, countCharacters, countCharactersIfClean, newScriptCounts, scriptIndex, scriptsForLanguage } from './scripts'
+import { type CharCounts, countCharacters, countCharactersIfClean, countCharactersIfCleanUtf8, newScriptCounts, scriptIndex, scriptsForLanguage } from './scripts'
 import { ProfileBuilder } from './profile'
 import { wordCounter } from './words'
 
@@ -181,15 +181,7 @@ class Columns {
       return src.subarray(0, n)
     }
     // At most 6 bytes per byte (\u00XX), and the quotes.
-    const need = this.bodyUsed + n * 6 + 2
-    if (need > this.body.length) {
-      let size = this.body.length * 2
-      while (size < need) size *= 2
-      const b = uninitialised(size)
-      b.set(this.body.subarray(0, this.bodyUsed))
-      this.body = b
-    }
-    const body = this.body
+    const body = this.reserve(n * 6 + 2)
     let o = this.bodyUsed
     body[o++] = 0x22
     for (let k = 0; k < n; k++) {
@@ -225,20 +217,12 @@ class Columns {
     const n = src.length
     if (this.specials.length < n) this.specials = new Int32Array(Math.max(n, this.specials.length * 2))
     const pos = this.specials
-    const chars = scanCleanUtf8(src, byScript, pos, scanned)
+    const chars = countCharactersIfCleanUtf8(src, byScript, pos, scanned)
     if (!chars) return null
     const specials = scanned.specials
     // The body: the bytes copied at once, then each byte to escape made two, moving the bytes
     // after it (from the last one back, so that every byte moves once).
-    const need = this.bodyUsed + n + specials + 2
-    if (need > this.body.length) {
-      let size = this.body.length * 2
-      while (size < need) size *= 2
-      const b = uninitialised(size)
-      b.set(this.body.subarray(0, this.bodyUsed))
-      this.body = b
-    }
-    const body = this.body
+    const body = this.reserve(n + specials + 2)
     const base = this.bodyUsed + 1
     body[base - 1] = 0x22
     body.set(src, base)
@@ -262,77 +246,30 @@ class Columns {
     this.bodyEnd[i] = this.scanned
   }
 
-  addBody(i: number, text: string): void {
-    // At most 3 bytes per UTF-16 unit.
-    const need = this.bodyUsed + text.length * 3
+  /** Room for `bytes` more bytes of bodies (the buffer doubles, keeping what is there); returns the buffer. */
+  private reserve(bytes: number): Uint8Array {
+    const need = this.bodyUsed + bytes
     if (need > this.body.length) {
-      let n = this.body.length * 2
-      while (n < need) n *= 2
-      const b = uninitialised(n)
+      let size = this.body.length * 2
+      while (size < need) size *= 2
+      const b = uninitialised(size)
       b.set(this.body.subarray(0, this.bodyUsed))
       this.body = b
     }
+    return this.body
+  }
+
+  addBody(i: number, text: string): void {
+    // At most 3 bytes per UTF-16 unit.
+    this.reserve(text.length * 3)
     this.bodyUsed += encoder.encodeInto(text, this.body.subarray(this.bodyUsed)).written
     this.bodyEnd[i] = this.bodyUsed
   }
 }
 
-/** The count of bytes to escape `scanCleanUtf8` found (a box, so that it returns the counts alone). */
+/** The count of bytes to escape `countCharactersIfCleanUtf8` found (a box, so that it returns the counts alone). */
 const scanned = { specials: 0 }
 
-/**
- * `countCharactersIfClean` on valid UTF-8: the counts, or null when cleaning would change the
- * text; `pos` gets the offsets of the bytes a JSON string escapes (" \ and the newline: the only
- * ones clean text has), and `out.specials` their number.
- */
-function scanCleanUtf8(src: Uint8Array, byScript: Uint32Array, pos: Int32Array, out: { specials: number }): CharCounts | null {
-  const n = src.length
-  let specials = 0
-  const table = CLEAN_BOTH_BMP
-  let characters = 0
-  let letters = 0
-  let spacedWords = 0
-  let prev = 0 // word class of the previous character
-  let beforeJoiner = 0 // word class before a joiner
-  let prevClean = 3 // a space or newline first is not clean
-  for (let k = 0; k < n; ) {
-    const b = src[k] as number
-    let cp: number
-    if (b < 0x80) {
-      cp = b
-      if (b === 0x22 || b === 0x5c || b === 0x0a) pos[specials++] = k
-      k++
-    } else if (b < 0xe0) {
-      cp = ((b & 0x1f) << 6) | ((src[k + 1] as number) & 0x3f)
-      k += 2
-    } else if (b < 0xf0) {
-      cp = ((b & 0x0f) << 12) | (((src[k + 1] as number) & 0x3f) << 6) | ((src[k + 2] as number) & 0x3f)
-      k += 3
-    } else return null // beyond the BMP: a surrogate pair in UTF-16, which is never clean
-    let v = table[cp] as number
-    if (v === 0xffff) v = cleanBoth(cp)
-    const kc = v >> 8
-    if (kc === 1) prevClean = 1
-    else {
-      // a control (other than the newline) is class 0: never clean, never escaped here
-      if (kc === 0 || prevClean !== 1) return null
-      prevClean = kc
-    }
-    const w = (v >> 6) & 3
-    const c = v & 63
-    characters++
-    if (w === 1 && prev !== 1 && !(prev === 2 && beforeJoiner === 1)) spacedWords++
-    if (w === 2) beforeJoiner = prev
-    prev = w
-    if (c !== 0) {
-      letters++
-      byScript[c] = (byScript[c] as number) + 1
-    }
-  }
-  if (prevClean !== 1 && n > 0) return null
-  out.specials = specials
-  return { characters, letters, spacedWords, byScript }
-}
 
 const encoder = new TextEncoder()
 

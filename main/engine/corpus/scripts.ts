@@ -111,54 +111,11 @@ function both(cp: number): number {
   return b
 }
 
-/** Counts code points, letters by script and space-separated words in one pass. */
-export function countCharacters(text: string, byScript: Uint32Array = newScriptCounts()): CharCounts {
-  let characters = 0
-  let letters = 0
-  let spacedWords = 0
-  let prev = 0 // word class of the previous character
-  let beforeJoiner = 0 // word class before a joiner
-  const n = text.length
-  for (let i = 0; i < n; i++) {
-    const u = text.charCodeAt(i)
-    // The table: surrogates stay unknown, so that a pair is looked up as one code point.
-    let b = bothBmp[u] as number
-    if (b === UNKNOWN) {
-      if (u < 0xd800 || u >= 0xe000) b = both(u)
-      else {
-        let cp = u
-        if (u < 0xdc00 && i + 1 < n) {
-          const lo = text.charCodeAt(i + 1)
-          if (lo >= 0xdc00 && lo < 0xe000) {
-            cp = ((u - 0xd800) << 10) + (lo - 0xdc00) + 0x10000
-            i++
-          }
-        }
-        b = (wordClass(cp) << 6) | classify(cp)
-      }
-    }
-    const w = b >> 6
-    const c = b & 63
-    characters++
-    if (w === 1 && prev !== 1 && !(prev === 2 && beforeJoiner === 1)) spacedWords++
-    if (w === 2) beforeJoiner = prev
-    prev = w
-    if (c !== NOT_LETTER) {
-      letters++
-      byScript[c] = (byScript[c] as number) + 1
-    }
-  }
-  return { characters, letters, spacedWords, byScript }
-}
-
 /**
  * Per BMP unit, the `isClean` class (clean.ts) in bits 8–9 above the `both` classes; 0xffff
  * unknown, and always for surrogates (text with them is not clean).
  */
 const cleanBothBmp = new Uint16Array(65536).fill(0xffff)
-
-/** `cleanBothBmp` as met; read it, and call `cleanBoth` where it holds 0xffff. */
-export const CLEAN_BOTH_BMP: Readonly<Uint16Array> = cleanBothBmp
 
 /** The combined class of a BMP code point that is not a surrogate (see `countCharactersIfClean`). */
 export function cleanBoth(u: number): number {
@@ -167,11 +124,20 @@ export function cleanBoth(u: number): number {
   return v
 }
 
+/** Counts code points, letters by script and space-separated words in one pass. */
+export function countCharacters(text: string, byScript: Uint32Array = newScriptCounts()): CharCounts {
+  return count(text, byScript, false) as CharCounts
+}
+
 /**
  * `countCharacters` for text that is already clean (what `isClean` says, in the same pass):
  * the counts, or null when cleaning would change the text (`byScript` is then partly filled).
  */
 export function countCharactersIfClean(text: string, byScript: Uint32Array): CharCounts | null {
+  return count(text, byScript, true)
+}
+
+function count(text: string, byScript: Uint32Array, checkClean: boolean): CharCounts | null {
   let characters = 0
   let letters = 0
   let spacedWords = 0
@@ -183,14 +149,28 @@ export function countCharactersIfClean(text: string, byScript: Uint32Array): Cha
     const u = text.charCodeAt(i)
     let v = cleanBothBmp[u] as number
     if (v === 0xffff) {
-      if (u >= 0xd800 && u < 0xe000) return null
-      v = cleanBoth(u)
+      if (u < 0xd800 || u >= 0xe000) v = cleanBoth(u)
+      else {
+        // A surrogate: never clean; a pair is one code point, looked up without the table.
+        if (checkClean) return null
+        let cp = u
+        if (u < 0xdc00 && i + 1 < n) {
+          const lo = text.charCodeAt(i + 1)
+          if (lo >= 0xdc00 && lo < 0xe000) {
+            cp = ((u - 0xd800) << 10) + (lo - 0xdc00) + 0x10000
+            i++
+          }
+        }
+        v = (wordClass(cp) << 6) | classify(cp)
+      }
     }
-    const k = v >> 8
-    if (k === 1) prevClean = 1
-    else {
-      if (k === 0 || prevClean !== 1) return null
-      prevClean = k
+    if (checkClean) {
+      const k = v >> 8
+      if (k === 1) prevClean = 1
+      else {
+        if (k === 0 || prevClean !== 1) return null
+        prevClean = k
+      }
     }
     const w = (v >> 6) & 3
     const c = v & 63
@@ -203,7 +183,60 @@ export function countCharactersIfClean(text: string, byScript: Uint32Array): Cha
       byScript[c] = (byScript[c] as number) + 1
     }
   }
+  if (checkClean && prevClean !== 1 && n > 0) return null
+  return { characters, letters, spacedWords, byScript }
+}
+/**
+ * `countCharactersIfClean` on valid UTF-8 (the same step per code point, decoded on the fly): the counts, or null when cleaning would change the
+ * text; `pos` gets the offsets of the bytes a JSON string escapes (" \ and the newline: the only
+ * ones clean text has), and `out.specials` their number.
+ */
+export function countCharactersIfCleanUtf8(src: Uint8Array, byScript: Uint32Array, pos: Int32Array, out: { specials: number }): CharCounts | null {
+  const n = src.length
+  let specials = 0
+  const table = cleanBothBmp
+  let characters = 0
+  let letters = 0
+  let spacedWords = 0
+  let prev = 0 // word class of the previous character
+  let beforeJoiner = 0 // word class before a joiner
+  let prevClean = 3 // a space or newline first is not clean
+  for (let k = 0; k < n; ) {
+    const b = src[k] as number
+    let cp: number
+    if (b < 0x80) {
+      cp = b
+      if (b === 0x22 || b === 0x5c || b === 0x0a) pos[specials++] = k
+      k++
+    } else if (b < 0xe0) {
+      cp = ((b & 0x1f) << 6) | ((src[k + 1] as number) & 0x3f)
+      k += 2
+    } else if (b < 0xf0) {
+      cp = ((b & 0x0f) << 12) | (((src[k + 1] as number) & 0x3f) << 6) | ((src[k + 2] as number) & 0x3f)
+      k += 3
+    } else return null // beyond the BMP: a surrogate pair in UTF-16, which is never clean
+    let v = table[cp] as number
+    if (v === 0xffff) v = cleanBoth(cp)
+    const kc = v >> 8
+    if (kc === 1) prevClean = 1
+    else {
+      // a control (other than the newline) is class 0: never clean, never escaped here
+      if (kc === 0 || prevClean !== 1) return null
+      prevClean = kc
+    }
+    const w = (v >> 6) & 3
+    const c = v & 63
+    characters++
+    if (w === 1 && prev !== 1 && !(prev === 2 && beforeJoiner === 1)) spacedWords++
+    if (w === 2) beforeJoiner = prev
+    prev = w
+    if (c !== 0) {
+      letters++
+      byScript[c] = (byScript[c] as number) + 1
+    }
+  }
   if (prevClean !== 1 && n > 0) return null
+  out.specials = specials
   return { characters, letters, spacedWords, byScript }
 }
 
