@@ -6,6 +6,7 @@ import type { IngestOptions, JobTypes } from '../../../main/engine/contract'
 import { cleanSlow, cleanText, isClean } from '../../../main/engine/corpus/clean'
 import { ingestCorpus, type IngestRequest } from '../../../main/engine/corpus/ingest'
 import { planRanges, processRange, type RangeJob, type RangeResult } from '../../../main/engine/corpus/pipeline'
+import { countCharactersIfClean, countCharactersIfCleanUtf8, newScriptCounts } from '../../../main/engine/corpus/scripts'
 import { JobManager } from '../../../main/engine/jobs/manager'
 import { mulberry32 } from '../../../main/engine/common/rng'
 import { engineThreadScript } from '../../helpers/threads'
@@ -213,5 +214,28 @@ describe('cleaning fast path', () => {
       expect(cleanText(s)).toBe(slow)
     }
     expect(isClean('Árvíztűrő tükörfúrógép „idézet” – vége.\nMásodik sor.')).toBe(true)
+  })
+
+  it('counts the same on UTF-8 bytes as on the text, and finds the bytes JSON escapes', () => {
+    const rand = mulberry32(7)
+    const alphabet = ['a', 'é', 'ő', 'Z', '7', ' ', ' ', '\n', '"', '\\', "'", '-', '.', '\r', '\t', '\u00a0', '\u0301', '\u200b', '\u2028', '„', '–', '\u2126', 'ﬁ', 'Σ', '\u0000', '\u0085', '😀', '\u0e01', 'ก', '漢', 'Ж']
+    let clean = 0
+    for (let i = 0; i < 20_000; i++) {
+      const n = Math.floor(rand() * 14)
+      let s = ''
+      for (let k = 0; k < n; k++) s += alphabet[Math.floor(rand() * alphabet.length)]
+      const bytes = Buffer.from(s)
+      const pos = new Int32Array(bytes.length)
+      const out = { specials: -1 }
+      const fromBytes = countCharactersIfCleanUtf8(bytes, newScriptCounts(), pos, out)
+      const fromText = countCharactersIfClean(s, newScriptCounts())
+      expect(fromBytes).toEqual(fromText)
+      expect(fromText !== null).toBe(isClean(s))
+      if (!fromBytes) continue
+      clean++
+      const escaped = [...bytes.entries()].filter(([, b]) => b === 0x22 || b === 0x5c || b === 0x0a).map(([k]) => k)
+      expect([...pos.subarray(0, out.specials)]).toEqual(escaped)
+    }
+    expect(clean).toBeGreaterThan(1000)
   })
 })
