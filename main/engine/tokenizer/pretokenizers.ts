@@ -6,6 +6,7 @@
 import { EngineError } from '../common/errors'
 import { BYTE_TO_CHAR } from './bytelevel'
 import { NormalizedString } from './normalized'
+import { splitGpt2 } from './gpt2split'
 import { compileOnig, escapeRegExp } from './regex'
 import { patternRegExp } from './normalizers'
 
@@ -352,14 +353,14 @@ export function buildTextPreTokenizer(json: unknown): TextPreTokenizer | null {
 /** ByteLevel's splitting alone (the prefix space and GPT-2's pattern), without the byte-level spelling. */
 function byteLevelSplit(p: Json): TextPreTokenizer {
   const addPrefixSpace = p.add_prefix_space === true
-  const re = p.use_regex === false ? null : compileOnig(GPT2_PATTERN, 'pre_tokenizer')
+  const useRegex = p.use_regex !== false
   return (pieces) => {
     const out: string[] = []
     for (const text of pieces) {
       const t = addPrefixSpace && text.length > 0 && !text.startsWith(' ') ? ' ' + text : text
-      if (!re) {
-        if (t.length > 0) out.push(t)
-      } else splitText(t, re, 'Isolated', false, out)
+      // GPT-2's pattern, by a scan that gives the regex's pieces (gpt2split.ts)
+      if (useRegex) splitGpt2(t, out)
+      else if (t.length > 0) out.push(t)
     }
     return out
   }

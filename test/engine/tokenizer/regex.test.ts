@@ -1,4 +1,9 @@
+import { promises as fs } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { mulberry32 } from '../../../main/engine/common/rng'
+import { splitGpt2 } from '../../../main/engine/tokenizer/gpt2split'
+import { GPT2_PATTERN, splitText } from '../../../main/engine/tokenizer/pretokenizers'
 import { compileOnig, translateOnigPattern } from '../../../main/engine/tokenizer/regex'
 
 const all = (pattern: string, text: string) => [...text.matchAll(compileOnig(pattern, 'test'))].map((m) => m[0])
@@ -28,5 +33,42 @@ describe('Oniguruma patterns in JavaScript', () => {
 
   it('names the pattern when it cannot be used', () => {
     expect(() => compileOnig('(?<=a+', 'pre_tokenizer.pattern')).toThrow(/pre_tokenizer\.pattern/)
+  })
+})
+
+describe("GPT-2's pattern by a scan", () => {
+  const re = compileOnig(GPT2_PATTERN, 'test')
+  const scan = (t: string) => {
+    const out: string[] = []
+    splitGpt2(t, out)
+    return out
+  }
+
+  it('gives the regex pieces on random text of the characters the alternatives turn on', () => {
+    const rand = mulberry32(3)
+    // contraction letters, spaces of several kinds, letters, numbers (Nd, No, Nl), marks, astral
+    // letters and others, lone surrogates
+    const alphabet = ["'", "'", 's', 't', 'r', 'e', 'v', 'm', 'l', 'd', 'S', ' ', ' ', ' ', '\n', '\t', '\r', '\u00a0', '\u2028', '\u3000', 'a', 'é', 'ő', 'Ж', 'ก', '漢', '1', '²', 'Ⅻ', '٣', '\u0301', '.', ',', '-', '"', '😀', '𝐀', '𝟙', '\ud800', '\udc00', '\u200b', '\u0085', '\u000b']
+    for (let k = 0; k < 50_000; k++) {
+      const n = Math.floor(rand() * 12)
+      let s = ''
+      for (let j = 0; j < n; j++) s += alphabet[Math.floor(rand() * alphabet.length)]
+      expect(scan(s)).toEqual(splitText(s, re, 'Isolated'))
+    }
+  })
+
+  it('gives the regex pieces on the demo corpora', async () => {
+    const root = join(__dirname, '../../../resources/demo/corpora')
+    let lines = 0
+    for (const lang of await fs.readdir(root)) {
+      for (const f of await fs.readdir(join(root, lang))) {
+        for (const line of (await fs.readFile(join(root, lang, f), 'utf8')).split('\n').slice(0, 3000)) {
+          expect(scan(line)).toEqual(splitText(line, re, 'Isolated'))
+          lines++
+        }
+      }
+    }
+    expect(lines).toBeGreaterThan(3000)
+    expect(scan("  I'm here,  they'll  see 2024's\n\n  x ")).toEqual([' ', " I", "'m", ' here', ',', ' ', ' they', "'ll", ' ', ' see', ' 2024', "'s", '\n\n ', ' x', ' '])
   })
 })
