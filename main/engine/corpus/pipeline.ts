@@ -217,9 +217,9 @@ class Columns {
     const n = src.length
     if (this.specials.length < n) this.specials = new Int32Array(Math.max(n, this.specials.length * 2))
     const pos = this.specials
-    const chars = countCharactersIfCleanUtf8(src, byScript, pos, scanned)
+    const chars = countCharactersIfCleanUtf8(src, byScript, pos, escapes)
     if (!chars) return null
-    const specials = scanned.specials
+    const specials = escapes.specials
     // The body: the bytes copied at once, then each byte to escape made two, moving the bytes
     // after it (from the last one back, so that every byte moves once).
     const body = this.reserve(n + specials + 2)
@@ -268,8 +268,7 @@ class Columns {
 }
 
 /** The count of bytes to escape `countCharactersIfCleanUtf8` found (a box, so that it returns the counts alone). */
-const scanned = { specials: 0 }
-
+const escapes = { specials: 0 }
 
 const encoder = new TextEncoder()
 
