@@ -174,9 +174,6 @@ export interface Line {
   text: string
   /** 1-based. */
   line: number
-  /** Where the fast path cut the text from: `text` is `src.slice(start, start + text.length)`. */
-  src?: string
-  start?: number
 }
 
 /** Bytes decoded at once by the fast path of `readLineBatches` (see `fastLines`). */
@@ -274,7 +271,7 @@ async function* readLineItems(file: SourceFile, options: Pick<IngestOptions, 'in
         const nl = str.indexOf('\n', start)
         if (nl < 0) break
         lineNo++
-        out.push({ text: str.slice(start, nl > start && str.charCodeAt(nl - 1) === 13 ? nl - 1 : nl), line: lineNo, src: str, start })
+        out.push({ text: str.slice(start, nl > start && str.charCodeAt(nl - 1) === 13 ? nl - 1 : nl), line: lineNo })
         start = nl + 1
       }
       pos = end
@@ -432,6 +429,11 @@ function blank(text: string): boolean {
 
 /** `readDocuments` by the batch (the documents completed by each chunk of lines); documents before an error are yielded before it is thrown. */
 export async function* readDocumentBatches(file: SourceFile, options: DocumentOptions, counters: ReadCounters, signal?: AbortSignal, range?: ByteRange): AsyncGenerator<RawDocument[]> {
+  if (file.format === 'txt') {
+    // The .txt parser is readDocumentSpans's; documents it leaves as bytes are decoded here.
+    for await (const batch of readDocumentSpans(file, options, counters, signal, range)) yield batch.map((d) => (d.bytes ? { text: d.bytes.toString('utf8'), line: d.line } : d))
+    return
+  }
   const parser = documentParser(file, options)
   for await (const lines of readLineBatches(file, options, counters, signal, range)) {
     const out: RawDocument[] = []
@@ -463,8 +465,9 @@ function blankSpan(l: SpanLine): boolean {
 /**
  * `readDocumentBatches` for ingest: the documents of a .txt file whose text is exactly a span of
  * the file's bytes (a line; a block of lines without carriage returns within one chunk) come as
- * those bytes, undecoded; the rest, and every document of other formats, come as text. The
- * documents, their text and their lines are those `readDocumentBatches` gives.
+ * those bytes, undecoded; the rest, and every document of other formats, come as text. This is
+ * the one .txt parser (one document per line, or blocks separated by blank lines):
+ * `readDocumentBatches` gives its documents decoded.
  */
 export async function* readDocumentSpans(file: SourceFile, options: DocumentOptions, counters: ReadCounters, signal?: AbortSignal, range?: ByteRange): AsyncGenerator<SpanDocument[]> {
   if (file.format !== 'txt') {
@@ -543,52 +546,6 @@ interface DocumentParser {
 }
 
 function documentParser(file: SourceFile, options: DocumentOptions): DocumentParser {
-  if (file.format === 'txt' && options.txtMode === 'line') {
-    return {
-      line: (l, out) => {
-        if (!blank(l.text)) out.push({ text: l.text, line: l.line })
-      },
-      end: () => undefined,
-    }
-  }
-  if (file.format === 'txt') {
-    // A block of lines, cut from the decoded text as one slice while its lines follow each other
-    // there (each line's end is a newline, the next line's start after it), else joined.
-    let lines: string[] = []
-    let count = 0
-    let blockBytes = 0
-    let startLine = 0
-    let src: string | undefined
-    let from = 0
-    let to = 0
-    const flush = (out: RawDocument[]) => {
-      if (count === 0) return
-      out.push({ text: lines.length ? lines.join('\n') : (src as string).slice(from, to), line: startLine })
-      lines = []
-      count = 0
-      blockBytes = 0
-    }
-    return {
-      line: (l, out) => {
-        if (blank(l.text)) return flush(out)
-        if (count === 0) {
-          startLine = l.line
-          src = l.src
-          from = l.start ?? 0
-          to = from + l.text.length
-          if (src === undefined) lines.push(l.text)
-        } else if (lines.length === 0 && l.src === src && l.start === to + 1) to = l.start + l.text.length
-        else {
-          if (lines.length === 0) lines.push((src as string).slice(from, to))
-          lines.push(l.text)
-        }
-        count++
-        blockBytes += l.text.length
-        if (blockBytes > MAX_DOCUMENT_BYTES) throw badInput(file.path, `line ${startLine}`, `a document (lines ${startLine}–${l.line}) is longer than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MiB with no blank line`, 'Separate documents with blank lines, or use one document per line.')
-      },
-      end: (out) => flush(out),
-    }
-  }
   if (file.format === 'jsonl') {
     const field = options.jsonlField
     return {
